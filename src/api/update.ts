@@ -1,0 +1,72 @@
+import { endpointUrl, type Server } from "../config/server.js";
+import { HttpError } from "../errors.js";
+import type { CredentialCallback, HttpSession } from "../http/client.js";
+import { errorForStatus, type ParsedReply, parseSuccess, unknownOutcome, type WireFormat } from "./reply.js";
+import { type Status, toStatus } from "./status.js";
+
+/** What endpoint functions need: where, over which connection, in which format, with which credential. */
+export interface Api {
+  server: Server;
+  session: HttpSession;
+  format: WireFormat;
+  credential: CredentialCallback | undefined;
+}
+
+export interface UpdateParams {
+  text: string;
+  source: string;
+  replyTo?: string | undefined;
+}
+
+export const ACCEPT: Record<WireFormat, string> = { xml: "application/xml", json: "application/json" };
+
+/** The form body of `statuses/update`, built once (API.md §2.1): plain text, never HTML-escaped. */
+export function updateForm(p: UpdateParams): string {
+  const form = new URLSearchParams({ status: p.text, source: p.source });
+  if (p.replyTo !== undefined) form.set("in_reply_to_status_id", p.replyTo);
+  return form.toString();
+}
+
+export function updateUrl(server: Server, format: WireFormat): URL {
+  return endpointUrl(server, `statuses/update.${format}`);
+}
+
+export interface StatusReply {
+  status: Status;
+  reply: ParsedReply;
+}
+
+/** `POST statuses/update.{xml,json}`: success is a 200 whose body is a status with an id. */
+export async function updateStatus(api: Api, p: UpdateParams): Promise<StatusReply> {
+  const url = updateUrl(api.server, api.format);
+  const res = await api.session.send({
+    method: "POST",
+    url,
+    form: updateForm(p),
+    accept: ACCEPT[api.format],
+    credential: api.credential,
+  });
+  const host = url.host;
+  if (res.status < 200 || res.status >= 300) throw errorForStatus(res, host, "post the status");
+  const reply = parseSuccess(res, api.format, host);
+  return { status: statusOf(reply, api.format, res.status, host), reply };
+}
+
+/** The `<status>` root (XML) or the object (JSON), as a Status; anything else is an unknown outcome. */
+export function statusOf(reply: ParsedReply, format: WireFormat, httpStatus: number, host: string): Status {
+  const doc = reply.doc as Record<string, unknown>;
+  const raw = format === "xml" ? doc.status : doc;
+  if (format === "xml" && (raw === undefined || Object.keys(doc).length !== 1)) {
+    throw unknownOutcome(
+      `the reply is not a <status> (root: <${Object.keys(doc)[0] ?? "none"}>)`,
+      httpStatus,
+      host,
+    );
+  }
+  try {
+    return toStatus(raw);
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw unknownOutcome((err as Error).message, httpStatus, host);
+  }
+}

@@ -1,0 +1,110 @@
+import { Command, CommanderError, Option } from "commander";
+import type { Context } from "./context.js";
+import { ExitCode, IdenticaError } from "./errors.js";
+import { version } from "./version.js";
+
+/**
+ * The command line. Only commander is loaded up front; each command's module (and with it undici,
+ * the XML parser, chalk) is imported when that command runs, so `--help` and `--version` stay fast.
+ */
+function buildProgram(ctx: Context, setCode: (code: ExitCode) => void): Command {
+  const program = new Command("identica")
+    .description("Post to GNU social, StatusNet and Friendica servers from the command line")
+    .version(version(), "--version", "print the version")
+    .helpOption("-h, --help", "show help")
+    .option(
+      "--server <host-or-url>",
+      "the server: host[:port] (https, /api) or the API root URL [env IDENTICA_SERVER]",
+    )
+    .option("--user <nickname>", "the account [env IDENTICA_USER]")
+    .option("--password-file <path>", "read the password from the first line of a file (mode 0600)")
+    .addOption(new Option("-o, --output <mode>", "output: pretty, json, xml, id, url, none"))
+    .addOption(new Option("--format <format>", "reply format asked of the server: xml or json (default xml)"))
+    .option("-v, --verbose", "write the HTTP exchange to stderr (credentials redacted)")
+    .option("-q, --quiet", "print nothing but errors")
+    .option("--no-input", "never prompt")
+    .option("--color", "force colour")
+    .option("--no-color", "no colour")
+    .option("--timeout <seconds>", "deadline for the whole request (default 30)")
+    .option("--cacert <file>", "also trust this CA (PEM), for self-hosted servers")
+    .option("--insecure-http", "allow sending the password over plain http to a non-loopback host")
+    .option("--debug", "print stack traces")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => ctx.stdout.write(s),
+      writeErr: (s) => ctx.stderr.write(s),
+      outputError: () => {},
+    })
+    .showSuggestionAfterError(true);
+
+  program
+    .command("post")
+    .description("publish a status")
+    .argument("[text...]", 'the text; words are joined with spaces; "-" or none (with a pipe) reads stdin')
+    .option("--reply-to <id>", "the id of the status this replies to")
+    .option("--source <name>", "the client name the server shows", "identica")
+    .option("--dry-run", "print the request that would be sent, and send nothing")
+    .option("--max-length <n>", "refuse text longer than n characters (0 = no limit)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  identica post "Hello, fediverse"
+  uptime | identica post --server social.example --user alice
+  identica post --reply-to 12345 -o url "Agreed!"`,
+    )
+    .action(async (words: string[], flags, cmd: Command) => {
+      const { postCommand } = await import("./commands/post.js");
+      setCode(await postCommand(ctx, words, flags, cmd.optsWithGlobals()));
+    });
+
+  return program;
+}
+
+/** Runs the CLI and returns the exit code; it never calls `process.exit` itself. */
+export async function main(argv: string[], ctx: Context): Promise<number> {
+  let code: ExitCode = ExitCode.Ok;
+  const program = buildProgram(ctx, (c) => {
+    code = c;
+  });
+  try {
+    if (argv.length === 0) {
+      program.outputHelp({ error: true });
+      return ExitCode.Usage;
+    }
+    await program.parseAsync(argv, { from: "user" });
+    return code;
+  } catch (err) {
+    return report(err, ctx, argv.includes("--debug"));
+  }
+}
+
+function report(err: unknown, ctx: Context, debug: boolean): number {
+  const write = (line: string) => ctx.stderr.write(`${ctx.redactor.redact(line)}\n`);
+  if (err instanceof CommanderError) {
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return ExitCode.Ok;
+    if (err.code === "commander.help") return ExitCode.Usage;
+    write(`identica: ${err.message.replace(/^error: /, "")} (see identica --help)`);
+    return ExitCode.Usage;
+  }
+  if (err instanceof IdenticaError) {
+    write(`identica: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
+    if (debug) write(stackOf(err));
+    return err.exitCode;
+  }
+  write(
+    `identica: internal error: ${(err as Error)?.message ?? String(err)} (this is a bug; --debug shows the stack)`,
+  );
+  if (debug) write(stackOf(err));
+  return ExitCode.Internal;
+}
+
+function stackOf(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  while (e instanceof Error) {
+    parts.push(e.stack ?? String(e));
+    e = e.cause;
+  }
+  return parts.join("\ncaused by: ");
+}

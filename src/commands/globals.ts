@@ -1,0 +1,119 @@
+import { readFile } from "node:fs/promises";
+import type { WireFormat } from "../api/reply.js";
+import { resolveServer, resolveUser } from "../config/account.js";
+import { type ConfigFile, readConfig } from "../config/file.js";
+import { configFile } from "../config/paths.js";
+import type { Server } from "../config/server.js";
+import type { Context } from "../context.js";
+import { EnvStore } from "../credentials/env.js";
+import { PasswordFileStore } from "../credentials/file.js";
+import type { CredentialStore } from "../credentials/store.js";
+import { UsageError } from "../errors.js";
+import type { HttpConfig } from "../http/client.js";
+import { Printer } from "../output/printer.js";
+import { OUTPUT_MODES, type OutputMode } from "../output/status.js";
+import { userAgent } from "../version.js";
+
+/** The global flags as commander hands them over (CLI.md "Global options"). */
+export interface GlobalFlags {
+  server?: string;
+  user?: string;
+  passwordFile?: string;
+  output?: string;
+  format?: string;
+  verbose?: boolean;
+  quiet?: boolean;
+  input?: boolean;
+  color?: boolean;
+  timeout?: string;
+  cacert?: string;
+  insecureHttp?: boolean;
+  debug?: boolean;
+}
+
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+/** Validated global options, plus the things every command derives from them. */
+export interface Globals {
+  flags: GlobalFlags;
+  output: OutputMode;
+  format: WireFormat;
+  timeoutMs: number;
+  printer: Printer;
+  config: ConfigFile;
+}
+
+export function readGlobals(flags: GlobalFlags, ctx: Context): Globals {
+  const output = (flags.output ?? "pretty") as OutputMode;
+  if (!OUTPUT_MODES.includes(output)) {
+    throw new UsageError(`unknown output mode "${flags.output}" (use ${OUTPUT_MODES.join(", ")})`);
+  }
+  if (flags.format !== undefined && flags.format !== "xml" && flags.format !== "json") {
+    throw new UsageError(`unknown format "${flags.format}" (use xml or json)`);
+  }
+  if (output === "xml" && flags.format === "json") {
+    throw new UsageError("-o xml prints the server's XML reply; it cannot be combined with --format json");
+  }
+  const format: WireFormat = flags.format === "json" ? "json" : "xml";
+  let timeoutMs = 30_000;
+  if (flags.timeout !== undefined) {
+    const secs = Number(flags.timeout);
+    if (!Number.isFinite(secs) || secs <= 0 || secs > 3600) {
+      throw new UsageError(
+        `--timeout must be a number of seconds between 0 and 3600, not "${flags.timeout}"`,
+      );
+    }
+    timeoutMs = Math.round(secs * 1000);
+  }
+  const printer = new Printer(ctx, { quiet: flags.quiet === true, verbose: flags.verbose === true });
+  return { flags, output, format, timeoutMs, printer, config: readConfig(configFile(ctx.env)) };
+}
+
+export function serverOf(g: Globals, ctx: Context): Server {
+  return resolveServer({ server: g.flags.server }, ctx.env, g.config);
+}
+
+export function userOf(g: Globals, ctx: Context, server: Server): string | undefined {
+  return resolveUser({ user: g.flags.user }, ctx.env, g.config, server);
+}
+
+/** The credential sources of this issue, in CLI.md's order: the password file, then the environment. */
+export function credentialStores(g: Globals, ctx: Context): CredentialStore[] {
+  const stores: CredentialStore[] = [];
+  if (g.flags.passwordFile !== undefined) stores.push(new PasswordFileStore(g.flags.passwordFile));
+  stores.push(new EnvStore(ctx.env));
+  return stores;
+}
+
+export async function httpConfig(g: Globals, ctx: Context): Promise<HttpConfig> {
+  return {
+    timeoutMs: g.timeoutMs,
+    userAgent: userAgent(),
+    ca: g.flags.cacert === undefined ? undefined : await caList(g.flags.cacert, ctx),
+    insecureHttp: g.flags.insecureHttp === true,
+    maxResponseBytes: MAX_RESPONSE_BYTES,
+    trace: g.printer.verbose ? g.printer.note : undefined,
+    onSecret: (s) => ctx.redactor.add(s),
+  };
+}
+
+/**
+ * `--cacert` adds to the trusted CAs rather than replacing them. Node drops its defaults and
+ * NODE_EXTRA_CA_CERTS as soon as `ca` is given, so both are put back explicitly.
+ */
+async function caList(path: string, ctx: Context): Promise<string[]> {
+  const { rootCertificates } = await import("node:tls");
+  const read = async (p: string, what: string) => {
+    try {
+      const pem = await readFile(p, "utf8");
+      if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new Error("no PEM certificate in it");
+      return pem;
+    } catch (err) {
+      throw new UsageError(`cannot use ${what} ${p}: ${(err as Error).message}`);
+    }
+  };
+  const list = [...rootCertificates, await read(path, "--cacert")];
+  const extra = ctx.env.NODE_EXTRA_CA_CERTS;
+  if (extra) list.push(await read(extra, "NODE_EXTRA_CA_CERTS"));
+  return list;
+}

@@ -1,0 +1,83 @@
+import { ConfigError, UsageError } from "../errors.js";
+
+/** One server's API root, parsed once; the credential key and the connection target both come from it. */
+export interface Server {
+  /** The API root, without a trailing slash, e.g. `https://social.example/api`. */
+  apiRoot: URL;
+  /** The API root as a string (`origin` + path, no trailing slash); the config file keys servers by it. */
+  root: string;
+  /** `scheme://host[:port]`, the origin a credential is bound to. */
+  origin: string;
+  /** Lower-case host, with the port only when it is not the scheme's default: the keychain key. */
+  key: string;
+  /** The API root minus its last `/api` segment; notice pages live under it. */
+  webRoot: string;
+}
+
+const SCHEMES = new Set(["https:", "http:"]);
+
+/**
+ * `host` or `host:port` means `https://host[:port]/api`; a URL is the API root as written
+ * (CLI.md "Servers and accounts"). Userinfo, queries and fragments are refused: they are how
+ * credentials get sent to the wrong host (requests CVE-2024-47081, SECURITY.md A5).
+ */
+export function parseServer(input: string): Server {
+  const raw = input.trim();
+  if (raw === "") throw new UsageError("the server is empty");
+  const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw);
+  if (!isUrl && /[/?#@\s\\]/.test(raw)) {
+    throw new UsageError(
+      `not a server: "${raw}" (give a host, host:port, or a URL such as https://host/api)`,
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(isUrl ? raw : `https://${raw}/api`);
+  } catch {
+    throw new UsageError(`not a valid server URL: "${raw}"`);
+  }
+  if (!SCHEMES.has(url.protocol))
+    throw new UsageError(`unsupported scheme ${url.protocol} (use https or http)`);
+  if (
+    url.username !== "" ||
+    url.password !== "" ||
+    /@/.test(raw.replace(/^[a-z]+:\/\//i, "").split("/")[0] ?? "")
+  ) {
+    throw new UsageError(
+      "the server URL must not contain a user name or password; use --user and a credential source",
+    );
+  }
+  if (url.search !== "" || url.hash !== "")
+    throw new UsageError("the server URL must not have a query or fragment");
+  if (url.hostname === "") throw new UsageError(`the server URL has no host: "${raw}"`);
+  url.pathname = url.pathname.replace(/\/+$/, "");
+  const host = url.hostname.toLowerCase();
+  const key = url.port === "" ? host : `${host}:${url.port}`;
+  const base = `${url.origin}${url.pathname}`;
+  const webRoot = base.replace(/\/api$/, "");
+  return { apiRoot: url, root: base, origin: url.origin, key, webRoot };
+}
+
+/** `<api root>/<path>.<format>`, with an optional query. */
+export function endpointUrl(server: Server, path: string, query?: Record<string, string>): URL {
+  const url = new URL(`${server.root}/${path}`);
+  for (const [k, v] of Object.entries(query ?? {})) url.searchParams.set(k, v);
+  return url;
+}
+
+export function noticeUrl(server: Server, id: string): string {
+  return `${server.webRoot}/notice/${id}`;
+}
+
+export function noServerError(): ConfigError {
+  return new ConfigError("no server configured", {
+    hint: "pass --server HOST, set IDENTICA_SERVER, or run: identica login --server HOST",
+  });
+}
+
+/** Loopback hosts, where Basic auth over plain http cannot be sniffed off a network. */
+export function isLoopback(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  if (h === "localhost" || h.endsWith(".localhost") || h === "::1") return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}

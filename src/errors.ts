@@ -1,0 +1,74 @@
+/**
+ * Exit codes (sysexits), the contract in CLI.md: scripts branch on them to decide whether a retry is
+ * safe, so "certainly nothing was posted" (75) and "the outcome is unknown" (76) are different codes.
+ */
+export enum ExitCode {
+  Ok = 0,
+  Usage = 64,
+  Data = 65,
+  Unavailable = 69,
+  Internal = 70,
+  TempFail = 75,
+  Protocol = 76,
+  NoPerm = 77,
+  Config = 78,
+  Interrupted = 130,
+  Terminated = 143,
+}
+
+export interface IdenticaErrorOptions {
+  /** A line the user can act on, printed after the message. */
+  hint?: string | undefined;
+  cause?: unknown | undefined;
+}
+
+/** Every expected failure: a message for the user and the exit code that goes with it. */
+export class IdenticaError extends Error {
+  readonly exitCode: ExitCode;
+  readonly hint: string | undefined;
+
+  constructor(exitCode: ExitCode, message: string, options: IdenticaErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "IdenticaError";
+    this.exitCode = exitCode;
+    this.hint = options.hint;
+  }
+}
+
+export class UsageError extends IdenticaError {
+  constructor(message: string, options?: IdenticaErrorOptions) {
+    super(ExitCode.Usage, message, options);
+    this.name = "UsageError";
+  }
+}
+
+export class ConfigError extends IdenticaError {
+  constructor(message: string, options?: IdenticaErrorOptions) {
+    super(ExitCode.Config, message, options);
+    this.name = "ConfigError";
+  }
+}
+
+/** What the HTTP layer knows about a failed exchange; `sent` decides 75 (nothing posted) from 76 (unknown). */
+export interface HttpErrorDetails {
+  status?: number;
+  /** The server's own message (`<error>` / `.error`), already sanitised for the terminal. */
+  serverMessage?: string;
+  /** Whether any request bytes of the final attempt had been written to the server. */
+  sent: boolean;
+}
+
+export class HttpError extends IdenticaError {
+  readonly details: HttpErrorDetails;
+
+  constructor(
+    exitCode: ExitCode,
+    message: string,
+    details: HttpErrorDetails,
+    options?: IdenticaErrorOptions,
+  ) {
+    super(exitCode, message, options);
+    this.name = "HttpError";
+    this.details = details;
+  }
+}

@@ -1,0 +1,261 @@
+import diagnostics from "node:diagnostics_channel";
+import type { Socket } from "node:net";
+import { Client } from "undici";
+import { isLoopback } from "../config/server.js";
+import { ConfigError, ExitCode, HttpError } from "../errors.js";
+import { oneLine } from "../sanitize.js";
+import {
+  basicAuthorization,
+  type Challenge,
+  findBasic,
+  MalformedChallengeError,
+  parseChallenges,
+} from "./challenge.js";
+import { classifyNetworkError } from "./network-errors.js";
+import { traceRequestHead, traceResponse } from "./trace.js";
+
+export interface HttpConfig {
+  /** One deadline for the whole exchange (challenge and retry included), in milliseconds. */
+  timeoutMs: number;
+  userAgent: string;
+  /** The complete list of trusted CAs when `--cacert` is given; otherwise Node's defaults. */
+  ca?: string[] | undefined;
+  /** Allow Basic over plain http to a host that is not loopback. */
+  insecureHttp: boolean;
+  maxResponseBytes: number;
+  /** `-v`: receives the exchange line by line, Authorization already redacted. */
+  trace?: ((line: string) => void) | undefined;
+  /** Called with each secret before it is used, so output can mask it. */
+  onSecret?: ((secret: string) => void) | undefined;
+}
+
+export interface BasicCredential {
+  user: string;
+  password: string;
+}
+
+/** Asked for the credential only once a Basic challenge has arrived (SECURITY.md A1). */
+export type CredentialCallback = (challenge: Challenge) => Promise<BasicCredential>;
+
+export interface HttpRequest {
+  method: "GET" | "POST" | "DELETE";
+  url: URL;
+  /** The form body, built once as a string so the retry sends the very same bytes (SECURITY.md A3). */
+  form?: string | undefined;
+  accept: string;
+  /** How to answer a Basic challenge; without it a 401 is returned as is. */
+  credential?: CredentialCallback | undefined;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  contentType: string;
+  bytes: Buffer;
+  /** Whether the request that got this response carried Authorization. */
+  authenticated: boolean;
+}
+
+/** The attempt in flight; undici reports through a diagnostics channel when its headers hit the socket. */
+interface Attempt {
+  sent: boolean;
+  trace: ((line: string) => void) | undefined;
+  authorization: boolean;
+  form: string | undefined;
+}
+let active: Attempt | undefined;
+const socketIds = new WeakMap<Socket, number>();
+let nextSocketId = 1;
+
+diagnostics.subscribe("undici:client:sendHeaders", (message) => {
+  const { headers, socket } = message as { headers: string; socket: Socket };
+  if (!active) return;
+  active.sent = true;
+  if (active.trace) {
+    let id = socketIds.get(socket);
+    const reused = id !== undefined;
+    if (id === undefined) {
+      id = nextSocketId++;
+      socketIds.set(socket, id);
+    }
+    active.trace(
+      `* ${reused ? "re-using" : "new"} connection #${id} to ${socket.remoteAddress}:${socket.remotePort}`,
+    );
+    traceRequestHead(headers, active.form, active.trace);
+  }
+});
+
+/**
+ * One origin, one connection: an undici `Client` keeps a single socket, so the challenge and the retry
+ * travel on the same connection whenever the server keeps it open. `request()` never follows redirects.
+ */
+export class HttpSession {
+  readonly #origin: string;
+  readonly #config: HttpConfig;
+  readonly #client: Client;
+
+  constructor(origin: string, config: HttpConfig) {
+    this.#origin = origin;
+    this.#config = config;
+    const connectTimeout = Math.min(10_000, config.timeoutMs);
+    this.#client = new Client(origin, {
+      connect: {
+        timeout: connectTimeout,
+        // Explicit, so NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment cannot turn verification off.
+        rejectUnauthorized: true,
+        ...(config.ca ? { ca: config.ca } : {}),
+      },
+      headersTimeout: config.timeoutMs,
+      bodyTimeout: config.timeoutMs,
+      maxResponseSize: config.maxResponseBytes,
+    });
+  }
+
+  /**
+   * Sends the request without credentials; on a 401 with a Basic challenge, asks for the credential and
+   * sends it again exactly once. Returns any other response for the caller to interpret.
+   */
+  async send(req: HttpRequest): Promise<HttpResponse> {
+    if (req.url.origin !== this.#origin)
+      throw new Error(`request for ${req.url.origin} on a session for ${this.#origin}`);
+    const deadline = AbortSignal.timeout(this.#config.timeoutMs);
+    const first = await this.#attempt(req, undefined, deadline);
+    if (first.status !== 401 || !req.credential) return first;
+
+    const challenge = this.#basicChallenge(first);
+    const host = req.url.host;
+    if (req.url.protocol === "http:" && !isLoopback(req.url.hostname) && !this.#config.insecureHttp) {
+      throw new HttpError(
+        ExitCode.NoPerm,
+        `refusing to send a password over plain http to ${host}; nothing was posted`,
+        { status: 401, sent: true },
+        { hint: "use an https:// server URL, or pass --insecure-http if you accept the risk" },
+      );
+    }
+    const cred = await req.credential(challenge);
+    checkCredential(cred);
+    const authorization = basicAuthorization(cred.user, cred.password, challenge);
+    this.#config.onSecret?.(cred.password);
+    this.#config.onSecret?.(authorization.slice("Basic ".length));
+    const second = await this.#attempt(req, authorization, deadline);
+    if (second.status === 401) {
+      throw new HttpError(
+        ExitCode.NoPerm,
+        `the server at ${host} rejected the password for ${cred.user}; nothing was posted`,
+        { status: 401, sent: true },
+        { hint: "check the user name and the password source (-v shows which one was used)" },
+      );
+    }
+    return second;
+  }
+
+  async close(): Promise<void> {
+    await this.#client.destroy().catch(() => {});
+  }
+
+  #basicChallenge(res: HttpResponse): Challenge {
+    const raw = res.headers["www-authenticate"];
+    const values = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+    let challenges: Challenge[];
+    try {
+      challenges = parseChallenges(values);
+    } catch (err) {
+      const why = err instanceof MalformedChallengeError ? err.message : String(err);
+      throw new HttpError(ExitCode.NoPerm, `the server sent a malformed WWW-Authenticate header (${why})`, {
+        status: 401,
+        sent: true,
+      });
+    }
+    const basic = findBasic(challenges);
+    if (basic) {
+      if (!basic.params.has("realm")) this.#config.trace?.("* warning: Basic challenge without a realm");
+      return basic;
+    }
+    if (challenges.length === 0) {
+      throw new HttpError(ExitCode.NoPerm, "the server answered 401 without an authentication challenge", {
+        status: 401,
+        sent: true,
+      });
+    }
+    const schemes = [...new Set(challenges.map((c) => oneLine(c.scheme, 40)))].join(", ");
+    throw new HttpError(
+      ExitCode.NoPerm,
+      `the server requires ${schemes} authentication, which identica does not support (only Basic)`,
+      { status: 401, sent: true },
+    );
+  }
+
+  async #attempt(
+    req: HttpRequest,
+    authorization: string | undefined,
+    signal: AbortSignal,
+  ): Promise<HttpResponse> {
+    const headers: Record<string, string> = { "user-agent": this.#config.userAgent, accept: req.accept };
+    if (req.form !== undefined) headers["content-type"] = "application/x-www-form-urlencoded; charset=utf-8";
+    if (authorization !== undefined) headers.authorization = authorization;
+    const attempt: Attempt = {
+      sent: false,
+      trace: this.#config.trace,
+      authorization: authorization !== undefined,
+      form: req.form,
+    };
+    active = attempt;
+    const trace = this.#config.trace;
+    try {
+      const res = await this.#client.request({
+        method: req.method,
+        path: `${req.url.pathname}${req.url.search}`,
+        headers,
+        body: req.form ?? null,
+        signal,
+      });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of res.body) {
+        size += (chunk as Buffer).length;
+        if (size > this.#config.maxResponseBytes) {
+          res.body.destroy();
+          throw Object.assign(new Error("reply too large"), { code: "UND_ERR_RES_EXCEEDED_MAX_SIZE" });
+        }
+        chunks.push(chunk as Buffer);
+      }
+      const bytes = Buffer.concat(chunks);
+      const contentType = headerValue(res.headers["content-type"]) ?? "";
+      if (trace) traceResponse(res.statusCode, res.headers, bytes, trace);
+      return {
+        status: res.statusCode,
+        headers: res.headers,
+        contentType,
+        bytes,
+        authenticated: attempt.authorization,
+      };
+    } catch (err) {
+      throw classifyNetworkError(err, {
+        sent: attempt.sent,
+        deadlineHit: signal.aborted,
+        timeoutMs: this.#config.timeoutMs,
+        host: req.url.host,
+      });
+    } finally {
+      if (active === attempt) active = undefined;
+    }
+  }
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** RFC 7617 §2: no colon in the user-id and no control characters anywhere; checked before encoding. */
+function checkCredential(cred: BasicCredential): void {
+  if (cred.user.includes(":"))
+    throw new ConfigError(`the user name "${oneLine(cred.user, 60)}" contains ":"`);
+  const ctl = /[\u0000-\u001F\u007F]/;
+  if (ctl.test(cred.user)) throw new ConfigError("the user name contains a control character");
+  if (ctl.test(cred.password)) {
+    throw new ConfigError(`the password for ${cred.user} contains a control character; nothing was sent`, {
+      hint: "fix the password source (a password file is read up to its first newline)",
+    });
+  }
+  if (cred.password === "") throw new ConfigError(`the password for ${cred.user} is empty`);
+}
