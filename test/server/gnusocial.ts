@@ -1,0 +1,487 @@
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { Socket } from "node:net";
+import {
+  configObject,
+  configXml,
+  errorXml,
+  type Notice,
+  phpJson,
+  type Site,
+  Store,
+  statusesXml,
+  statusObject,
+  statusXml,
+  type User,
+  userObject,
+  userXml,
+} from "./model.js";
+
+/**
+ * A loopback server that answers like the real GNU social 2.0.1 of fixtures/gnusocial: the exact
+ * Basic challenge, error documents and codes, the duplicate and length rules, commands swallowed as
+ * statuses. It records every request (method, URL, headers, body bytes, connection) so tests can
+ * assert on the wire, and misbehaves on request (`fault`).
+ */
+export interface Recorded {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  /** Which TCP (or TLS) connection carried it, numbered from 1. */
+  connection: number;
+}
+
+export type Fault =
+  /** Any reply, verbatim. */
+  | {
+      kind: "reply";
+      status: number;
+      body: string;
+      contentType?: string;
+      headers?: Record<string, string | string[]>;
+    }
+  /** Read the request, then drop the connection without a word. */
+  | { kind: "reset-after-read" }
+  /** Headers promise more bytes than are sent, then the connection is dropped. */
+  | { kind: "truncate" }
+  /** A 200 that sends one byte every `intervalMs`, forever. */
+  | { kind: "drip"; intervalMs: number }
+  /** Never answer. */
+  | { kind: "hang" }
+  /** 401 with these WWW-Authenticate lines (none when empty) to requests without Authorization. */
+  | { kind: "challenge"; values: string[] }
+  /** Redirect every request. */
+  | { kind: "redirect"; status: number; location: string }
+  /** Answer normally but close the connection after every response (`Connection: close`). */
+  | { kind: "no-keep-alive" };
+
+export interface FaultRule {
+  fault: Fault;
+  /** Only requests that carry Authorization (the retry), or only those that do not. */
+  when?: "authenticated" | "anonymous";
+}
+
+export interface StartOptions {
+  tls?: { key: string; cert: string };
+  host?: string;
+  site?: Partial<Site>;
+}
+
+export interface TestServer {
+  /** `http(s)://host:port` */
+  origin: string;
+  /** `<origin>/api` */
+  apiRoot: string;
+  requests: Recorded[];
+  connections(): number;
+  store: Store;
+  site: Site;
+  faults: FaultRule[];
+  close(): Promise<void>;
+}
+
+const COMMANDS_NO_ARGS = new Set([
+  "help",
+  "on",
+  "off",
+  "stop",
+  "quit",
+  "stats",
+  "subscribers",
+  "subscriptions",
+  "groups",
+  "tracks",
+  "tracking",
+]);
+const COMMANDS_TWO_ARGS = new Set(["d", "dm", "r", "reply"]);
+const COMMANDS_ONE_ARG = new Set([
+  "login",
+  "lose",
+  "join",
+  "drop",
+  "follow",
+  "sub",
+  "leave",
+  "unsub",
+  "get",
+  "last",
+  "repeat",
+  "rp",
+  "rt",
+  "rd",
+  "whois",
+  "fav",
+  "nudge",
+  "invite",
+  "track",
+  "untrack",
+]);
+
+/** `CommandInterpreter::handle_command()`: would the server run this text as a command? */
+export function isCommand(text: string): boolean {
+  const words = text.trim().split(/\s+/);
+  const cmd = (words[0] ?? "").toLowerCase();
+  const args = words.length - 1;
+  if (COMMANDS_NO_ARGS.has(cmd)) return args === 0;
+  if (COMMANDS_TWO_ARGS.has(cmd)) return args >= 2;
+  if (COMMANDS_ONE_ARG.has(cmd)) return args >= 1;
+  return false;
+}
+
+/** PHP `trim()`. */
+function phpTrim(s: string): string {
+  return s.replace(/^[ \t\n\r\0\x0B]+|[ \t\n\r\0\x0B]+$/g, "");
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
+  const store = new Store();
+  const site: Site = {
+    name: "Realserver Test",
+    textlimit: 1000,
+    contentlimit: null,
+    dupelimit: 60,
+    ...opts.site,
+  };
+  const requests: Recorded[] = [];
+  const faults: FaultRule[] = [];
+  const socketIds = new WeakMap<Socket, number>();
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  const realm = `${site.name} API`;
+
+  const server: Server = opts.tls
+    ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert })
+    : createHttpServer();
+  server.keepAliveTimeout = 5000;
+  const track = (sock: Socket) => {
+    socketIds.set(sock, ++connections);
+    sockets.add(sock);
+    sock.on("close", () => sockets.delete(sock));
+  };
+  server.on(opts.tls ? "secureConnection" : "connection", track);
+
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const rec: Recorded = {
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: { ...req.headers },
+        body: Buffer.concat(chunks),
+        connection: socketIds.get(req.socket) ?? 0,
+      };
+      requests.push(rec);
+      const rule = faults.find(
+        (f) =>
+          f.when === undefined || (f.when === "authenticated") === (req.headers.authorization !== undefined),
+      );
+      if (rule && applyFault(rule.fault, req, res)) return;
+      handle(rec, req, res);
+    });
+  });
+
+  function applyFault(fault: Fault, req: IncomingMessage, res: ServerResponse): boolean {
+    switch (fault.kind) {
+      case "reply":
+        res.writeHead(fault.status, {
+          "content-type": fault.contentType ?? "application/xml; charset=utf-8",
+          ...fault.headers,
+        });
+        res.end(fault.body);
+        return true;
+      case "reset-after-read":
+        req.socket.destroy();
+        return true;
+      case "truncate":
+        res.writeHead(200, { "content-type": "application/xml; charset=utf-8", "content-length": "500" });
+        res.write('<?xml version="1.0" encoding="UTF-8"?>\n<status>\n <text>trunc');
+        setTimeout(() => req.socket.destroy(), 20);
+        return true;
+      case "drip": {
+        res.writeHead(200, { "content-type": "application/xml; charset=utf-8" });
+        const timer = setInterval(() => res.write(" "), fault.intervalMs);
+        res.on("close", () => clearInterval(timer));
+        return true;
+      }
+      case "hang":
+        return true;
+      case "challenge":
+        if (req.headers.authorization !== undefined) return false;
+        res.writeHead(401, {
+          "content-type": "application/xml; charset=utf-8",
+          ...(fault.values.length > 0 ? { "www-authenticate": fault.values } : {}),
+        });
+        res.end(errorXml("Could not authenticate you.", req.url ?? ""));
+        return true;
+      case "redirect":
+        res.writeHead(fault.status, { location: fault.location, "content-type": "text/html" });
+        res.end(`<a href="${fault.location}">moved</a>`);
+        return true;
+      case "no-keep-alive":
+        res.shouldKeepAlive = false;
+        return false;
+    }
+  }
+
+  const base = () => origin;
+  type Fmt = "xml" | "json";
+
+  function send(res: ServerResponse, status: number, fmt: Fmt, xml: string, json: unknown, extra = {}): void {
+    const body = fmt === "xml" ? xml : phpJson(json);
+    res.writeHead(status, {
+      "content-type": `application/${fmt}; charset=utf-8`,
+      "access-control-allow-origin": "*",
+      ...extra,
+    });
+    res.end(body);
+  }
+
+  function apiError(
+    res: ServerResponse,
+    status: number,
+    fmt: Fmt,
+    message: string,
+    url: string,
+    extra = {},
+  ): void {
+    send(res, status, fmt, errorXml(message, url), { error: message, request: url }, extra);
+  }
+
+  function htmlError(res: ServerResponse, status: number, message: string): void {
+    res.writeHead(status, { "content-type": "text/html; charset=utf-8" });
+    res.end(`<div class="error">${message}</div>`);
+  }
+
+  function notFoundPage(res: ServerResponse): void {
+    res.writeHead(404, { "content-type": "text/html; charset=utf-8" });
+    res.end(
+      '<!DOCTYPE html\nPUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN"\n "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n<html><head><title>Page not found</title></head><body><p>Page not found</p></body></html>\n',
+    );
+  }
+
+  /** `ApiAuthAction`: the user, or an answer already sent (401 challenge, 400 malformed, 500 empty password). */
+  function authenticate(req: IncomingMessage, res: ServerResponse, fmt: Fmt, url: string, required: boolean) {
+    const header = req.headers.authorization;
+    const challenge = { "www-authenticate": `Basic realm="${realm}"` };
+    const deny = () => {
+      apiError(res, 401, fmt, "Could not authenticate you.", url, challenge);
+      return null;
+    };
+    if (header === undefined || !/^basic /i.test(header)) return required ? deny() : undefined;
+    const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    const nick = colon < 0 ? decoded : decoded.slice(0, colon);
+    const password = colon < 0 ? null : decoded.slice(colon + 1);
+    if (!/^[A-Za-z0-9]+$/.test(nick)) {
+      apiError(res, 400, fmt, "Nickname must have only lowercase letters and numbers and no spaces.", url);
+      return null;
+    }
+    if (password === null || password === "") {
+      const msg =
+        "EmailAuthenticationPlugin::onStartCheckPassword(): Argument #2 ($password) must be of type string, null given, called in /srv/gnusocial/lib/util/event.php on line 89";
+      apiError(res, 500, fmt, msg, url);
+      return null;
+    }
+    const user = store.userByNick(nick);
+    if (!user || user.password !== password) return required ? deny() : undefined;
+    return user;
+  }
+
+  function params(rec: Recorded, req: IncomingMessage): URLSearchParams | null {
+    const url = new URL(rec.url, "http://x");
+    const out = new URLSearchParams(url.search);
+    if (rec.body.length > 0) {
+      const type = String(req.headers["content-type"] ?? "");
+      if (!/^application\/x-www-form-urlencoded/i.test(type)) return null;
+      for (const [k, v] of new URLSearchParams(rec.body.toString("utf8"))) {
+        out.set(k, v);
+      }
+    }
+    return out;
+  }
+
+  function timeline(list: Notice[], q: URLSearchParams): Notice[] {
+    let count = Number.parseInt(q.get("count") ?? "20", 10);
+    if (!(count >= 1)) count = 20;
+    if (count > 200) count = 200;
+    const since = Number.parseInt(q.get("since_id") ?? "0", 10) || 0;
+    const max = Number.parseInt(q.get("max_id") ?? "0", 10) || 0;
+    return list
+      .filter((n) => !n.deleted && (since < 1 || n.id > since) && (max < 1 || n.id <= max))
+      .sort((a, b) => b.id - a.id)
+      .slice(0, count);
+  }
+
+  function handle(rec: Recorded, req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(rec.url, "http://x");
+    const path = url.pathname;
+    const reqUri = rec.url;
+    const m = /^\/api\/(.+)\.(xml|json)$/.exec(path);
+    if (!m) return notFoundPage(res);
+    const route = m[1] as string;
+    const fmt = m[2] as Fmt;
+    const q = params(rec, req);
+    const one = (n: Notice) => statusObject(store, n, base());
+    const sendStatus = (n: Notice, status = 200) => send(res, status, fmt, statusXml(one(n)), one(n));
+    const sendList = (list: Notice[]) => send(res, 200, fmt, statusesXml(list.map(one)), list.map(one));
+
+    if (route === "statuses/update") {
+      if (req.method !== "POST") return htmlError(res, 405, "This method requires a POST.");
+      const user = authenticate(req, res, fmt, reqUri, true);
+      if (!user) return;
+      if (q === null) {
+        const msg = `The server was unable to handle that much POST data (${rec.body.length} bytes) due to its current configuration.`;
+        return apiError(res, 400, fmt, msg, reqUri);
+      }
+      const text = phpTrim(q.get("status") ?? "");
+      if (text === "")
+        return apiError(res, 400, fmt, "Client must provide a 'status' parameter with a value.", reqUri);
+      const limit = site.contentlimit ?? site.textlimit;
+      if (limit > 0 && [...text].length > limit) {
+        return apiError(
+          res,
+          413,
+          fmt,
+          `Maximum notice size is ${limit} characters, including attachment URL.`,
+          reqUri,
+        );
+      }
+      const replyTo = Number.parseInt(q.get("in_reply_to_status_id") ?? "0", 10) || 0;
+      if (replyTo !== 0 && !store.notice(replyTo))
+        return apiError(res, 404, fmt, "Parent notice not found.", reqUri);
+      if (isCommand(text)) {
+        const latest = store.latestOf(user.id);
+        if (!latest) return apiError(res, 400, fmt, "Command complete.", reqUri);
+        return sendStatus(latest);
+      }
+      const now = new Date();
+      const dupe = store.notices.some(
+        (n) =>
+          n.userId === user.id &&
+          n.text === text &&
+          now.getTime() - n.created.getTime() < site.dupelimit * 1000,
+      );
+      if (dupe) {
+        const msg =
+          "Too many duplicate messages too quickly; take a breather and post again in a few minutes.";
+        return apiError(res, 400, fmt, msg, reqUri);
+      }
+      const source = q.get("source");
+      return sendStatus(store.add(user.id, text, source ? source : null, replyTo || null, now));
+    }
+
+    if (route === "statusnet/config" || route === "gnusocial/config") {
+      const cfg = configObject(site, new URL(base()).host);
+      return send(res, 200, fmt, configXml(cfg), cfg);
+    }
+
+    if (route === "help/test")
+      return send(res, 200, fmt, '<?xml version="1.0" encoding="UTF-8"?>\n<ok>true</ok>\n', "ok");
+
+    if (route === "account/verify_credentials") {
+      const user = authenticate(req, res, fmt, reqUri, true);
+      if (!user) return;
+      const obj = userObject(store, user, base(), true);
+      return send(res, 200, fmt, userXml(obj), obj);
+    }
+
+    const show = /^statuses\/show(?:\/(\d+))?$/.exec(route);
+    if (show) {
+      if (authenticate(req, res, fmt, reqUri, false) === null) return;
+      const id = Number(q?.get("id") ?? show[1] ?? 0);
+      const n = store.notice(id);
+      if (!n) return apiError(res, 404, fmt, "No such notice.", reqUri);
+      if (n.deleted) return apiError(res, 410, fmt, "Notice deleted.", reqUri);
+      return sendStatus(n);
+    }
+
+    const destroy = /^statuses\/destroy(?:\/(\d+))?$/.exec(route);
+    if (destroy) {
+      const user = authenticate(req, res, fmt, reqUri, true);
+      if (!user) return;
+      if (req.method !== "POST" && req.method !== "DELETE") {
+        return apiError(res, 400, fmt, "This method requires a POST or DELETE.", reqUri);
+      }
+      const n = store.notice(Number(q?.get("id") ?? destroy[1] ?? 0));
+      if (!n || n.deleted) return apiError(res, 404, fmt, "No status found with that ID.", reqUri);
+      if (n.userId !== user.id)
+        return apiError(res, 403, fmt, "You may not delete another user's status.", reqUri);
+      n.deleted = true;
+      return sendStatus(n);
+    }
+
+    const tl =
+      /^statuses\/(public_timeline|home_timeline|friends_timeline|user_timeline|mentions|replies)$/.exec(
+        route,
+      );
+    if (tl && q) {
+      const kind = tl[1] as string;
+      if (kind === "public_timeline") {
+        if (authenticate(req, res, fmt, reqUri, false) === null) return;
+        return sendList(timeline(store.notices, q));
+      }
+      const named = q.get("screen_name") ?? q.get("id");
+      if (kind === "user_timeline" && named) {
+        if (authenticate(req, res, fmt, reqUri, false) === null) return;
+        const target = store.userByNick(named);
+        if (!target) return apiError(res, 404, fmt, "No such user.", reqUri);
+        return sendList(
+          timeline(
+            store.notices.filter((n) => n.userId === target.id),
+            q,
+          ),
+        );
+      }
+      const user = authenticate(req, res, fmt, reqUri, true) as User | null;
+      if (!user) return;
+      if (kind === "user_timeline")
+        return sendList(
+          timeline(
+            store.notices.filter((n) => n.userId === user.id),
+            q,
+          ),
+        );
+      if (kind === "mentions" || kind === "replies") {
+        const mine = (n: Notice) => n.inReplyTo !== null && store.notice(n.inReplyTo)?.userId === user.id;
+        const at = new RegExp(`(^|\\W)@${user.nickname}\\b`, "i");
+        return sendList(
+          timeline(
+            store.notices.filter((n) => at.test(n.text) || mine(n)),
+            q,
+          ),
+        );
+      }
+      return sendList(timeline(store.notices, q));
+    }
+
+    return apiError(res, 404, fmt, "API method not found.", reqUri);
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, opts.host ?? "127.0.0.1", resolve));
+  const addr = server.address();
+  if (addr === null || typeof addr === "string") throw new Error("no address");
+  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const origin = `${opts.tls ? "https" : "http"}://${host}:${addr.port}`;
+
+  return {
+    origin,
+    apiRoot: `${origin}/api`,
+    requests,
+    connections: () => connections,
+    store,
+    site,
+    faults,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
