@@ -319,7 +319,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
       .slice(0, count);
   }
 
-  function handle(rec: Recorded, req: IncomingMessage, res: ServerResponse): void {
+  function handle(rec: Recorded, req: IncomingMessage, res: ServerResponse) {
     const url = new URL(rec.url, "http://x");
     const path = url.pathname;
     const reqUri = rec.url;
