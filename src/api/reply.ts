@@ -87,7 +87,8 @@ export function serverMessage(res: HttpResponse): { message: string | undefined;
     // Not the API's document: fall through to the HTML and plain-text shapes.
   }
   // GNU social renders some errors as `<div class="error">…</div>` (fixtures n-GET-update, f-over-limit.atom).
-  const div = /<div class="error">([\s\S]*?)<\/div>/i.exec(text);
+  // A whole HTML page (a 404 "Page not found") is the web site answering, not the API.
+  const div = /<html[\s>]/i.test(text) ? null : /<div class="error">([\s\S]*?)<\/div>/i.exec(text);
   if (div?.[1]) return { message: oneLine(div[1].replace(/<[^>]*>/g, "")), apiError: true };
   if (type.startsWith("text/plain") && text.trim() !== "")
     return { message: oneLine(text, 200), apiError: false };

@@ -1,0 +1,37 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+/** `../shared/fixtures/gnusocial`, beside the repository (as in CI). */
+export const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/gnusocial/", import.meta.url));
+
+export interface FixtureReply {
+  status: number;
+  contentType: string;
+  headers: [string, string][];
+  body: string;
+}
+
+/**
+ * The last reply of a `curl -sv` transcript: its status line, headers and body as the real GNU social
+ * server sent them.
+ */
+export function fixtureReply(name: string): FixtureReply {
+  const lines = readFileSync(FIXTURES + name, "utf8").split("\n");
+  const statusAt = lines.findLastIndex((l) => /^< HTTP\/1\.1 \d{3}/.test(l));
+  if (statusAt < 0) throw new Error(`no reply in ${name}`);
+  const status = Number(/^< HTTP\/1\.1 (\d{3})/.exec(lines[statusAt] as string)?.[1]);
+  const headers: [string, string][] = [];
+  let i = statusAt + 1;
+  for (; i < lines.length && (lines[i] as string).startsWith("< "); i++) {
+    const m = /^< ([^:]+):\s*(.*)$/.exec(lines[i] as string);
+    if (m) headers.push([(m[1] as string).toLowerCase(), m[2] as string]);
+  }
+  while (i < lines.length && /^(<\s*$|\{ \[|\* |\} \[)/.test(lines[i] as string)) i++;
+  const end = lines.findIndex((l, j) => j >= i && l.startsWith("### http_code"));
+  const body = lines
+    .slice(i, end < 0 ? undefined : end)
+    .join("\n")
+    .replace(/\n+$/, "");
+  const contentType = headers.find(([k]) => k === "content-type")?.[1] ?? "";
+  return { status, contentType, headers, body };
+}
