@@ -1,6 +1,6 @@
 import diagnostics from "node:diagnostics_channel";
 import type { Socket } from "node:net";
-import { Client } from "undici";
+import { Client, type Dispatcher } from "undici";
 import { isLoopback } from "../config/server.js";
 import { ConfigError, ExitCode, HttpError } from "../errors.js";
 import { oneLine } from "../sanitize.js";
@@ -27,6 +27,8 @@ export interface HttpConfig {
   trace?: ((line: string) => void) | undefined;
   /** Called with each secret before it is used, so output can mask it. */
   onSecret?: ((secret: string) => void) | undefined;
+  /** Unit tests inject undici's MockAgent here; otherwise a one-connection Client is made. */
+  dispatcher?: Dispatcher | undefined;
 }
 
 export interface BasicCredential {
@@ -92,23 +94,25 @@ diagnostics.subscribe("undici:client:sendHeaders", (message) => {
 export class HttpSession {
   readonly #origin: string;
   readonly #config: HttpConfig;
-  readonly #client: Client;
+  readonly #client: Dispatcher;
 
   constructor(origin: string, config: HttpConfig) {
     this.#origin = origin;
     this.#config = config;
     const connectTimeout = Math.min(10_000, config.timeoutMs);
-    this.#client = new Client(origin, {
-      connect: {
-        timeout: connectTimeout,
-        // Explicit, so NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment cannot turn verification off.
-        rejectUnauthorized: true,
-        ...(config.ca ? { ca: config.ca } : {}),
-      },
-      headersTimeout: config.timeoutMs,
-      bodyTimeout: config.timeoutMs,
-      maxResponseSize: config.maxResponseBytes,
-    });
+    this.#client =
+      config.dispatcher ??
+      new Client(origin, {
+        connect: {
+          timeout: connectTimeout,
+          // Explicit, so NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment cannot turn verification off.
+          rejectUnauthorized: true,
+          ...(config.ca ? { ca: config.ca } : {}),
+        },
+        headersTimeout: config.timeoutMs,
+        bodyTimeout: config.timeoutMs,
+        maxResponseSize: config.maxResponseBytes,
+      });
   }
 
   /**
@@ -150,6 +154,7 @@ export class HttpSession {
   }
 
   async close(): Promise<void> {
+    if (this.#config.dispatcher) return;
     await this.#client.destroy().catch(() => {});
   }
 
@@ -203,6 +208,7 @@ export class HttpSession {
     const trace = this.#config.trace;
     try {
       const res = await this.#client.request({
+        origin: this.#origin,
         method: req.method,
         path: `${req.url.pathname}${req.url.search}`,
         headers,

@@ -1,0 +1,80 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
+
+export const BIN = fileURLToPath(new URL("../../bin/identica.js", import.meta.url));
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  env?: Record<string, string | undefined>;
+  /** Bytes for stdin; without it stdin is /dev/null, as under cron. */
+  input?: string | Buffer;
+  /** Close our end of the child's stdout at once (`| head -c0`). */
+  closeStdout?: boolean;
+}
+
+/**
+ * Spawns the built binary with a clean environment: a fresh HOME and XDG directories, no IDENTICA_*
+ * variables, no colour forcing, UTC, so no test touches the real user's files or keychain.
+ */
+export function runCli(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const home = mkdtempSync(join(tmpdir(), "identica-home-"));
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, ".config"),
+    XDG_CACHE_HOME: join(home, ".cache"),
+    XDG_STATE_HOME: join(home, ".local/state"),
+    TZ: "UTC",
+    LANG: "C.UTF-8",
+  };
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env,
+      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    const out = child.stdout as NodeJS.ReadableStream & { destroy(): void };
+    if (opts.closeStdout) out.destroy();
+    else out.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+/** Asserts that neither the password nor any Basic form of it shows up anywhere in a run's output. */
+export function expectNoSecret(r: RunResult, password: string, user = "alice"): void {
+  const forms = [
+    password,
+    Buffer.from(`${user}:${password}`).toString("base64"),
+    Buffer.from(`${user}:${password}`).toString("base64").replace(/=+$/, ""),
+    `${user}:${password}`,
+  ];
+  for (const f of forms) {
+    expect(r.stdout).not.toContain(f);
+    expect(r.stderr).not.toContain(f);
+  }
+}
+
+/** A failure: the exit code, one line `identica: …` on stderr matching `message`, nothing on stdout. */
+export function expectFailure(r: RunResult, code: number, message: RegExp): void {
+  expect({ code: r.code, stdout: r.stdout }).toEqual({ code, stdout: "" });
+  expect(r.stderr).toMatch(/^identica: [^\n]+\n$/);
+  expect(r.stderr).toMatch(message);
+}
