@@ -1,5 +1,7 @@
 import { main } from "./cli.js";
 import { processContext } from "./context.js";
+import { ExitCode } from "./errors.js";
+import { wire } from "./http/wire.js";
 
 /**
  * The process entry point used by bin/identica.js. A closed stdout (`identica post hi | head -c0`) must
@@ -9,6 +11,18 @@ export async function run(): Promise<void> {
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {
     if (err.code !== "EPIPE") throw err;
   });
+  for (const [signal, code] of [
+    ["SIGINT", ExitCode.Interrupted],
+    ["SIGTERM", ExitCode.Terminated],
+  ] as const) {
+    process.once(signal, () => {
+      const state = wire.authenticatedSent
+        ? "after the status was sent; it may have been posted (check before posting again)"
+        : "nothing was posted";
+      process.stderr.write(`identica: interrupted (${signal}); ${state}\n`);
+      process.exit(code);
+    });
+  }
   const code = await main(process.argv.slice(2), processContext());
   process.exitCode = code;
 }

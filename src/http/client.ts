@@ -13,6 +13,7 @@ import {
 } from "./challenge.js";
 import { classifyNetworkError } from "./network-errors.js";
 import { traceRequestHead, traceResponse } from "./trace.js";
+import { wire } from "./wire.js";
 
 export interface HttpConfig {
   /** One deadline for the whole exchange (challenge and retry included), in milliseconds. */
@@ -73,6 +74,7 @@ diagnostics.subscribe("undici:client:sendHeaders", (message) => {
   const { headers, socket } = message as { headers: string; socket: Socket };
   if (!active) return;
   active.sent = true;
+  if (active.authorization) wire.authenticatedSent = true;
   if (active.trace) {
     let id = socketIds.get(socket);
     const reused = id !== undefined;

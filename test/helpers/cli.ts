@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +20,8 @@ export interface RunOptions {
   input?: string | Buffer;
   /** Close our end of the child's stdout at once (`| head -c0`). */
   closeStdout?: boolean;
+  /** Called with the child process once it is running (to signal it). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 /**
@@ -55,6 +57,7 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<RunResult
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
     if (opts.input !== undefined) child.stdin?.end(opts.input);
+    opts.onSpawn?.(child);
   });
 }
 
