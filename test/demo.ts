@@ -12,7 +12,8 @@ const tls = testCertificate();
 const server = await startServer({ tls });
 
 function identica(args: string[], input?: string): Promise<number> {
-  console.log(`\n$ ${input === undefined ? "" : `echo '${input}' | `}identica ${args.join(" ")}`);
+  const shown = args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(" ");
+  console.log(`\n$ ${input === undefined ? "" : `echo '${input}' | `}identica ${shown}`);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], {
       stdio: [input === undefined ? "ignore" : "pipe", "inherit", "inherit"],

@@ -235,6 +235,11 @@ describe("76 outcome unknown: sent, but no valid reply", () => {
     h.server.faults.push({ fault: { kind: "reply", status: 200, body, contentType }, when: "authenticated" });
     expectFailure(await post([uniqueText("bad 200")]), 76, unknown);
   });
+  it("a reply over the 4 MiB cap", async () => {
+    const huge = `<?xml version="1.0"?><status><id>1</id><text>${"x".repeat(5 * 1024 * 1024)}</text></status>`;
+    h.server.faults.push({ fault: { kind: "reply", status: 200, body: huge }, when: "authenticated" });
+    expectFailure(await post([uniqueText("huge")]), 76, /larger than the 4 MiB limit/);
+  });
   it("a server that never answers, and one that drips bytes, hit the --timeout deadline", async () => {
     h.server.faults.push({ fault: { kind: "hang" }, when: "authenticated" });
     expectFailure(
