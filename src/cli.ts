@@ -58,6 +58,54 @@ Examples:
       setCode(await postCommand(ctx, words, flags, cmd.optsWithGlobals()));
     });
 
+  program
+    .command("login")
+    .description(
+      "check a password with the server, store it in the OS keychain, make this server/user the default",
+    )
+    .option("--password-stdin", "read the password from the first line of stdin")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  identica login --server social.example --user alice
+  printf '%s\n' "$PW" | identica login --server social.example --user alice --password-stdin`,
+    )
+    .action(async (flags, cmd: Command) => {
+      const { loginCommand } = await import("./commands/login.js");
+      setCode(await loginCommand(ctx, flags, cmd.optsWithGlobals()));
+    });
+
+  program
+    .command("logout")
+    .description("remove the stored password for server/user from the OS keychain")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  identica logout\n  identica logout --server social.example --user alice",
+    )
+    .action(async (_flags, cmd: Command) => {
+      const { logoutCommand } = await import("./commands/logout.js");
+      setCode(await logoutCommand(ctx, cmd.optsWithGlobals()));
+    });
+
+  program
+    .command("whoami")
+    .description("who the credentials belong to (account/verify_credentials)")
+    .addHelpText("after", "\nExamples:\n  identica whoami\n  identica whoami -o json --server social.example")
+    .action(async (_flags, cmd: Command) => {
+      const { whoamiCommand } = await import("./commands/whoami.js");
+      setCode(await whoamiCommand(ctx, cmd.optsWithGlobals()));
+    });
+
+  program
+    .command("accounts")
+    .description("the accounts stored in the OS keychain, per server")
+    .addHelpText("after", "\nExamples:\n  identica accounts\n  identica accounts -o json")
+    .action(async (_flags, cmd: Command) => {
+      const { accountsCommand } = await import("./commands/accounts.js");
+      setCode(await accountsCommand(ctx, cmd.optsWithGlobals()));
+    });
+
   return program;
 }
 

@@ -25,4 +25,7 @@ export async function run(): Promise<void> {
   }
   const code = await main(process.argv.slice(2), processContext());
   process.exitCode = code;
+  // A keychain call that timed out may still hold a libuv thread; it must not keep the process alive.
+  // The timer is unref'd: it fires only if something else is still keeping the event loop busy.
+  setTimeout(() => process.exit(code), 200).unref();
 }

@@ -7,6 +7,9 @@ import type { Server } from "../config/server.js";
 import type { Context } from "../context.js";
 import { EnvStore } from "../credentials/env.js";
 import { PasswordFileStore } from "../credentials/file.js";
+import { KeychainStore } from "../credentials/keychain.js";
+import { NetrcStore } from "../credentials/netrc.js";
+import { PromptStore } from "../credentials/prompt.js";
 import type { CredentialStore } from "../credentials/store.js";
 import { UsageError } from "../errors.js";
 import type { HttpConfig } from "../http/client.js";
@@ -77,12 +80,44 @@ export function userOf(g: Globals, ctx: Context, server: Server): string | undef
   return resolveUser({ user: g.flags.user }, ctx.env, g.config, server);
 }
 
-/** The credential sources of this issue, in CLI.md's order: the password file, then the environment. */
-export function credentialStores(g: Globals, ctx: Context): CredentialStore[] {
+/**
+ * The credential sources in CLI.md's order: the password file, the environment, the OS keychain,
+ * ~/.netrc, then a prompt on the terminal. Nothing here touches a source; they are asked in turn only
+ * when a server has challenged.
+ */
+export function credentialStores(
+  g: Globals,
+  ctx: Context,
+  keychain = new KeychainStore({ env: ctx.env }),
+): CredentialStore[] {
   const stores: CredentialStore[] = [];
   if (g.flags.passwordFile !== undefined) stores.push(new PasswordFileStore(g.flags.passwordFile));
-  stores.push(new EnvStore(ctx.env));
+  stores.push(
+    new EnvStore(ctx.env),
+    keychain,
+    new NetrcStore(ctx.env),
+    new PromptStore(ctx, g.flags.input === false),
+  );
   return stores;
+}
+
+/** How commands that may need a credential look it up, with the keychain's sole account as the user of last resort. */
+export function credentialSource(g: Globals, ctx: Context, server: Server) {
+  const keychain = new KeychainStore({ env: ctx.env });
+  return {
+    stores: credentialStores(g, ctx, keychain),
+    note: g.printer.note,
+    soleAccount: async () => {
+      try {
+        const accounts = await keychain.accounts(server.key);
+        if (accounts.length === 1)
+          g.printer.note(`user ${accounts[0]} (the one account stored for ${server.key})`);
+        return accounts.length === 1 ? accounts[0] : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  };
 }
 
 export async function httpConfig(g: Globals, ctx: Context): Promise<HttpConfig> {

@@ -3,7 +3,7 @@ import { codePointLength, readStatusText } from "../core/text.js";
 import { ExitCode, UsageError } from "../errors.js";
 import { loadStyle, useColor } from "../output/color.js";
 import { plainStatusOutput, prettyStatus } from "../output/status.js";
-import { credentialStores, type GlobalFlags, httpConfig, readGlobals, serverOf, userOf } from "./globals.js";
+import { credentialSource, type GlobalFlags, httpConfig, readGlobals, serverOf, userOf } from "./globals.js";
 
 export interface PostFlags {
   replyTo?: string;
@@ -53,9 +53,8 @@ export async function postCommand(
   const { postStatus } = await import("../core/post.js");
   const result = await postStatus({
     ...request,
-    stores: credentialStores(g, ctx),
+    credential: credentialSource(g, ctx, server),
     http: await httpConfig(g, ctx),
-    note: g.printer.note,
   });
   if (g.output === "pretty") {
     const style = await loadStyle(useColor(gflags.color, ctx.env, ctx.stdout.isTTY));

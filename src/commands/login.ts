@@ -1,0 +1,114 @@
+import { verifyCredentials } from "../api/account.js";
+import { configFile } from "../config/paths.js";
+import { updateConfig } from "../config/write.js";
+import type { Context } from "../context.js";
+import { withApi } from "../core/session.js";
+import { PasswordFileStore } from "../credentials/file.js";
+import { KeychainStore, serviceName } from "../credentials/keychain.js";
+import { canPrompt, readLineFromTerminal } from "../credentials/prompt.js";
+import type { CredentialTarget } from "../credentials/store.js";
+import { ExitCode, UsageError } from "../errors.js";
+import { loadStyle, useColor } from "../output/color.js";
+import { profileJson } from "../output/user.js";
+import { sanitizeForTerminal } from "../sanitize.js";
+import { type GlobalFlags, type Globals, httpConfig, readGlobals, serverOf, userOf } from "./globals.js";
+
+export interface LoginFlags {
+  passwordStdin?: boolean;
+}
+
+/**
+ * `identica login`: read the password, check it with `account/verify_credentials` (through the same
+ * challenge and retry as a post), and only if the server accepts it store it in the OS keychain and
+ * make this server and user the defaults.
+ */
+export async function loginCommand(ctx: Context, flags: LoginFlags, gflags: GlobalFlags): Promise<ExitCode> {
+  const g = readGlobals(gflags, ctx);
+  const server = serverOf(g, ctx);
+  const noInput = gflags.input === false;
+  let user = userOf(g, ctx, server);
+  if (user === undefined && !flags.passwordStdin && canPrompt(ctx, noInput)) {
+    user = (
+      await readLineFromTerminal(ctx, `User name at ${sanitizeForTerminal(server.key)}: `, true)
+    ).trim();
+  }
+  if (!user) throw new UsageError("no user name: pass --user NICK");
+  const keychain = new KeychainStore({ env: ctx.env });
+  const target: CredentialTarget = { origin: server.origin, key: server.key, user };
+  // Before asking for anything: a keychain that cannot store the password makes the login pointless.
+  await keychain.check(target);
+
+  const password = await readPassword(ctx, g, flags, target, noInput);
+  ctx.redactor.add(password);
+  const { profile } = await withApi(
+    {
+      server,
+      user,
+      format: g.format,
+      http: await httpConfig(g, ctx),
+      credential: { fixed: { user, password } },
+    },
+    verifyCredentials,
+  );
+  // The server's own spelling of the nickname is the one later lookups use.
+  const account = profile.screenName.toLowerCase() === user.toLowerCase() ? profile.screenName : user;
+  await keychain.set({ ...target, user: account }, password);
+  await updateConfig(configFile(ctx.env), (cfg) => ({
+    ...cfg,
+    server: server.root,
+    servers: { ...cfg.servers, [server.root]: { ...cfg.servers?.[server.root], user: account } },
+  }));
+
+  if (g.output === "json") {
+    const stored = { service: serviceName(server.key), account };
+    g.printer.result(`${JSON.stringify({ ...profileJson(profile, server.root), stored }, null, 2)}\n`);
+  } else if (g.output === "pretty") {
+    const style = await loadStyle(useColor(gflags.color, ctx.env, ctx.stdout.isTTY));
+    g.printer.result(
+      `Logged in to ${server.key} as ${style.accent(`@${sanitizeForTerminal(account)}`)} (${sanitizeForTerminal(profile.name)}).\n` +
+        style.dim(
+          `The password is in the OS keychain as ${serviceName(server.key)} / ${account}; ${server.root} is now the default server.`,
+        ) +
+        "\n",
+    );
+  } else if (g.output === "id") {
+    g.printer.result(`${profile.id}\n`);
+  }
+  return ExitCode.Ok;
+}
+
+async function readPassword(
+  ctx: Context,
+  g: Globals,
+  flags: LoginFlags,
+  target: CredentialTarget,
+  noInput: boolean,
+): Promise<string> {
+  if (flags.passwordStdin) {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of ctx.stdin) {
+      size += (chunk as Buffer).length;
+      if (size > 64 * 1024) throw new UsageError("--password-stdin: more than 64 KiB on stdin");
+      chunks.push(chunk as Buffer);
+    }
+    const first = Buffer.concat(chunks).toString("utf8").split(/\r?\n/, 1)[0] ?? "";
+    if (first === "") throw new UsageError("--password-stdin: no password on stdin");
+    return first;
+  }
+  if (g.flags.passwordFile !== undefined) {
+    const found = await new PasswordFileStore(g.flags.passwordFile).get();
+    if (found.kind === "found") return found.password;
+  }
+  if (ctx.env.IDENTICA_PASSWORD) return ctx.env.IDENTICA_PASSWORD;
+  if (canPrompt(ctx, noInput)) {
+    const pw = await readLineFromTerminal(
+      ctx,
+      `Password for ${sanitizeForTerminal(target.user)} at ${sanitizeForTerminal(target.key)}: `,
+    );
+    if (pw !== "") return pw;
+  }
+  throw new UsageError("no password given", {
+    hint: "run identica login in a terminal, or pipe it in with --password-stdin",
+  });
+}

@@ -1,0 +1,30 @@
+import { verifyCredentials } from "../api/account.js";
+import type { Context } from "../context.js";
+import { withApi } from "../core/session.js";
+import { ExitCode } from "../errors.js";
+import { loadStyle, useColor } from "../output/color.js";
+import { plainProfileOutput, prettyProfile } from "../output/user.js";
+import { credentialSource, type GlobalFlags, httpConfig, readGlobals, serverOf, userOf } from "./globals.js";
+
+/** `identica whoami`: who the credentials belong to, from `account/verify_credentials`. */
+export async function whoamiCommand(ctx: Context, gflags: GlobalFlags): Promise<ExitCode> {
+  const g = readGlobals(gflags, ctx);
+  const server = serverOf(g, ctx);
+  const { profile, reply } = await withApi(
+    {
+      server,
+      user: userOf(g, ctx, server),
+      format: g.format,
+      http: await httpConfig(g, ctx),
+      credential: credentialSource(g, ctx, server),
+    },
+    verifyCredentials,
+  );
+  if (g.output === "pretty") {
+    const style = await loadStyle(useColor(gflags.color, ctx.env, ctx.stdout.isTTY));
+    g.printer.result(prettyProfile(profile, server.key, style, ctx.now()));
+  } else {
+    g.printer.result(plainProfileOutput(g.output, profile, server.root, reply.text));
+  }
+  return ExitCode.Ok;
+}

@@ -1,0 +1,54 @@
+import type { Profile } from "../api/account.js";
+import { sanitizeForTerminal } from "../sanitize.js";
+import type { Style } from "./color.js";
+import type { OutputMode } from "./status.js";
+import { relativeTime } from "./time.js";
+
+/** `whoami` for a person: who, where, how many notices, the latest one. */
+export function prettyProfile(p: Profile, server: string, style: Style, now: Date): string {
+  const t = (x: string) => sanitizeForTerminal(x);
+  const lines = [
+    `${p.name && p.name !== p.screenName ? `${style.name(t(p.name))} ` : ""}${style.accent(`@${t(p.screenName)}`)} on ${t(server)}`,
+  ];
+  if (p.profileUrl) lines.push(style.link(t(p.profileUrl)));
+  const facts: string[] = [`user id ${p.id}`];
+  if (p.statusesCount !== null) facts.push(`${p.statusesCount} notice${p.statusesCount === 1 ? "" : "s"}`);
+  lines.push(style.dim(facts.join(" · ")));
+  if (p.latest) {
+    const when = p.latest.createdAt ? ` (${relativeTime(p.latest.createdAt, now)})` : "";
+    lines.push(`latest: ${t(p.latest.text)}${style.dim(when)}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export function profileJson(p: Profile, server: string): Record<string, unknown> {
+  return {
+    id: p.id,
+    screenName: p.screenName,
+    name: p.name,
+    server,
+    url: p.profileUrl,
+    statusesCount: p.statusesCount,
+    latest: p.latest,
+  };
+}
+
+export function plainProfileOutput(
+  mode: Exclude<OutputMode, "pretty">,
+  p: Profile,
+  server: string,
+  raw: string,
+): string {
+  switch (mode) {
+    case "json":
+      return `${JSON.stringify(profileJson(p, server), null, 2)}\n`;
+    case "xml":
+      return raw.endsWith("\n") ? raw : `${raw}\n`;
+    case "id":
+      return `${p.id}\n`;
+    case "url":
+      return p.profileUrl ? `${p.profileUrl}\n` : "";
+    case "none":
+      return "";
+  }
+}
