@@ -1,5 +1,6 @@
+import { cacheDir } from "../config/paths.js";
 import type { Context } from "../context.js";
-import { codePointLength, readStatusText } from "../core/text.js";
+import { readStatusText } from "../core/text.js";
 import { ExitCode, UsageError } from "../errors.js";
 import { loadStyle, useColor } from "../output/color.js";
 import { plainStatusOutput, prettyStatus } from "../output/status.js";
@@ -27,14 +28,9 @@ export async function postCommand(
   const maxLength = flags.maxLength === undefined ? undefined : parseMaxLength(flags.maxLength);
   const server = serverOf(g, ctx);
   const text = await readStatusText({ args: words, stdin: ctx.stdin });
-  if (maxLength !== undefined && maxLength > 0) {
-    const length = codePointLength(text);
-    if (length > maxLength) {
-      throw new UsageError(
-        `the status is ${length} characters long, over the limit of ${maxLength}; nothing was sent`,
-      );
-    }
-  }
+  const { checkLength, LimitCache } = await import("../core/limit.js");
+  const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
+  if (maxLength !== undefined) checkLength(text, maxLength, "the --max-length");
   const request = {
     server,
     user: userOf(g, ctx, server),
@@ -46,16 +42,17 @@ export async function postCommand(
 
   if (flags.dryRun) {
     const { describePost } = await import("../core/post.js");
+    // No network for a dry run: only a limit already in the cache is checked.
+    if (maxLength === undefined) checkLength(text, await cache.get(server), `${server.key}'s`);
     g.printer.result(describePost({ ...request, http: await httpConfig(g, ctx) }));
     return ExitCode.Ok;
   }
 
   const { postStatus } = await import("../core/post.js");
-  const result = await postStatus({
-    ...request,
-    credential: credentialSource(g, ctx, server),
-    http: await httpConfig(g, ctx),
-  });
+  const result = await postStatus(
+    { ...request, credential: credentialSource(g, ctx, server), http: await httpConfig(g, ctx) },
+    { maxLength, cache, note: g.printer.note },
+  );
   if (g.output === "pretty") {
     const style = await loadStyle(useColor(gflags.color, ctx.env, ctx.stdout.isTTY));
     g.printer.result(prettyStatus(result.status, result.url, style, ctx.now()));

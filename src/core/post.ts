@@ -1,10 +1,20 @@
 import type { ParsedReply } from "../api/reply.js";
+import { fetchTextLimit } from "../api/server-config.js";
 import type { Status } from "../api/status.js";
 import { ACCEPT, type UpdateParams, updateForm, updateStatus, updateUrl } from "../api/update.js";
 import { noticeUrl } from "../config/server.js";
+import { ExitCode, HttpError } from "../errors.js";
+import { checkLength, type LimitCache, serverLimit } from "./limit.js";
 import { type ApiOptions, withApi } from "./session.js";
 
 export type PostRequest = UpdateParams & ApiOptions;
+
+export interface LimitOptions {
+  /** `--max-length`: when given, the server's limit is not looked up. */
+  maxLength?: number | undefined;
+  cache: LimitCache;
+  note: (line: string) => void;
+}
 
 export interface PostResult {
   status: Status;
@@ -13,12 +23,52 @@ export interface PostResult {
 }
 
 /**
- * Publishes one status: the first request goes without credentials, the credential is looked up only
- * when the server answers with a Basic challenge, and it is bound to this server's origin.
+ * Publishes one status on one connection: the server's length limit (cached for a day) is checked
+ * first, the update goes without credentials, the credential is looked up only when the server
+ * answers with a Basic challenge, and the reply must be the status just sent.
  */
-export async function postStatus(req: PostRequest): Promise<PostResult> {
-  const { status, reply } = await withApi(req, (api) => updateStatus(api, req));
-  return { status, url: noticeUrl(req.server, status.id), reply };
+export async function postStatus(req: PostRequest, limits: LimitOptions): Promise<PostResult> {
+  return withApi(req, async (api) => {
+    if (limits.maxLength === undefined) {
+      checkLength(req.text, await serverLimit(api, limits.cache, limits.note), `${req.server.key}'s`);
+    }
+    let result: { status: Status; reply: ParsedReply };
+    try {
+      result = await updateStatus(api, req);
+    } catch (err) {
+      // Too long after all: the cached limit is stale, so read it again for next time.
+      if (err instanceof HttpError && (err.details.status === 406 || err.details.status === 413)) {
+        await limits.cache.set(req.server, await fetchTextLimit(api).catch(() => undefined));
+      }
+      throw err;
+    }
+    const command = swallowedCommand(req.text, result.status);
+    if (command !== undefined) {
+      throw new HttpError(
+        ExitCode.Data,
+        `the server treated the text as its "${command}" command and posted nothing (it answered with your latest notice, #${result.status.id})`,
+        { status: 200, sent: true },
+        { hint: "reword the start of the status if you meant to post it" },
+      );
+    }
+    return { ...result, url: noticeUrl(req.server, result.status.id) };
+  });
+}
+
+// CommandInterpreter::handle_command() (API.md §2.3): a status starting with one of these words may
+// be run as a command, and the server then answers 200 with the user's latest existing notice.
+const COMMAND_WORDS = new Set(
+  "help login lose subscribers subscriptions groups on off stop quit join drop follow sub leave unsub get last d dm r reply repeat rp rt rd whois fav nudge stats invite track untrack tracks tracking".split(
+    " ",
+  ),
+);
+
+/** The command word, when the server answered a command-like text with some other notice. */
+export function swallowedCommand(sent: string, status: Status): string | undefined {
+  const first = sent.trim().split(/\s+/)[0]?.toLowerCase() ?? "";
+  if (!COMMAND_WORDS.has(first)) return undefined;
+  const norm = (s: string) => s.replace(/\s+/g, " ").trim();
+  return norm(status.text) === norm(sent) ? undefined : first;
 }
 
 /** `--dry-run`: the request that would be sent, with the credential shown only as redacted. */

@@ -48,6 +48,8 @@ export interface HttpRequest {
   accept: string;
   /** How to answer a Basic challenge; without it a 401 is returned as is. */
   credential?: CredentialCallback | undefined;
+  /** A shorter deadline than the session's, for requests that are only a nicety (the limit lookup). */
+  timeoutMs?: number | undefined;
 }
 
 export interface HttpResponse {
@@ -124,8 +126,9 @@ export class HttpSession {
   async send(req: HttpRequest): Promise<HttpResponse> {
     if (req.url.origin !== this.#origin)
       throw new Error(`request for ${req.url.origin} on a session for ${this.#origin}`);
-    const deadline = AbortSignal.timeout(this.#config.timeoutMs);
-    const first = await this.#attempt(req, undefined, deadline);
+    const timeoutMs = Math.min(req.timeoutMs ?? this.#config.timeoutMs, this.#config.timeoutMs);
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const first = await this.#attempt(req, undefined, deadline, timeoutMs);
     if (first.status !== 401 || !req.credential) return first;
 
     const challenge = this.#basicChallenge(first);
@@ -143,7 +146,7 @@ export class HttpSession {
     const authorization = basicAuthorization(cred.user, cred.password, challenge);
     this.#config.onSecret?.(cred.password);
     this.#config.onSecret?.(authorization.slice("Basic ".length));
-    const second = await this.#attempt(req, authorization, deadline);
+    const second = await this.#attempt(req, authorization, deadline, timeoutMs);
     if (second.status === 401) {
       throw new HttpError(
         ExitCode.NoPerm,
@@ -196,6 +199,7 @@ export class HttpSession {
     req: HttpRequest,
     authorization: string | undefined,
     signal: AbortSignal,
+    timeoutMs: number,
   ): Promise<HttpResponse> {
     const headers: Record<string, string> = { "user-agent": this.#config.userAgent, accept: req.accept };
     if (req.form !== undefined) headers["content-type"] = "application/x-www-form-urlencoded; charset=utf-8";
@@ -241,7 +245,7 @@ export class HttpSession {
       throw classifyNetworkError(err, {
         sent: attempt.sent,
         deadlineHit: signal.aborted,
-        timeoutMs: this.#config.timeoutMs,
+        timeoutMs,
         host: req.url.host,
       });
     } finally {

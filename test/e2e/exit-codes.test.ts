@@ -38,7 +38,7 @@ describe("64 usage: nothing is sent", () => {
     [["-o", "xml", "--format", "json", "x"], /cannot be combined with --format json/],
     [
       ["--max-length", "5", "too long"],
-      /the status is 8 characters long, over the limit of 5; nothing was sent/,
+      /the status is 8 characters long, over the --max-length limit of 5; nothing was sent/,
     ],
   ])("%j", async (args, message) => {
     const r = await post(args);
@@ -90,11 +90,47 @@ describe("65 data", () => {
       /\(404\): Parent notice not found\./,
     );
   });
-  it("too long for the server (413), in XML and JSON", async () => {
+  it("over the server's limit: 64 before the post, with the count and the limit", async () => {
+    h.server.site.textlimit = 10;
+    const r = await post([uniqueText("much too long")]);
+    expectFailure(
+      r,
+      64,
+      /the status is \d+ characters long, over 127\.0\.0\.1:\d+'s limit of 10; nothing was sent/,
+    );
+    expect(h.posts()).toHaveLength(0);
+  });
+  it("too long for the server after all (413, a stale cached limit), in XML and JSON; then the cache is refreshed", async () => {
+    const cache = mkdtempSync(join(tmpdir(), "identica-cache-"));
+    const env = { ...h.env, XDG_CACHE_HOME: cache };
+    expect((await post(["-o", "none", uniqueText("warm")], env)).code).toBe(0);
     h.server.site.textlimit = 10;
     const msg = /too long \(413\): Maximum notice size is 10 characters, including attachment URL\./;
-    expectFailure(await post([uniqueText("much too long")]), 65, msg);
-    expectFailure(await post(["--format", "json", uniqueText("much too long")]), 65, msg);
+    expectFailure(await post([uniqueText("much too long")], env), 65, msg);
+    h.server.requests.length = 0;
+    const again = await post(["--format", "json", uniqueText("much too long")], env);
+    expectFailure(again, 64, /over 127\.0\.0\.1:\d+'s limit of 10; nothing was sent/);
+    expect(h.server.requests).toHaveLength(0);
+    h.server.site.textlimit = 1000;
+    const dir = mkdtempSync(join(tmpdir(), "identica-cache-"));
+    await post(["-o", "none", uniqueText("warm2")], { ...h.env, XDG_CACHE_HOME: dir });
+    h.server.site.textlimit = 10;
+    const json = await post(["--format", "json", uniqueText("much too long")], {
+      ...h.env,
+      XDG_CACHE_HOME: dir,
+    });
+    expectFailure(json, 65, msg);
+  });
+  it("a status swallowed as a server command is not a success", async () => {
+    expect((await post(["-o", "none", uniqueText("latest")])).code).toBe(0);
+    const r = await post(["whois bob"]);
+    expectFailure(
+      r,
+      65,
+      /the server treated the text as its "whois" command and posted nothing \(it answered with your latest notice, #\d+\)/,
+    );
+    const j = await post(["--format", "json", "d bob a secret"]);
+    expectFailure(j, 65, /its "d" command/);
   });
 });
 
@@ -127,7 +163,7 @@ describe("69 unavailable", () => {
       new RegExp(`redirected \\(${status}\\) to ${other.origin}/api/statuses/update\\.xml`),
     );
     expect(other.requests).toHaveLength(0);
-    expect(h.server.requests).toHaveLength(1);
+    expect(h.posts()).toHaveLength(1);
   });
   it("a redirect of the authenticated retry is not followed either, and the credential goes nowhere else", async () => {
     h.server.faults.push({
@@ -211,7 +247,7 @@ describe("76 outcome unknown: sent, but no valid reply", () => {
     h.server.faults.push({ fault: { kind: "reset-after-read" }, when: "authenticated" });
     const r = await post([uniqueText("reset")]);
     expectFailure(r, 76, unknown);
-    expect(h.server.requests).toHaveLength(2);
+    expect(h.posts()).toHaveLength(2);
     expectNoSecret(r, PASSWORD);
   });
   it("a truncated reply", async () => {
@@ -265,7 +301,7 @@ describe("77 permission", () => {
       77,
       /the server at 127\.0\.0\.1:\d+ rejected the password for alice; nothing was posted/,
     );
-    expect(h.server.requests).toHaveLength(2);
+    expect(h.posts()).toHaveLength(2);
     expectNoSecret(r, "Correct Horse");
   });
   it.each([
@@ -280,8 +316,8 @@ describe("77 permission", () => {
     h.server.faults.push({ fault: { kind: "challenge", values } });
     const r = await post([uniqueText("nochallenge")]);
     expectFailure(r, 77, message);
-    expect(h.server.requests).toHaveLength(1);
-    expect(h.server.requests[0]?.headers.authorization).toBeUndefined();
+    expect(h.posts()).toHaveLength(1);
+    expect(h.posts()[0]?.headers.authorization).toBeUndefined();
   });
   it("403 forbidden gives the server's message", async () => {
     h.server.faults.push({
@@ -312,7 +348,7 @@ describe("78 configuration", () => {
   it("no credential: one unauthenticated request, then 78 naming what was tried", async () => {
     const r = await post([uniqueText("nocred")], {});
     expectFailure(r, 78, /no password for alice at 127\.0\.0\.1:\d+; tried IDENTICA_PASSWORD/);
-    expect(h.server.requests).toHaveLength(1);
+    expect(h.posts()).toHaveLength(1);
   });
   it("no user", async () => {
     const r = await runCli(

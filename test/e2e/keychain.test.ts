@@ -169,7 +169,7 @@ describe("origin binding with two loopback servers (SECURITY.md A4)", () => {
       78,
       /no password for alice at 127\.0\.0\.1:\d+; tried IDENTICA_PASSWORD, OS keychain, netrc/,
     );
-    expect(other.requests.map((q) => q.headers.authorization)).toEqual([undefined]);
+    expect(other.requests.map((q) => q.headers.authorization)).toEqual([undefined, undefined]);
 
     const localhost = h.server.apiRoot.replace("127.0.0.1", "localhost");
     const toLocalhost = await runCli(
@@ -179,7 +179,7 @@ describe("origin binding with two loopback servers (SECURITY.md A4)", () => {
       },
     );
     expectFailure(toLocalhost, 78, /no password for alice at localhost:\d+/);
-    expect(h.server.requests.map((q) => q.headers.authorization)).toEqual([undefined]);
+    expect(h.server.requests.map((q) => q.headers.authorization)).toEqual([undefined, undefined]);
   });
   it("a server URL with userinfo is refused before anything is sent (A5)", async () => {
     const port = new URL(h.server.origin).port;

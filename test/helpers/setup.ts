@@ -6,6 +6,8 @@ export const PASSWORD = "correct horse";
 
 export interface Harness {
   server: TestServer;
+  /** The requests to statuses/update (the limit lookup and other reads left out). */
+  posts(): TestServer["requests"];
   certPath: string;
   /** `--server <api root> --user alice --cacert <cert>` */
   args: string[];
@@ -17,7 +19,7 @@ export interface Harness {
  * test. Texts must differ between tests: the server refuses duplicates, as the real one does.
  */
 export function useHttpsServer(): Harness {
-  const h = {} as Harness;
+  const h = { posts: () => postsTo(h.server) } as Harness;
   beforeAll(async () => {
     const tls = testCertificate();
     h.server = await startServer({ tls });
@@ -40,4 +42,9 @@ let counter = 0;
 /** A status text no earlier test has posted. */
 export function uniqueText(prefix = "status"): string {
   return `${prefix} ${process.pid}-${Date.now()}-${++counter}`;
+}
+
+/** The requests a server got for statuses/update. */
+export function postsTo(server: TestServer): TestServer["requests"] {
+  return server.requests.filter((r) => r.url.startsWith("/api/statuses/update."));
 }
