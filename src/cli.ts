@@ -59,6 +59,60 @@ Examples:
     });
 
   program
+    .command("show")
+    .description("show one status")
+    .argument("<id>", "the status id")
+    .addHelpText("after", "\nExamples:\n  identica show 12345\n  identica show 12345 -o json --format json")
+    .action(async (id: string, _flags, cmd: Command) => {
+      const { showCommand } = await import("./commands/statuses.js");
+      setCode(await showCommand(ctx, id, cmd.optsWithGlobals()));
+    });
+
+  program
+    .command("delete")
+    .description("delete one of your statuses (statuses/destroy)")
+    .argument("<id>", "the status id")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  identica delete 12345\n  identica post -o id oops | xargs identica delete",
+    )
+    .action(async (id: string, _flags, cmd: Command) => {
+      const { deleteCommand } = await import("./commands/statuses.js");
+      setCode(await deleteCommand(ctx, id, cmd.optsWithGlobals()));
+    });
+
+  program
+    .command("timeline")
+    .description("recent statuses: home (default), user, mentions or public")
+    .argument("[kind]", "home, user, mentions or public")
+    .option("--count <n>", "how many (1-200; the server's default is 20)")
+    .option("--since-id <id>", "only statuses newer than this id")
+    .option("--max-id <id>", "only statuses up to this id")
+    .option("--of <nickname>", "for the user timeline: whose (no login needed)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  identica timeline\n  identica timeline public --count 5\n  identica timeline user --of bob -o json",
+    )
+    .action(async (kind: string | undefined, flags, cmd: Command) => {
+      const { timelineCommand } = await import("./commands/statuses.js");
+      setCode(await timelineCommand(ctx, kind, flags, cmd.optsWithGlobals()));
+    });
+
+  program
+    .command("config")
+    .description("read and change the config file: list, get KEY, set KEY VALUE, unset KEY")
+    .argument("[action]", "list (default), get, set or unset")
+    .argument("[args...]", "the key, and for set the value")
+    .addHelpText(
+      "after",
+      "\nKeys: server, user, output, color (auto|always|never), timeout (seconds).\n\nExamples:\n  identica config set server social.example\n  identica config get server\n  identica config list -o json",
+    )
+    .action(async (action: string | undefined, args: string[], _flags, cmd: Command) => {
+      const { configCommand } = await import("./commands/config.js");
+      setCode(await configCommand(ctx, action, args, cmd.optsWithGlobals()));
+    });
+
+  program
     .command("login")
     .description(
       "check a password with the server, store it in the OS keychain, make this server/user the default",

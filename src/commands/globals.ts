@@ -42,12 +42,15 @@ export interface Globals {
   output: OutputMode;
   format: WireFormat;
   timeoutMs: number;
+  /** `--color`/`--no-color`, else the config file's `color`; undefined means decide by the stream. */
+  color: boolean | undefined;
   printer: Printer;
   config: ConfigFile;
 }
 
 export function readGlobals(flags: GlobalFlags, ctx: Context): Globals {
-  const output = (flags.output ?? "pretty") as OutputMode;
+  const config = readConfig(configFile(ctx.env));
+  const output = (flags.output ?? config.output ?? "pretty") as OutputMode;
   if (!OUTPUT_MODES.includes(output)) {
     throw new UsageError(`unknown output mode "${flags.output}" (use ${OUTPUT_MODES.join(", ")})`);
   }
@@ -58,7 +61,7 @@ export function readGlobals(flags: GlobalFlags, ctx: Context): Globals {
     throw new UsageError("-o xml prints the server's XML reply; it cannot be combined with --format json");
   }
   const format: WireFormat = flags.format === "json" ? "json" : "xml";
-  let timeoutMs = 30_000;
+  let timeoutMs = Math.round((config.timeout ?? 30) * 1000);
   if (flags.timeout !== undefined) {
     const secs = Number(flags.timeout);
     if (!Number.isFinite(secs) || secs <= 0 || secs > 3600) {
@@ -68,8 +71,10 @@ export function readGlobals(flags: GlobalFlags, ctx: Context): Globals {
     }
     timeoutMs = Math.round(secs * 1000);
   }
+  const color =
+    flags.color ?? (config.color === "always" ? true : config.color === "never" ? false : undefined);
   const printer = new Printer(ctx, { quiet: flags.quiet === true, verbose: flags.verbose === true });
-  return { flags, output, format, timeoutMs, printer, config: readConfig(configFile(ctx.env)) };
+  return { flags, output, format, timeoutMs, color, printer, config };
 }
 
 export function serverOf(g: Globals, ctx: Context): Server {

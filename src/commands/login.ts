@@ -63,7 +63,7 @@ export async function loginCommand(ctx: Context, flags: LoginFlags, gflags: Glob
     const stored = { service: serviceName(server.key), account };
     g.printer.result(`${JSON.stringify({ ...profileJson(profile, server.root), stored }, null, 2)}\n`);
   } else if (g.output === "pretty") {
-    const style = await loadStyle(useColor(gflags.color, ctx.env, ctx.stdout.isTTY));
+    const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));
     g.printer.result(
       `Logged in to ${server.key} as ${style.accent(`@${sanitizeForTerminal(account)}`)} (${sanitizeForTerminal(profile.name)}).\n` +
         style.dim(

@@ -54,7 +54,7 @@ export async function postCommand(
     { maxLength, cache, note: g.printer.note },
   );
   if (g.output === "pretty") {
-    const style = await loadStyle(useColor(gflags.color, ctx.env, ctx.stdout.isTTY));
+    const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));
     g.printer.result(prettyStatus(result.status, result.url, style, ctx.now()));
   } else {
     g.printer.result(plainStatusOutput(g.output, result.status, result.url, result.reply.text));

@@ -21,7 +21,7 @@ export async function whoamiCommand(ctx: Context, gflags: GlobalFlags): Promise<
     verifyCredentials,
   );
   if (g.output === "pretty") {
-    const style = await loadStyle(useColor(gflags.color, ctx.env, ctx.stdout.isTTY));
+    const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));
     g.printer.result(prettyProfile(profile, server.key, style, ctx.now()));
   } else {
     g.printer.result(plainProfileOutput(g.output, profile, server.root, reply.text));

@@ -31,6 +31,8 @@ export function fixtureReply(name: string): FixtureReply {
   const body = lines
     .slice(i, end < 0 ? undefined : end)
     .join("\n")
+    // curl's stderr sometimes lands in the middle of the body in these transcripts.
+    .replace(/\* Connection #\d+ to host \S+ left intact\n/g, "")
     .replace(/\n+$/, "");
   const contentType = headers.find(([k]) => k === "content-type")?.[1] ?? "";
   return { status, contentType, headers, body };

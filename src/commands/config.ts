@@ -1,0 +1,80 @@
+import type { ConfigFile } from "../config/file.js";
+import { CONFIG_KEY_NAMES, CONFIG_KEYS, isConfigKey } from "../config/keys.js";
+import { configFile } from "../config/paths.js";
+import { updateConfig } from "../config/write.js";
+import type { Context } from "../context.js";
+import { ExitCode, UsageError } from "../errors.js";
+import { type GlobalFlags, readGlobals } from "./globals.js";
+
+const KEY_LIST = CONFIG_KEY_NAMES.join(", ");
+
+function key(k: string | undefined): keyof typeof CONFIG_KEYS {
+  if (k === undefined) throw new UsageError(`which setting? (${KEY_LIST})`);
+  if (/pass|secret|token/i.test(k)) {
+    throw new UsageError("passwords never go in the config file", {
+      hint: "identica login keeps it in the OS keychain",
+    });
+  }
+  if (!isConfigKey(k)) throw new UsageError(`unknown setting "${k}" (settings: ${KEY_LIST})`);
+  return k;
+}
+
+/** `identica config list | get KEY | set KEY VALUE | unset KEY`: validated, written atomically. */
+export async function configCommand(
+  ctx: Context,
+  action: string | undefined,
+  args: string[],
+  gflags: GlobalFlags,
+): Promise<ExitCode> {
+  const g = readGlobals(gflags, ctx);
+  const path = configFile(ctx.env);
+  const shown = (cfg: ConfigFile) =>
+    Object.fromEntries(CONFIG_KEY_NAMES.filter((k) => cfg[k] !== undefined).map((k) => [k, cfg[k]]));
+  switch (action ?? "list") {
+    case "list": {
+      const values = shown(g.config);
+      if (g.output === "json")
+        g.printer.result(
+          `${JSON.stringify({ file: path, ...values, servers: g.config.servers ?? {} }, null, 2)}\n`,
+        );
+      else {
+        const lines = Object.entries(values).map(([k, v]) => `${k} = ${v}`);
+        for (const [root, s] of Object.entries(g.config.servers ?? {}))
+          if (s.user) lines.push(`servers.${root}.user = ${s.user}`);
+        g.printer.result(lines.length > 0 ? `${lines.join("\n")}\n` : `(nothing set in ${path})\n`);
+      }
+      return ExitCode.Ok;
+    }
+    case "get": {
+      const value = g.config[key(args[0])];
+      if (g.output === "json") g.printer.result(`${JSON.stringify(value ?? null)}\n`);
+      else if (value !== undefined) g.printer.result(`${value}\n`);
+      return ExitCode.Ok;
+    }
+    case "set": {
+      const k = key(args[0]);
+      if (args[1] === undefined)
+        throw new UsageError(`config set ${k} needs a value: ${CONFIG_KEYS[k].help}`);
+      let value: string | number;
+      try {
+        value = CONFIG_KEYS[k].parse(args[1]);
+      } catch (err) {
+        throw new UsageError(`invalid ${k}: ${(err as Error).message}`);
+      }
+      await updateConfig(path, (cfg) => ({ ...cfg, [k]: value }));
+      g.printer.note(`* ${k} = ${value} in ${path}`);
+      return ExitCode.Ok;
+    }
+    case "unset": {
+      const k = key(args[0]);
+      await updateConfig(path, (cfg) => {
+        const next = { ...cfg };
+        delete next[k];
+        return next;
+      });
+      return ExitCode.Ok;
+    }
+    default:
+      throw new UsageError(`unknown config action "${action}" (use list, get, set or unset)`);
+  }
+}

@@ -1,0 +1,111 @@
+import type { Status } from "../api/status.js";
+import { destroyStatus, showStatus, TIMELINE_KINDS, type TimelineKind, timeline } from "../api/statuses.js";
+import type { StatusReply } from "../api/update.js";
+import { noticeUrl } from "../config/server.js";
+import type { Context } from "../context.js";
+import { withApi } from "../core/session.js";
+import { ExitCode, UsageError } from "../errors.js";
+import { loadStyle, useColor } from "../output/color.js";
+import { plainStatusOutput, prettyStatus } from "../output/status.js";
+import { plainTimelineOutput, prettyTimeline } from "../output/timeline.js";
+import {
+  credentialSource,
+  type GlobalFlags,
+  type Globals,
+  httpConfig,
+  readGlobals,
+  serverOf,
+  userOf,
+} from "./globals.js";
+
+function statusId(id: string): string {
+  if (!/^\d+$/.test(id)) throw new UsageError(`a status id is a number, not "${id}"`);
+  return id;
+}
+
+async function apiOptions(g: Globals, ctx: Context) {
+  const server = serverOf(g, ctx);
+  return {
+    server,
+    user: userOf(g, ctx, server),
+    format: g.format,
+    http: await httpConfig(g, ctx),
+    credential: credentialSource(g, ctx, server),
+  };
+}
+
+async function printStatus(
+  ctx: Context,
+  g: Globals,
+  r: StatusReply,
+  url: string,
+  heading = "",
+): Promise<void> {
+  if (g.output === "pretty") {
+    const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));
+    g.printer.result(`${heading}${prettyStatus(r.status, url, style, ctx.now())}`);
+  } else {
+    g.printer.result(plainStatusOutput(g.output, r.status, url, r.reply.text));
+  }
+}
+
+/** `identica show <id>`: one status; 404 → 65 "no such", 410 → 65 "deleted". */
+export async function showCommand(ctx: Context, id: string, gflags: GlobalFlags): Promise<ExitCode> {
+  const g = readGlobals(gflags, ctx);
+  const opts = await apiOptions(g, ctx);
+  const r = await withApi(opts, (api) => showStatus(api, statusId(id)));
+  await printStatus(ctx, g, r, noticeUrl(opts.server, r.status.id));
+  return ExitCode.Ok;
+}
+
+/** `identica delete <id>`: `statuses/destroy/<id>`; someone else's → 77, unknown → 65. */
+export async function deleteCommand(ctx: Context, id: string, gflags: GlobalFlags): Promise<ExitCode> {
+  const g = readGlobals(gflags, ctx);
+  const opts = await apiOptions(g, ctx);
+  const r = await withApi(opts, (api) => destroyStatus(api, statusId(id)));
+  await printStatus(ctx, g, r, noticeUrl(opts.server, r.status.id), "Deleted:\n");
+  return ExitCode.Ok;
+}
+
+export interface TimelineFlags {
+  count?: string;
+  sinceId?: string;
+  maxId?: string;
+  of?: string;
+}
+
+/** `identica timeline [home|user|mentions|public]`. */
+export async function timelineCommand(
+  ctx: Context,
+  kindArg: string | undefined,
+  flags: TimelineFlags,
+  gflags: GlobalFlags,
+): Promise<ExitCode> {
+  const g = readGlobals(gflags, ctx);
+  const kind = (kindArg ?? "home") as TimelineKind;
+  if (!TIMELINE_KINDS.includes(kind)) {
+    throw new UsageError(`unknown timeline "${kindArg}" (use ${TIMELINE_KINDS.join(", ")})`);
+  }
+  if (flags.of !== undefined && kind !== "user")
+    throw new UsageError("--of goes with the user timeline: timeline user --of NICK");
+  let count: number | undefined;
+  if (flags.count !== undefined) {
+    count = Number(flags.count);
+    if (!/^\d+$/.test(flags.count) || count < 1 || count > 200) {
+      throw new UsageError(`--count takes a number from 1 to 200, not "${flags.count}"`);
+    }
+  }
+  const sinceId = flags.sinceId === undefined ? undefined : statusId(flags.sinceId);
+  const maxId = flags.maxId === undefined ? undefined : statusId(flags.maxId);
+  const opts = await apiOptions(g, ctx);
+  const r = await withApi(opts, (api) => timeline(api, { kind, count, sinceId, maxId, of: flags.of }));
+  const urlOf = (s: Status) => noticeUrl(opts.server, s.id);
+  if (g.output === "pretty") {
+    const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));
+    const width = ctx.stdout.isTTY ? (ctx.stdout.columns ?? 80) : undefined;
+    g.printer.result(prettyTimeline(r.statuses, { style, now: ctx.now(), width, urlOf }));
+  } else {
+    g.printer.result(plainTimelineOutput(g.output, r.statuses, urlOf, r.text));
+  }
+  return ExitCode.Ok;
+}

@@ -1,0 +1,51 @@
+import { OUTPUT_MODES } from "../output/status.js";
+import { parseServer } from "./server.js";
+
+/**
+ * The settings `identica config` can set, each with its check. Nothing secret is among them: a key
+ * that is not here (a password, say) is refused.
+ */
+export const CONFIG_KEYS = {
+  server: {
+    help: "the default server (host, host:port or API root URL)",
+    parse: (v: string): string => parseServer(v).root,
+  },
+  user: {
+    help: "the default account (nickname)",
+    parse: (v: string): string => {
+      if (!/^[A-Za-z0-9_.-]+$/.test(v)) throw new Error(`"${v}" is not a nickname`);
+      return v;
+    },
+  },
+  output: {
+    help: `the default output mode (${OUTPUT_MODES.join(", ")})`,
+    parse: (v: string): string => {
+      if (!(OUTPUT_MODES as readonly string[]).includes(v))
+        throw new Error(`use one of ${OUTPUT_MODES.join(", ")}`);
+      return v;
+    },
+  },
+  color: {
+    help: "colour: auto (on a terminal), always or never",
+    parse: (v: string): string => {
+      if (!["auto", "always", "never"].includes(v)) throw new Error("use auto, always or never");
+      return v;
+    },
+  },
+  timeout: {
+    help: "the default --timeout, in seconds",
+    parse: (v: string): number => {
+      const n = Number(v);
+      if (v.trim() === "" || !Number.isFinite(n) || n <= 0 || n > 3600)
+        throw new Error("use a number of seconds up to 3600");
+      return n;
+    },
+  },
+} as const;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS) as ConfigKey[];
+
+export function isConfigKey(k: string): k is ConfigKey {
+  return Object.hasOwn(CONFIG_KEYS, k);
+}

@@ -1,0 +1,92 @@
+import type { Status } from "../api/status.js";
+import { sanitizeForTerminal } from "../sanitize.js";
+import type { Style } from "./color.js";
+import { type OutputMode, statusJson } from "./status.js";
+import { relativeTime } from "./time.js";
+
+export interface TimelineView {
+  style: Style;
+  now: Date;
+  /** Terminal width to wrap to; undefined (not a terminal) means no wrapping. */
+  width: number | undefined;
+  urlOf: (s: Status) => string;
+}
+
+/**
+ * A timeline for reading in a terminal: one block per status, the names aligned in a column, the
+ * text wrapped beside it, relative times, and a marker on replies.
+ */
+export function prettyTimeline(statuses: readonly Status[], v: TimelineView): string {
+  if (statuses.length === 0) return "No statuses.\n";
+  const t = (x: string) => sanitizeForTerminal(x);
+  const names = statuses.map((s) => `@${t(s.user.screenName)}`);
+  const col = Math.min(20, Math.max(...names.map((n) => [...n].length)));
+  const indent = " ".repeat(col + 2);
+  const textWidth = v.width === undefined ? undefined : Math.max(20, v.width - col - 2);
+  const blocks = statuses.map((s, i) => {
+    const name = names[i] as string;
+    const pad = " ".repeat(Math.max(0, col - [...name].length));
+    const meta = [s.user.name && s.user.name !== s.user.screenName ? t(s.user.name) : undefined];
+    if (s.createdAt) meta.push(relativeTime(s.createdAt, v.now));
+    meta.push(`#${s.id}`);
+    const head = `${v.style.accent(name)}${pad}  ${v.style.dim(meta.filter((m) => m !== undefined).join(" · "))}`;
+    const lines = s.text.split("\n").flatMap((line) => wrap(t(line), textWidth));
+    const body = lines.map((l) => `${indent}${l}`);
+    if (s.inReplyToId) {
+      const to = s.inReplyToScreenName ? ` by @${t(s.inReplyToScreenName)}` : "";
+      body.push(`${indent}${v.style.dim(`↳ in reply to #${s.inReplyToId}${to}`)}`);
+    }
+    return [head, ...body].join("\n");
+  });
+  return `${blocks.join("\n\n")}\n`;
+}
+
+/** Greedy word wrap by code points; words longer than the width are cut. */
+export function wrap(text: string, width: number | undefined): string[] {
+  if (width === undefined || [...text].length <= width) return [text];
+  const out: string[] = [];
+  let line = "";
+  for (const word of text.split(/ +/)) {
+    let w = word;
+    while ([...w].length > width) {
+      if (line !== "") {
+        out.push(line);
+        line = "";
+      }
+      out.push([...w].slice(0, width).join(""));
+      w = [...w].slice(width).join("");
+    }
+    if (line === "") line = w;
+    else if ([...line].length + 1 + [...w].length <= width) line += ` ${w}`;
+    else {
+      out.push(line);
+      line = w;
+    }
+  }
+  if (line !== "") out.push(line);
+  return out;
+}
+
+export function plainTimelineOutput(
+  mode: Exclude<OutputMode, "pretty">,
+  statuses: readonly Status[],
+  urlOf: (s: Status) => string,
+  raw: string,
+): string {
+  switch (mode) {
+    case "json":
+      return `${JSON.stringify(
+        statuses.map((s) => statusJson(s, urlOf(s))),
+        null,
+        2,
+      )}\n`;
+    case "xml":
+      return raw.endsWith("\n") ? raw : `${raw}\n`;
+    case "id":
+      return statuses.map((s) => `${s.id}\n`).join("");
+    case "url":
+      return statuses.map((s) => `${urlOf(s)}\n`).join("");
+    case "none":
+      return "";
+  }
+}

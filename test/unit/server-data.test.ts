@@ -1,0 +1,128 @@
+import { MockAgent } from "undici";
+import { describe, expect, it } from "vitest";
+import { fetchTextLimit } from "../../src/api/server-config.js";
+import { timeline } from "../../src/api/statuses.js";
+import type { Api } from "../../src/api/update.js";
+import { parseServer } from "../../src/config/server.js";
+import { swallowedCommand } from "../../src/core/post.js";
+import { HttpSession } from "../../src/http/client.js";
+import { wrap } from "../../src/output/timeline.js";
+import { fixtureReply } from "../helpers/fixtures.js";
+
+/** An Api whose server answers `path` with `body` (MockAgent: unit tests only). */
+function apiAnswering(path: string, body: string, format: "xml" | "json", contentType?: string): Api {
+  const agent = new MockAgent();
+  agent.disableNetConnect();
+  agent
+    .get("https://social.example")
+    .intercept({ path, method: "GET" })
+    .reply(200, body, { headers: { "content-type": contentType ?? `application/${format}; charset=utf-8` } });
+  const session = new HttpSession("https://social.example", {
+    timeoutMs: 5000,
+    userAgent: "t",
+    insecureHttp: false,
+    maxResponseBytes: 1 << 20,
+    dispatcher: agent,
+  });
+  return { server: parseServer("social.example"), session, format, credential: undefined };
+}
+
+describe("the server's text limit (statusnet/config)", () => {
+  it("from the real server's fixtures: 1000, in XML and JSON", async () => {
+    const x = fixtureReply("j-config.xml.txt").body;
+    const j = fixtureReply("j-config.json.txt").body;
+    expect(await fetchTextLimit(apiAnswering("/api/statusnet/config.xml", x, "xml"))).toBe(1000);
+    expect(await fetchTextLimit(apiAnswering("/api/statusnet/config.json", j, "json"))).toBe(1000);
+  });
+  const xml = (site: string, notice: string) =>
+    `<?xml version="1.0" encoding="UTF-8"?>\n<config><site><textlimit>${site}</textlimit></site><notice><contentlimit>${notice}</contentlimit></notice></config>`;
+  it.each([
+    ["140", "", 140],
+    ["140", "200", 200],
+    ["false", "", 0],
+    ["0", "", 0],
+    ["", "", 0],
+    ["1000", "false", 0],
+    ["banana", "", undefined],
+  ])("textlimit %j, contentlimit %j → %j", async (site, notice, limit) => {
+    expect(await fetchTextLimit(apiAnswering("/api/statusnet/config.xml", xml(site, notice), "xml"))).toBe(
+      limit,
+    );
+  });
+  it("JSON: contentlimit null falls back to textlimit; strings are read too", async () => {
+    const body = '{"site":{"textlimit":"500"},"notice":{"contentlimit":null}}';
+    expect(await fetchTextLimit(apiAnswering("/api/statusnet/config.json", body, "json"))).toBe(500);
+  });
+});
+
+describe("timelines from the real server's fixtures", () => {
+  it("home_timeline.xml and friends_timeline.json", async () => {
+    const x = await timeline(
+      apiAnswering(
+        "/api/statuses/home_timeline.xml?count=3",
+        fixtureReply("l-home-timeline.xml.txt").body,
+        "xml",
+      ),
+      { kind: "home", count: 3 },
+    );
+    expect(x.statuses).toHaveLength(3);
+    expect(x.statuses.every((s) => /^\d+$/.test(s.id) && s.user.screenName !== "")).toBe(true);
+    const j = await timeline(
+      apiAnswering(
+        "/api/statuses/home_timeline.json?count=2",
+        fixtureReply("l-friends-timeline.json.txt").body,
+        "json",
+      ),
+      { kind: "home", count: 2 },
+    );
+    expect(j.statuses).toHaveLength(2);
+  });
+  it("an empty timeline and a one-status timeline are lists", async () => {
+    const empty =
+      '<?xml version="1.0" encoding="UTF-8"?>\n<statuses type="array" xmlns:statusnet="http://status.net/schema/api/1/">\n</statuses>\n';
+    expect(
+      (await timeline(apiAnswering("/api/statuses/public_timeline.xml", empty, "xml"), { kind: "public" }))
+        .statuses,
+    ).toEqual([]);
+    const one = `<?xml version="1.0"?><statuses type="array"><status><id>5</id><text>t</text><user><id>1</id><screen_name>a</screen_name></user></status></statuses>`;
+    expect(
+      (await timeline(apiAnswering("/api/statuses/public_timeline.xml", one, "xml"), { kind: "public" }))
+        .statuses,
+    ).toHaveLength(1);
+  });
+});
+
+describe("a status swallowed as a command (fixtures o-command-*)", () => {
+  it.each([
+    ["o-command-text.xml.txt", "whois bob", "whois"],
+    ["o-command-d-dm.xml.txt", "d bob secret 051043", "d"],
+    ["o-command-reply-swallowed.xml.txt", "reply to nothing 051043", "reply"],
+  ])("%s", async (fixture, sent, word) => {
+    const api = apiAnswering("/api/statuses/show/1.xml", fixtureReply(fixture).body, "xml");
+    const { showStatus } = await import("../../src/api/statuses.js");
+    const { status } = await showStatus(api, "1");
+    expect(swallowedCommand(sent, status)).toBe(word);
+  });
+  it("a status that merely starts like a command but came back as sent is a success", () => {
+    const status = {
+      id: "1",
+      text: "help   is on the way",
+      createdAt: null,
+      source: null,
+      inReplyToId: null,
+      inReplyToScreenName: null,
+      conversationId: null,
+      user: { id: "1", screenName: "a", name: "" },
+    };
+    expect(swallowedCommand("help is on the way", status)).toBeUndefined();
+    expect(swallowedCommand("hello world", { ...status, text: "something else" })).toBeUndefined();
+  });
+});
+
+describe("wrap", () => {
+  it("wraps on spaces by code points and cuts words longer than the width", () => {
+    expect(wrap("aaa bbb ccc", 7)).toEqual(["aaa bbb", "ccc"]);
+    expect(wrap("😀😀😀😀😀 x", 3)).toEqual(["😀😀😀", "😀😀", "x"]);
+    expect(wrap("short", undefined)).toEqual(["short"]);
+  });
+});
