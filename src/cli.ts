@@ -45,13 +45,16 @@ function buildProgram(ctx: Context, setCode: (code: ExitCode) => void): Command 
     .option("--source <name>", "the client name the server shows", "identica")
     .option("--dry-run", "print the request that would be sent, and send nothing")
     .option("--max-length <n>", "refuse text longer than n characters (0 = no limit)")
+    .option("--if-absent", "post nothing (exit 0) if your recent statuses already hold exactly this text")
+    .option("--lines", "post each line of stdin as its own status, as it arrives")
     .addHelpText(
       "after",
       `
 Examples:
   identica post "Hello, fediverse"
   uptime | identica post --server social.example --user alice
-  identica post --reply-to 12345 -o url "Agreed!"`,
+  identica post --reply-to 12345 -o url "Agreed!"
+  journalctl -f | grep --line-buffered ERROR | identica post --lines`,
     )
     .action(async (words: string[], flags, cmd: Command) => {
       const { postCommand } = await import("./commands/post.js");
@@ -110,6 +113,20 @@ Examples:
     .action(async (action: string | undefined, args: string[], _flags, cmd: Command) => {
       const { configCommand } = await import("./commands/config.js");
       setCode(await configCommand(ctx, action, args, cmd.optsWithGlobals()));
+    });
+
+  program
+    .command("outbox")
+    .description("statuses that could not be posted: list, send, drop ID")
+    .argument("[action]", "list (default), send or drop")
+    .argument("[id]", "for drop: the entry's id")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  identica outbox list\n  identica outbox send       # oldest first, never twice\n  identica outbox drop 20261127-064512123-a1b2c3",
+    )
+    .action(async (action: string | undefined, id: string | undefined, _flags, cmd: Command) => {
+      const { outboxCommand } = await import("./commands/outbox.js");
+      setCode(await outboxCommand(ctx, action, id === undefined ? [] : [id], cmd.optsWithGlobals()));
     });
 
   program
@@ -191,6 +208,10 @@ function report(err: unknown, ctx: Context, debug: boolean): number {
   }
   if (err instanceof IdenticaError) {
     write(`identica: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
+    if (err.savedTo)
+      write(
+        `identica: the status is saved in the outbox: ${err.savedTo} (send it with: identica outbox send)`,
+      );
     if (debug) write(stackOf(err));
     return err.exitCode;
   }

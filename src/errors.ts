@@ -26,6 +26,8 @@ export interface IdenticaErrorOptions {
 export class IdenticaError extends Error {
   readonly exitCode: ExitCode;
   readonly hint: string | undefined;
+  /** Where the status was kept (the outbox file) when a post failed. */
+  savedTo: string | undefined;
 
   constructor(exitCode: ExitCode, message: string, options: IdenticaErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -56,6 +58,8 @@ export interface HttpErrorDetails {
   serverMessage?: string;
   /** Whether any request bytes of the final attempt had been written to the server. */
   sent: boolean;
+  /** Seconds the server asked us to wait (`Retry-After` on 429/503). */
+  retryAfter?: number | undefined;
 }
 
 export class HttpError extends IdenticaError {

@@ -1,7 +1,8 @@
 import { main } from "./cli.js";
 import { processContext } from "./context.js";
+import { savePending } from "./core/pending.js";
 import { ExitCode } from "./errors.js";
-import { wire } from "./http/wire.js";
+import { authenticatedRequestInFlight } from "./http/wire.js";
 
 /**
  * The process entry point used by bin/identica.js. A closed stdout (`identica post hi | head -c0`) must
@@ -16,10 +17,20 @@ export async function run(): Promise<void> {
     ["SIGTERM", ExitCode.Terminated],
   ] as const) {
     process.once(signal, () => {
-      const state = wire.authenticatedSent
+      const sent = authenticatedRequestInFlight();
+      const state = sent
         ? "after the status was sent; it may have been posted (check before posting again)"
         : "nothing was posted";
+      let saved: string | undefined;
+      try {
+        saved = savePending(sent, code, `interrupted (${signal})`);
+      } catch (err) {
+        process.stderr.write(
+          `identica: could not save the status to the outbox: ${(err as Error).message}\n`,
+        );
+      }
       process.stderr.write(`identica: interrupted (${signal}); ${state}\n`);
+      if (saved) process.stderr.write(`identica: the status is saved in the outbox: ${saved}\n`);
       process.exit(code);
     });
   }

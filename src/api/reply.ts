@@ -128,13 +128,12 @@ export function errorForStatus(res: HttpResponse, host: string, what: string): H
   if (code === ExitCode.TempFail) {
     const retry = res.headers["retry-after"];
     const after = retry ? ` (Retry-After: ${oneLine(String(retry), 40)})` : "";
+    const seconds = retry === undefined ? undefined : retryAfterSeconds(String(retry), new Date());
     return new HttpError(
       code,
       `${host} ${REASONS[status]} (${status})${said}; nothing was posted${after}`,
-      detail,
-      {
-        hint: "safe to retry later",
-      },
+      seconds === undefined ? detail : { ...detail, retryAfter: seconds },
+      { hint: "safe to retry later" },
     );
   }
   if (code === ExitCode.Unavailable && status < 500) {
@@ -159,4 +158,13 @@ function sanitizeLocation(loc: string): string {
   } catch {
     return oneLine(loc, 200);
   }
+}
+
+/** `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; undefined when unreadable. */
+export function retryAfterSeconds(value: string, now: Date): number | undefined {
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v);
+  const when = Date.parse(v);
+  if (Number.isNaN(when)) return undefined;
+  return Math.max(0, Math.ceil((when - now.getTime()) / 1000));
 }

@@ -1,16 +1,31 @@
-import { cacheDir } from "../config/paths.js";
+import { cacheDir, stateDir } from "../config/paths.js";
+import type { Server } from "../config/server.js";
 import type { Context } from "../context.js";
+import { checkLength, LimitCache } from "../core/limit-cache.js";
+import { Outbox } from "../core/outbox.js";
+import { setPending } from "../core/pending.js";
+import type { PostResult } from "../core/post.js";
 import { readStatusText } from "../core/text.js";
-import { ExitCode, UsageError } from "../errors.js";
+import { ExitCode, IdenticaError, UsageError } from "../errors.js";
 import { loadStyle, useColor } from "../output/color.js";
-import { plainStatusOutput, prettyStatus } from "../output/status.js";
-import { credentialSource, type GlobalFlags, httpConfig, readGlobals, serverOf, userOf } from "./globals.js";
+import { plainStatusOutput, prettyStatus, statusJson } from "../output/status.js";
+import {
+  credentialSource,
+  type GlobalFlags,
+  type Globals,
+  httpConfig,
+  readGlobals,
+  serverOf,
+  userOf,
+} from "./globals.js";
 
 export interface PostFlags {
   replyTo?: string;
   source: string;
   dryRun?: boolean;
   maxLength?: string;
+  ifAbsent?: boolean;
+  lines?: boolean;
 }
 
 /** `identica post [text...]`: read the text, check it, send it, print the status the server made. */
@@ -27,8 +42,15 @@ export async function postCommand(
   if (flags.source.trim() === "") throw new UsageError("--source must not be empty");
   const maxLength = flags.maxLength === undefined ? undefined : parseMaxLength(flags.maxLength);
   const server = serverOf(g, ctx);
+  if (flags.lines) {
+    if (words.length > 0 && !(words.length === 1 && words[0] === "-")) {
+      throw new UsageError("--lines reads the statuses from stdin; give no text arguments");
+    }
+    if (flags.dryRun) throw new UsageError("--lines cannot be combined with --dry-run");
+    const { postLines } = await import("./post-lines.js");
+    return postLines(ctx, g, server, { ...flags, maxLength });
+  }
   const text = await readStatusText({ args: words, stdin: ctx.stdin });
-  const { checkLength, LimitCache } = await import("../core/limit.js");
   const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
   if (maxLength !== undefined) checkLength(text, maxLength, "the --max-length");
   const request = {
@@ -49,17 +71,88 @@ export async function postCommand(
   }
 
   const { postStatus } = await import("../core/post.js");
-  const result = await postStatus(
-    { ...request, credential: credentialSource(g, ctx, server), http: await httpConfig(g, ctx) },
-    { maxLength, cache, note: g.printer.note },
-  );
+  const keep = keeper(ctx, {
+    text,
+    server,
+    user: request.user,
+    replyTo: flags.replyTo,
+    source: flags.source,
+  });
+  setPending(keep);
+  let result: PostResult;
+  try {
+    result = await postStatus(
+      { ...request, credential: credentialSource(g, ctx, server), http: await httpConfig(g, ctx) },
+      { maxLength, cache, note: g.printer.note, unlessPosted: flags.ifAbsent ? {} : undefined },
+    );
+  } catch (err) {
+    setPending(undefined);
+    throw keepOnFailure(err, keep);
+  }
+  setPending(undefined);
+  await printResult(ctx, g, result);
+  return ExitCode.Ok;
+}
+
+export async function printResult(
+  ctx: Context,
+  g: Globals,
+  result: PostResult,
+  oneLineJson = false,
+): Promise<void> {
   if (g.output === "pretty") {
     const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));
-    g.printer.result(prettyStatus(result.status, result.url, style, ctx.now()));
+    const already = result.existing ? style.dim("(already posted; nothing sent)\n") : "";
+    g.printer.result(`${already}${prettyStatus(result.status, result.url, style, ctx.now())}`);
+  } else if (g.output === "json" && oneLineJson) {
+    g.printer.result(`${JSON.stringify(statusJson(result.status, result.url))}\n`);
   } else {
     g.printer.result(plainStatusOutput(g.output, result.status, result.url, result.reply.text));
   }
-  return ExitCode.Ok;
+}
+
+export interface Draft {
+  text: string;
+  server: Server;
+  user: string | undefined;
+  replyTo: string | undefined;
+  source: string;
+}
+
+/** Saves a draft to the outbox after a failed attempt; returns the file. */
+export function keeper(ctx: Context, d: Draft) {
+  return (sent: boolean, exitCode: number, reason: string): string => {
+    const outbox = new Outbox(stateDir(ctx.env));
+    const entry = outbox.save({
+      text: d.text,
+      server: d.server.root,
+      user: d.user ?? null,
+      replyTo: d.replyTo ?? null,
+      source: d.source,
+      attemptedAt: ctx.now().toISOString(),
+      sent,
+      exitCode,
+      error: reason,
+    });
+    return outbox.pathOf(entry.id);
+  };
+}
+
+/**
+ * A post that failed for any reason but bad usage (64) keeps its text in the outbox; the error then
+ * names the file. "sent" means the outcome is unknown (76): the server may have the status already.
+ */
+export function keepOnFailure(err: unknown, keep: ReturnType<typeof keeper>): unknown {
+  const code = err instanceof IdenticaError ? err.exitCode : ExitCode.Internal;
+  if (code === ExitCode.Usage) return err;
+  try {
+    const path = keep(code === ExitCode.Protocol, code, (err as Error)?.message ?? String(err));
+    if (err instanceof IdenticaError) err.savedTo = path;
+    else if (err instanceof Error) Object.assign(err, { savedTo: path });
+  } catch (saveErr) {
+    if (err instanceof IdenticaError) err.savedTo = `(could not be saved: ${(saveErr as Error).message})`;
+  }
+  return err;
 }
 
 function parseMaxLength(v: string): number {

@@ -66,7 +66,8 @@ function dropOneNewline(text: string): string {
 // Invisible characters that `trim()` keeps but that leave a status blank (SECURITY.md E2).
 const INVISIBLE = /[\s\u200B-\u200D\u2060\uFEFF]/gu;
 
-function checkText(text: string): void {
+/** Refuses NUL and control characters (65) and blank text (64). */
+export function checkText(text: string): void {
   const nul = text.indexOf("\0");
   if (nul >= 0) throw new IdenticaError(ExitCode.Data, "the text contains a NUL byte; nothing was sent");
   // Other C0 controls (escape sequences and the like) are never meant for a status (SECURITY.md E6).

@@ -76,7 +76,7 @@ diagnostics.subscribe("undici:client:sendHeaders", (message) => {
   const { headers, socket } = message as { headers: string; socket: Socket };
   if (!active) return;
   active.sent = true;
-  if (active.authorization) wire.authenticatedSent = true;
+  wire.current = { sent: true, authenticated: active.authorization };
   if (active.trace) {
     let id = socketIds.get(socket);
     const reused = id !== undefined;
@@ -99,6 +99,8 @@ export class HttpSession {
   readonly #origin: string;
   readonly #config: HttpConfig;
   readonly #client: Dispatcher;
+  /** The Authorization that the last challenge accepted, for the next requests of this session. */
+  #authorization: string | undefined;
 
   constructor(origin: string, config: HttpConfig) {
     this.#origin = origin;
@@ -128,8 +130,12 @@ export class HttpSession {
       throw new Error(`request for ${req.url.origin} on a session for ${this.#origin}`);
     const timeoutMs = Math.min(req.timeoutMs ?? this.#config.timeoutMs, this.#config.timeoutMs);
     const deadline = AbortSignal.timeout(timeoutMs);
-    const first = await this.#attempt(req, undefined, deadline, timeoutMs);
+    // After one successful challenge on this connection, later requests carry the credential at once
+    // (same origin, by construction); a 401 all the same sends us through the challenge again.
+    const known = req.credential ? this.#authorization : undefined;
+    const first = await this.#attempt(req, known, deadline, timeoutMs);
     if (first.status !== 401 || !req.credential) return first;
+    this.#authorization = undefined;
 
     const challenge = this.#basicChallenge(first);
     const host = req.url.host;
@@ -147,6 +153,7 @@ export class HttpSession {
     this.#config.onSecret?.(cred.password);
     this.#config.onSecret?.(authorization.slice("Basic ".length));
     const second = await this.#attempt(req, authorization, deadline, timeoutMs);
+    if (second.status !== 401) this.#authorization = authorization;
     if (second.status === 401) {
       throw new HttpError(
         ExitCode.NoPerm,
@@ -249,7 +256,10 @@ export class HttpSession {
         host: req.url.host,
       });
     } finally {
-      if (active === attempt) active = undefined;
+      if (active === attempt) {
+        active = undefined;
+        wire.current = undefined;
+      }
     }
   }
 }

@@ -1,8 +1,12 @@
 /**
- * What has gone out on the wire so far in this process, without loading undici: the signal handler
- * reads it to tell the user whether an interrupted post may have reached the server.
+ * What is on the wire right now, without loading undici: the signal handler reads it to tell the user
+ * whether an interrupted post may have reached the server.
  */
-export const wire = {
-  /** A request carrying credentials (one that can post) has been written to a socket. */
-  authenticatedSent: false,
+export const wire: { current: { sent: boolean; authenticated: boolean } | undefined } = {
+  current: undefined,
 };
+
+/** Whether a request that can post (it carries credentials) has been written and not yet answered. */
+export function authenticatedRequestInFlight(): boolean {
+  return wire.current?.sent === true && wire.current.authenticated;
+}

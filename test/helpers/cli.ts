@@ -20,8 +20,10 @@ export interface RunOptions {
   input?: string | Buffer;
   /** Close our end of the child's stdout at once (`| head -c0`). */
   closeStdout?: boolean;
-  /** Called with the child process once it is running (to signal it). */
+  /** Called with the child process once it is running (to signal it, or to feed stdin slowly). */
   onSpawn?: (child: ChildProcess) => void;
+  /** A pipe on stdin that `onSpawn` writes to and ends. */
+  keepStdinOpen?: boolean;
 }
 
 /**
@@ -46,7 +48,7 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<RunResult
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env,
-      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      stdio: [opts.input === undefined && !opts.keepStdinOpen ? "ignore" : "pipe", "pipe", "pipe"],
     });
     let stdout = "";
     let stderr = "";
@@ -75,9 +77,22 @@ export function expectNoSecret(r: RunResult, password: string, user = "alice"): 
   }
 }
 
-/** A failure: the exit code, one line `identica: …` on stderr matching `message`, nothing on stdout. */
-export function expectFailure(r: RunResult, code: number, message: RegExp): void {
+const OUTBOX_LINE =
+  /^identica: the status is saved in the outbox: (\S+\.json) \(send it with: identica outbox send\)$/;
+
+/**
+ * A failure: the exit code, one line `identica: …` on stderr matching `message`, nothing on stdout;
+ * for a post that failed after its text was read, a second line naming the outbox file, whose path
+ * is returned.
+ */
+export function expectFailure(r: RunResult, code: number, message: RegExp): string | undefined {
   expect({ code: r.code, stdout: r.stdout }).toEqual({ code, stdout: "" });
-  expect(r.stderr).toMatch(/^identica: [^\n]+\n$/);
-  expect(r.stderr).toMatch(message);
+  const lines = r.stderr.split("\n");
+  expect(lines.at(-1)).toBe("");
+  expect(lines.length === 2 || (lines.length === 3 && OUTBOX_LINE.test(lines[1] as string)), r.stderr).toBe(
+    true,
+  );
+  expect(lines[0]).toMatch(/^identica: /);
+  expect(lines[0]).toMatch(message);
+  return lines.length === 3 ? OUTBOX_LINE.exec(lines[1] as string)?.[1] : undefined;
 }

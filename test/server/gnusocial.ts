@@ -59,12 +59,20 @@ export type Fault =
   /** Redirect every request. */
   | { kind: "redirect"; status: number; location: string }
   /** Answer normally but close the connection after every response (`Connection: close`). */
-  | { kind: "no-keep-alive" };
+  | { kind: "no-keep-alive" }
+  /** Do the work (post the status), then drop the connection instead of answering: a crash mid-post. */
+  | { kind: "lose-reply" }
+  /** Answer normally after a pause. */
+  | { kind: "delay"; ms: number };
 
 export interface FaultRule {
   fault: Fault;
   /** Only requests that carry Authorization (the retry), or only those that do not. */
   when?: "authenticated" | "anonymous";
+  /** Only requests whose path matches (default: all). */
+  path?: RegExp;
+  /** How many requests it applies to before it is used up (default: all). */
+  times?: number;
 }
 
 export interface StartOptions {
@@ -180,14 +188,18 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
       requests.push(rec);
       const rule = faults.find(
         (f) =>
-          f.when === undefined || (f.when === "authenticated") === (req.headers.authorization !== undefined),
+          (f.when === undefined ||
+            (f.when === "authenticated") === (req.headers.authorization !== undefined)) &&
+          (f.path === undefined || f.path.test(rec.url)) &&
+          (f.times === undefined || f.times > 0),
       );
-      if (rule && applyFault(rule.fault, req, res)) return;
+      if (rule?.times !== undefined) rule.times--;
+      if (rule && applyFault(rule.fault, rec, req, res)) return;
       handle(rec, req, res);
     });
   });
 
-  function applyFault(fault: Fault, req: IncomingMessage, res: ServerResponse): boolean {
+  function applyFault(fault: Fault, rec: Recorded, req: IncomingMessage, res: ServerResponse): boolean {
     switch (fault.kind) {
       case "reply":
         res.writeHead(fault.status, {
@@ -227,6 +239,15 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
       case "no-keep-alive":
         res.shouldKeepAlive = false;
         return false;
+      case "lose-reply": {
+        const discard = { writeHead: () => discard, end: () => discard, shouldKeepAlive: true };
+        handle(rec, req, discard as unknown as ServerResponse);
+        req.socket.destroy();
+        return true;
+      }
+      case "delay":
+        setTimeout(() => handle(rec, req, res), fault.ms);
+        return true;
     }
   }
 

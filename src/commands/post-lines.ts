@@ -1,0 +1,114 @@
+import { createInterface } from "node:readline";
+import { cacheDir } from "../config/paths.js";
+import type { Server } from "../config/server.js";
+import type { Context } from "../context.js";
+import { checkLength, LimitCache } from "../core/limit-cache.js";
+import { setPending } from "../core/pending.js";
+import { type PostResult, postOn } from "../core/post.js";
+import { withApi } from "../core/session.js";
+import { checkText } from "../core/text.js";
+import { ExitCode, HttpError, IdenticaError } from "../errors.js";
+import { credentialSource, type Globals, httpConfig, userOf } from "./globals.js";
+import { keeper, keepOnFailure, type PostFlags, printResult } from "./post.js";
+
+/** The longest `Retry-After` honoured before a line goes to the outbox instead. */
+const MAX_RETRY_WAIT_S = 300;
+const MAX_RETRIES = 3;
+
+/**
+ * `post --lines`: each line of stdin is its own status, posted as it arrives, all on one keep-alive
+ * connection; the challenge is answered once and later lines carry the credential directly. A line
+ * that fails goes to the outbox and the stream goes on; the exit code is the worst outcome seen.
+ */
+export async function postLines(
+  ctx: Context,
+  g: Globals,
+  server: Server,
+  flags: Omit<PostFlags, "maxLength"> & { maxLength: number | undefined },
+): Promise<ExitCode> {
+  const user = userOf(g, ctx, server);
+  const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
+  let worst: ExitCode = ExitCode.Ok;
+  const fail = (lineNo: number, err: unknown) => {
+    const code = err instanceof IdenticaError ? err.exitCode : ExitCode.Internal;
+    worst = Math.max(worst, code);
+    const e = err as IdenticaError;
+    ctx.stderr.write(
+      ctx.redactor.redact(`identica: line ${lineNo}: ${e.message}${e.hint ? ` (${e.hint})` : ""}\n`),
+    );
+    if (e.savedTo) ctx.stderr.write(`identica: line ${lineNo} is saved in the outbox: ${e.savedTo}\n`);
+  };
+  const opts = {
+    server,
+    user,
+    format: g.format,
+    http: await httpConfig(g, ctx),
+    credential: credentialSource(g, ctx, server),
+  };
+  await withApi(opts, async (api) => {
+    let limit: number | undefined = flags.maxLength;
+    let limitKnown = flags.maxLength !== undefined;
+    let lineNo = 0;
+    for await (const raw of createInterface({ input: ctx.stdin, crlfDelay: Number.POSITIVE_INFINITY })) {
+      lineNo++;
+      const text = raw;
+      if (text.trim() === "") continue;
+      try {
+        if (text.includes("\uFFFD")) {
+          throw new IdenticaError(ExitCode.Data, "the line is not valid UTF-8; not sent");
+        }
+        checkText(text);
+        if (!limitKnown) {
+          const { serverLimit } = await import("../core/limit.js");
+          limit = await serverLimit(api, cache, g.printer.note);
+          limitKnown = true;
+        }
+        // A line over the limit is not lost: it is quoted whole in the message (cron mails stderr).
+        try {
+          checkLength(text, limit, flags.maxLength === undefined ? `${server.key}'s` : "the --max-length");
+        } catch (err) {
+          throw new IdenticaError(ExitCode.Usage, `${(err as Error).message}: ${text}`);
+        }
+      } catch (err) {
+        fail(lineNo, err);
+        continue;
+      }
+      const draft = { text, server, user, replyTo: flags.replyTo, source: flags.source };
+      const keep = keeper(ctx, draft);
+      setPending(keep);
+      let result: PostResult;
+      try {
+        result = await withRetryAfter(
+          () =>
+            postOn(
+              api,
+              { ...opts, text, source: flags.source, replyTo: flags.replyTo },
+              { maxLength: 0, cache, note: g.printer.note, unlessPosted: flags.ifAbsent ? {} : undefined },
+            ),
+          g.printer.note,
+        );
+      } catch (err) {
+        setPending(undefined);
+        fail(lineNo, keepOnFailure(err, keep));
+        continue;
+      }
+      setPending(undefined);
+      await printResult(ctx, g, result, true);
+    }
+  });
+  return worst;
+}
+
+/** 429 and 503 say nothing was posted; with a Retry-After the same line is tried again after the wait. */
+async function withRetryAfter<T>(fn: () => Promise<T>, note: (line: string) => void): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const wait = err instanceof HttpError ? err.details.retryAfter : undefined;
+      if (wait === undefined || wait > MAX_RETRY_WAIT_S || attempt >= MAX_RETRIES) throw err;
+      note(`* ${err instanceof Error ? err.message : err}; trying again in ${wait} s`);
+      await new Promise((r) => setTimeout(r, wait * 1000));
+    }
+  }
+}
