@@ -1,4 +1,3 @@
-import { main } from "./cli.js";
 import { processContext } from "./context.js";
 import { savePending } from "./core/pending.js";
 import { ExitCode } from "./errors.js";
@@ -9,6 +8,13 @@ import { authenticatedRequestInFlight } from "./http/wire.js";
  * not turn a successful post into a crash, so EPIPE on stdout is ignored and the exit code stands.
  */
 export async function run(): Promise<void> {
+  const argv = process.argv.slice(2);
+  // The one answer that needs no command-line parser: commander is not even loaded for it.
+  if (argv.length === 1 && argv[0] === "--version") {
+    const { version } = await import("./version.js");
+    process.stdout.write(`${version()}\n`);
+    return;
+  }
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {
     if (err.code !== "EPIPE") throw err;
   });
@@ -34,7 +40,8 @@ export async function run(): Promise<void> {
       process.exit(code);
     });
   }
-  const code = await main(process.argv.slice(2), processContext());
+  const { main } = await import("./cli.js");
+  const code = await main(argv, processContext());
   process.exitCode = code;
   // A keychain call that timed out may still hold a libuv thread; it must not keep the process alive.
   // The timer is unref'd: it fires only if something else is still keeping the event loop busy.

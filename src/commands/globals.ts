@@ -2,9 +2,10 @@ import { readFile } from "node:fs/promises";
 import type { WireFormat } from "../api/reply.js";
 import { resolveServer, resolveUser } from "../config/account.js";
 import { type ConfigFile, readConfig } from "../config/file.js";
-import { configFile } from "../config/paths.js";
+import { cacheDir, configFile } from "../config/paths.js";
 import type { Server } from "../config/server.js";
 import type { Context } from "../context.js";
+import { FileSpaces } from "../core/spaces.js";
 import { EnvStore } from "../credentials/env.js";
 import { PasswordFileStore } from "../credentials/file.js";
 import { KeychainStore } from "../credentials/keychain.js";
@@ -32,6 +33,7 @@ export interface GlobalFlags {
   cacert?: string;
   insecureHttp?: boolean;
   debug?: boolean;
+  preemptive?: boolean;
 }
 
 export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
@@ -125,8 +127,14 @@ export function credentialSource(g: Globals, ctx: Context, server: Server) {
   };
 }
 
-export async function httpConfig(g: Globals, ctx: Context): Promise<HttpConfig> {
+/**
+ * The HTTP settings of a run. With a server (and unless `--no-preemptive` or `config set preemptive
+ * false`), protection spaces remembered from earlier runs let requests carry Basic at once.
+ */
+export async function httpConfig(g: Globals, ctx: Context, server?: Server): Promise<HttpConfig> {
+  const preemptive = g.flags.preemptive !== false && g.config.preemptive !== "false";
   return {
+    spaces: server && preemptive ? new FileSpaces(cacheDir(ctx.env), server.apiRoot, ctx.now) : undefined,
     timeoutMs: g.timeoutMs,
     userAgent: userAgent(),
     ca: g.flags.cacert === undefined ? undefined : await caList(g.flags.cacert, ctx),

@@ -87,7 +87,6 @@ async function send(ctx: Context, g: Globals, outbox: Outbox): Promise<ExitCode>
     }
     const { postStatus } = await import("../core/post.js");
     const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
-    const http = await httpConfig(g, ctx);
     for (const entry of entries) {
       // Another run may have sent it while we waited for the server.
       if (outbox.get(entry.id) === undefined) continue;
@@ -99,7 +98,7 @@ async function send(ctx: Context, g: Globals, outbox: Outbox): Promise<ExitCode>
             server,
             user,
             format: g.format,
-            http,
+            http: await httpConfig(g, ctx, server),
             credential: credentialSource(g, ctx, server),
             text: entry.text,
             source: entry.source,

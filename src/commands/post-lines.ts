@@ -42,7 +42,7 @@ export async function postLines(
     server,
     user,
     format: g.format,
-    http: await httpConfig(g, ctx),
+    http: await httpConfig(g, ctx, server),
     credential: credentialSource(g, ctx, server),
   };
   await withApi(opts, async (api) => {

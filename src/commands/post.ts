@@ -82,7 +82,7 @@ export async function postCommand(
   let result: PostResult;
   try {
     result = await postStatus(
-      { ...request, credential: credentialSource(g, ctx, server), http: await httpConfig(g, ctx) },
+      { ...request, credential: credentialSource(g, ctx, server), http: await httpConfig(g, ctx, server) },
       { maxLength, cache, note: g.printer.note, unlessPosted: flags.ifAbsent ? {} : undefined },
     );
   } catch (err) {

@@ -29,7 +29,7 @@ async function apiOptions(g: Globals, ctx: Context) {
     server,
     user: userOf(g, ctx, server),
     format: g.format,
-    http: await httpConfig(g, ctx),
+    http: await httpConfig(g, ctx, server),
     credential: credentialSource(g, ctx, server),
   };
 }

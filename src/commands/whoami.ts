@@ -15,7 +15,7 @@ export async function whoamiCommand(ctx: Context, gflags: GlobalFlags): Promise<
       server,
       user: userOf(g, ctx, server),
       format: g.format,
-      http: await httpConfig(g, ctx),
+      http: await httpConfig(g, ctx, server),
       credential: credentialSource(g, ctx, server),
     },
     verifyCredentials,

@@ -13,6 +13,7 @@ export interface ConfigFile {
   output?: string;
   color?: string;
   timeout?: number;
+  preemptive?: string;
 }
 
 /** Reads the config file; a missing file is an empty config, an unreadable or invalid one is exit 78. */

@@ -32,6 +32,13 @@ export const CONFIG_KEYS = {
       return v;
     },
   },
+  preemptive: {
+    help: "send Basic at once to servers that challenged before: true (default) or false",
+    parse: (v: string): string => {
+      if (!["true", "false"].includes(v)) throw new Error("use true or false");
+      return v;
+    },
+  },
   timeout: {
     help: "the default --timeout, in seconds",
     parse: (v: string): number => {

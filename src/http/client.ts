@@ -1,6 +1,8 @@
 import diagnostics from "node:diagnostics_channel";
+import { createRequire } from "node:module";
 import type { Socket } from "node:net";
-import { Client, type Dispatcher } from "undici";
+import { setFlagsFromString } from "node:v8";
+import type { Dispatcher, Client as UndiciClient } from "undici";
 import { isLoopback } from "../config/server.js";
 import { ConfigError, ExitCode, HttpError } from "../errors.js";
 import { oneLine } from "../sanitize.js";
@@ -14,6 +16,25 @@ import {
 import { classifyNetworkError } from "./network-errors.js";
 import { traceRequestHead, traceResponse } from "./trace.js";
 import { wire } from "./wire.js";
+
+// undici parses HTTP with llhttp compiled to WebAssembly. V8 compiles it twice by default: quickly
+// (Liftoff), then again optimised (TurboFan) on background threads that the process waits for before
+// it can exit. A run that makes one or two requests never profits from the second compile.
+setFlagsFromString("--liftoff-only");
+
+// undici's index loads fetch, WebSocket, caches and more (~150 ms at start-up); identica needs only
+// the one-connection Client, which loads in a third of that (measured by npm run bench). request() is
+// added to the Dispatcher prototype by undici's index, so it is called from its own module.
+const load = createRequire(import.meta.url);
+const Client = load("undici/lib/dispatcher/client.js") as typeof UndiciClient;
+const request = load("undici/lib/api/api-request.js") as Dispatcher["request"];
+
+/** What the HTTP layer needs to know of remembered protection spaces (kept in the cache dir by core). */
+export interface ProtectionSpaces {
+  covers(url: URL): { charset: string | null } | undefined;
+  remember(url: URL, realm: string | undefined, charset: string | undefined): void;
+  forget(url: URL): void;
+}
 
 export interface HttpConfig {
   /** One deadline for the whole exchange (challenge and retry included), in milliseconds. */
@@ -30,6 +51,8 @@ export interface HttpConfig {
   onSecret?: ((secret: string) => void) | undefined;
   /** Unit tests inject undici's MockAgent here; otherwise a one-connection Client is made. */
   dispatcher?: Dispatcher | undefined;
+  /** Protection spaces known from earlier runs: Basic goes out at once for URLs they cover. */
+  spaces?: ProtectionSpaces | undefined;
 }
 
 export interface BasicCredential {
@@ -132,14 +155,21 @@ export class HttpSession {
     const deadline = AbortSignal.timeout(timeoutMs);
     // After one successful challenge on this connection, later requests carry the credential at once
     // (same origin, by construction); a 401 all the same sends us through the challenge again.
-    const known = req.credential ? this.#authorization : undefined;
+    // After one successful challenge on this connection, or in an earlier run for this protection
+    // space, the request carries the credential at once (same origin, by construction); a 401 all the
+    // same sends us through the challenge once.
+    const known = req.credential ? (this.#authorization ?? (await this.#preemptive(req))) : undefined;
     const first = await this.#attempt(req, known, deadline, timeoutMs);
     if (first.status !== 401 || !req.credential) return first;
-    this.#authorization = undefined;
+    if (known !== undefined) {
+      this.#authorization = undefined;
+      this.#config.spaces?.forget(req.url);
+      this.#config.trace?.("* the server refused the credential sent at once; going through its challenge");
+    }
 
     const challenge = this.#basicChallenge(first);
     const host = req.url.host;
-    if (req.url.protocol === "http:" && !isLoopback(req.url.hostname) && !this.#config.insecureHttp) {
+    if (!this.#mayAuthenticate(req.url)) {
       throw new HttpError(
         ExitCode.NoPerm,
         `refusing to send a password over plain http to ${host}; nothing was posted`,
@@ -153,7 +183,10 @@ export class HttpSession {
     this.#config.onSecret?.(cred.password);
     this.#config.onSecret?.(authorization.slice("Basic ".length));
     const second = await this.#attempt(req, authorization, deadline, timeoutMs);
-    if (second.status !== 401) this.#authorization = authorization;
+    if (second.status !== 401) {
+      this.#authorization = authorization;
+      this.#config.spaces?.remember(req.url, challenge.params.get("realm"), challenge.params.get("charset"));
+    }
     if (second.status === 401) {
       throw new HttpError(
         ExitCode.NoPerm,
@@ -163,6 +196,28 @@ export class HttpSession {
       );
     }
     return second;
+  }
+
+  /** The Authorization for a URL in a known protection space, or undefined. */
+  async #preemptive(req: HttpRequest): Promise<string | undefined> {
+    const space = this.#config.spaces?.covers(req.url);
+    if (!space || !req.credential || !this.#mayAuthenticate(req.url)) return undefined;
+    const charset = space.charset === null ? [] : [`charset="${space.charset}"`];
+    const challenge = parseChallenges([["Basic", ...charset].join(" ")])[0] as Challenge;
+    const cred = await req.credential(challenge);
+    checkCredential(cred);
+    const authorization = basicAuthorization(cred.user, cred.password, challenge);
+    this.#config.onSecret?.(cred.password);
+    this.#config.onSecret?.(authorization.slice("Basic ".length));
+    this.#config.trace?.(
+      `* ${req.url.origin}${req.url.pathname} is in a known protection space: sending Basic at once`,
+    );
+    return authorization;
+  }
+
+  /** Basic over plain http only to loopback, unless --insecure-http (RFC 7617 §4, SECURITY.md A8). */
+  #mayAuthenticate(url: URL): boolean {
+    return url.protocol !== "http:" || isLoopback(url.hostname) || this.#config.insecureHttp;
   }
 
   async close(): Promise<void> {
@@ -220,7 +275,7 @@ export class HttpSession {
     active = attempt;
     const trace = this.#config.trace;
     try {
-      const res = await this.#client.request({
+      const res = await request.call(this.#client, {
         origin: this.#origin,
         method: req.method,
         path: `${req.url.pathname}${req.url.search}`,

@@ -32,6 +32,8 @@ const CERT_CODES = new Set([
  */
 export function classifyNetworkError(err: unknown, ctx: FailureContext): HttpError {
   if (err instanceof HttpError) return err;
+  // A bug is not a network failure: it goes up as it is and becomes exit 70.
+  if (err instanceof TypeError || err instanceof ReferenceError || err instanceof RangeError) throw err;
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = e.code ?? e.cause?.code ?? "";
   const secs = ctx.timeoutMs / 1000;

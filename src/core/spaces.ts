@@ -1,0 +1,82 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/**
+ * Known protection spaces (RFC 9110 §11.5): after a successful challenge, the origin, realm and API
+ * root path are remembered in the cache dir — never the credential — so that later runs can send
+ * Basic at once for URLs under that path on that exact origin and save the 401 round trip.
+ */
+export interface SpaceRecord {
+  origin: string;
+  /** The API root's path; URLs under it are covered. */
+  path: string;
+  realm: string | null;
+  /** The challenge's `charset`, which decides NFC normalisation of the credential. */
+  charset: string | null;
+  savedAt: string;
+}
+
+export interface ProtectionSpaces {
+  covers(url: URL): SpaceRecord | undefined;
+  remember(url: URL, realm: string | undefined, charset: string | undefined): void;
+  forget(url: URL): void;
+}
+
+export class FileSpaces implements ProtectionSpaces {
+  readonly #file: string;
+  /** The API root this run talks to: its path bounds what a remembered space covers. */
+  readonly #root: URL;
+  readonly #now: () => Date;
+
+  constructor(cacheDir: string, root: URL, now: () => Date) {
+    this.#file = join(cacheDir, "spaces.json");
+    this.#root = root;
+    this.#now = now;
+  }
+
+  covers(url: URL): SpaceRecord | undefined {
+    return this.#read().find((r) => r.origin === url.origin && url.pathname.startsWith(`${r.path}/`));
+  }
+
+  remember(url: URL, realm: string | undefined, charset: string | undefined): void {
+    if (url.origin !== this.#root.origin) return;
+    const path = this.#root.pathname.replace(/\/+$/, "");
+    const others = this.#read().filter((r) => !(r.origin === url.origin && r.path === path));
+    this.#write([
+      ...others,
+      {
+        origin: url.origin,
+        path,
+        realm: realm ?? null,
+        charset: charset ?? null,
+        savedAt: this.#now().toISOString(),
+      },
+    ]);
+  }
+
+  forget(url: URL): void {
+    const all = this.#read();
+    const kept = all.filter((r) => !(r.origin === url.origin && url.pathname.startsWith(`${r.path}/`)));
+    if (kept.length !== all.length) this.#write(kept);
+  }
+
+  #read(): SpaceRecord[] {
+    try {
+      const data = JSON.parse(readFileSync(this.#file, "utf8")) as { spaces?: unknown };
+      return Array.isArray(data.spaces) ? (data.spaces as SpaceRecord[]) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  #write(spaces: SpaceRecord[]): void {
+    try {
+      mkdirSync(join(this.#file, ".."), { recursive: true, mode: 0o700 });
+      const tmp = `${this.#file}.${process.pid}.tmp`;
+      writeFileSync(tmp, `${JSON.stringify({ spaces })}\n`, { mode: 0o600 });
+      renameSync(tmp, this.#file);
+    } catch {
+      // Not remembering only costs the challenge next time.
+    }
+  }
+}
