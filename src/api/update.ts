@@ -1,6 +1,7 @@
-import { endpointUrl, type Server } from "../config/server.js";
+import type { Server } from "../config/server.js";
 import { HttpError } from "../errors.js";
 import type { CredentialCallback, HttpSession } from "../http/client.js";
+import { ACCEPT, type UpdateParams, updateForm, updateUrl } from "./forms.js";
 import { errorForStatus, type ParsedReply, parseSuccess, unknownOutcome, type WireFormat } from "./reply.js";
 import { type Status, toStatus } from "./status.js";
 
@@ -10,25 +11,6 @@ export interface Api {
   session: HttpSession;
   format: WireFormat;
   credential: CredentialCallback | undefined;
-}
-
-export interface UpdateParams {
-  text: string;
-  source: string;
-  replyTo?: string | undefined;
-}
-
-export const ACCEPT: Record<WireFormat, string> = { xml: "application/xml", json: "application/json" };
-
-/** The form body of `statuses/update`, built once (API.md §2.1): plain text, never HTML-escaped. */
-export function updateForm(p: UpdateParams): string {
-  const form = new URLSearchParams({ status: p.text, source: p.source });
-  if (p.replyTo !== undefined) form.set("in_reply_to_status_id", p.replyTo);
-  return form.toString();
-}
-
-export function updateUrl(server: Server, format: WireFormat): URL {
-  return endpointUrl(server, `statuses/update.${format}`);
 }
 
 export interface StatusReply {
@@ -70,3 +52,5 @@ export function statusOf(reply: ParsedReply, format: WireFormat, httpStatus: num
     throw unknownOutcome((err as Error).message, httpStatus, host);
   }
 }
+
+export { ACCEPT, type UpdateParams, updateForm, updateUrl };

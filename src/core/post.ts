@@ -3,7 +3,7 @@ import { fetchTextLimit } from "../api/server-config.js";
 import type { Status } from "../api/status.js";
 import { showStatus, timeline } from "../api/statuses.js";
 import type { Api } from "../api/update.js";
-import { ACCEPT, type UpdateParams, updateForm, updateStatus, updateUrl } from "../api/update.js";
+import { type UpdateParams, updateStatus } from "../api/update.js";
 import { noticeUrl } from "../config/server.js";
 import { ConfigError, ExitCode, HttpError } from "../errors.js";
 import { serverLimit } from "./limit.js";
@@ -116,21 +116,4 @@ export async function findPosted(
   );
   // The status's own reply (for -o xml), not the timeline it was found in.
   return status ? showStatus(api, status.id) : undefined;
-}
-
-/** `--dry-run`: the request that would be sent, with the credential shown only as redacted. */
-export function describePost(req: Omit<PostRequest, "credential">): string {
-  const url = updateUrl(req.server, req.format);
-  const body = updateForm(req);
-  return [
-    `POST ${url.href}`,
-    `User-Agent: ${req.http.userAgent}`,
-    `Accept: ${ACCEPT[req.format]}`,
-    "Content-Type: application/x-www-form-urlencoded; charset=utf-8",
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    `Authorization: Basic <redacted> (only after the server's challenge, as ${req.user ?? "<no user set>"})`,
-    "",
-    body,
-    "",
-  ].join("\n");
 }

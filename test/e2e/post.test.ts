@@ -32,15 +32,14 @@ describe("identica post over HTTPS against the GNU social look-alike", () => {
     expect(new URLSearchParams(first.body.toString()).get("source")).toBe("identica");
     expect(new Set(reqs.map((q) => q.connection)).size).toBe(1);
 
-    // The limit is cached for a day: the next post is one request fewer.
+    // The limit is cached for a day and the protection space remembered: the next post is one request.
     h.server.requests.length = 0;
     const again = await runCli(["post", ...h.args, "-o", "none", uniqueText("cached")], {
       env: { ...h.env, XDG_CACHE_HOME: cache },
     });
     expect(again.code).toBe(0);
-    expect(h.server.requests.map((q) => q.url)).toEqual([
-      "/api/statuses/update.xml",
-      "/api/statuses/update.xml",
+    expect(h.server.requests.map((q) => [q.url, q.headers.authorization])).toEqual([
+      ["/api/statuses/update.xml", `Basic ${b64}`],
     ]);
     h.server.requests.length = 0;
     h.server.requests.push(first, second);
