@@ -181,6 +181,33 @@ Examples:
   return program;
 }
 
+/**
+ * Every help text as commander renders it at 80 columns, keyed by command ("" for the program). The
+ * build stores them in dist/help.json so that `--help` is answered without loading commander.
+ */
+export function renderHelpTexts(ctx: Context): Record<string, string> {
+  let out = "";
+  const write = (s: string) => {
+    out += s;
+    return true;
+  };
+  const capture = {
+    ...ctx,
+    stdout: Object.assign(Object.create(ctx.stdout), { write, columns: 80, isTTY: false }),
+  };
+  const program = buildProgram(capture as Context, () => {});
+  const texts: Record<string, string> = {};
+  for (const [name, cmd] of [
+    ["", program] as const,
+    ...program.commands.map((c) => [c.name(), c] as const),
+  ]) {
+    out = "";
+    cmd.outputHelp();
+    texts[name] = out;
+  }
+  return texts;
+}
+
 /** Runs the CLI and returns the exit code; it never calls `process.exit` itself. */
 export async function main(argv: string[], ctx: Context): Promise<number> {
   let code: ExitCode = ExitCode.Ok;

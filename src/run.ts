@@ -15,6 +15,14 @@ export async function run(): Promise<void> {
     process.stdout.write(`${version()}\n`);
     return;
   }
+  if (argv.length <= 2 && argv.some((a) => a === "--help" || a === "-h" || a === "help")) {
+    const { prebuiltHelp } = await import("./help.js");
+    const text = prebuiltHelp(argv, process.stdout.isTTY ? process.stdout.columns : undefined);
+    if (text !== undefined) {
+      process.stdout.write(text);
+      return;
+    }
+  }
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {
     if (err.code !== "EPIPE") throw err;
   });

@@ -155,3 +155,17 @@ describe("the remembered protection space", () => {
     }
   });
 });
+
+describe("prebuilt help", () => {
+  it.each([["--help"], ["-h"], ["help"], ["post", "--help"], ["help", "timeline"], ["outbox", "-h"]])(
+    "%j is the very text commander prints",
+    async (...args) => {
+      const fast = await runCli(args);
+      // With a second flag the prebuilt texts do not apply and commander renders the help itself.
+      const slow = await runCli([...args, "--debug"]);
+      expect(fast.code).toBe(0);
+      expect(fast.stdout).not.toBe("");
+      expect(fast.stdout).toBe(slow.stdout);
+    },
+  );
+});

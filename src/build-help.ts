@@ -1,0 +1,8 @@
+/**
+ * Build step (not shipped): prints dist/help.json, every help text rendered by the real program, so
+ * that `identica --help` is answered without loading commander (issue 6).
+ */
+import { renderHelpTexts } from "./cli.js";
+import { processContext } from "./context.js";
+
+process.stdout.write(`${JSON.stringify(renderHelpTexts(processContext()))}\n`);
