@@ -14,8 +14,9 @@ export function canPrompt(ctx: Context, noInput: boolean): boolean {
  */
 export function readLineFromTerminal(ctx: Context, prompt: string, echo = false): Promise<string> {
   const stdin = ctx.stdin as Context["stdin"] & { setRawMode?: (raw: boolean) => void };
-  ctx.stderr.write(prompt);
+  // Echo goes off before the prompt appears, so nothing typed right after it shows on the screen.
   stdin.setRawMode?.(true);
+  ctx.stderr.write(prompt);
   stdin.setEncoding("utf8");
   stdin.resume();
   return new Promise((resolve, reject) => {
