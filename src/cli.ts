@@ -29,6 +29,8 @@ function buildProgram(ctx: Context, setCode: (code: ExitCode) => void): Command 
     .option("--cacert <file>", "also trust this CA (PEM), for self-hosted servers")
     .option("--insecure-http", "allow sending the password over plain http to a non-loopback host")
     .option("--no-preemptive", "always wait for the server's challenge before sending the password")
+    .option("--proxy <url>", "use this HTTP proxy (default: HTTPS_PROXY / HTTP_PROXY, NO_PROXY)")
+    .option("--no-proxy", "connect directly, whatever the environment says")
     .option("--debug", "print stack traces")
     .exitOverride()
     .configureOutput({

@@ -34,6 +34,8 @@ export interface GlobalFlags {
   insecureHttp?: boolean;
   debug?: boolean;
   preemptive?: boolean;
+  /** `--proxy URL` (a string) or `--no-proxy` (false). */
+  proxy?: string | boolean;
 }
 
 export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
@@ -135,6 +137,7 @@ export async function httpConfig(g: Globals, ctx: Context, server?: Server): Pro
   const preemptive = g.flags.preemptive !== false && g.config.preemptive !== "false";
   return {
     spaces: server && preemptive ? new FileSpaces(cacheDir(ctx.env), server.apiRoot, ctx.now) : undefined,
+    proxy: proxySetting(g.flags.proxy, ctx),
     timeoutMs: g.timeoutMs,
     userAgent: userAgent(),
     ca: g.flags.cacert === undefined ? undefined : await caList(g.flags.cacert, ctx),
@@ -164,4 +167,28 @@ async function caList(path: string, ctx: Context): Promise<string[]> {
   const extra = ctx.env.NODE_EXTRA_CA_CERTS;
   if (extra) list.push(await read(extra, "NODE_EXTRA_CA_CERTS"));
   return list;
+}
+
+/** `--no-proxy` wins, then `--proxy URL`, then HTTPS_PROXY / HTTP_PROXY / NO_PROXY (either case, as curl). */
+function proxySetting(flag: string | boolean | undefined, ctx: Context): HttpConfig["proxy"] {
+  if (flag === false) return undefined;
+  if (typeof flag === "string") {
+    let url: URL;
+    try {
+      url = new URL(flag);
+    } catch {
+      throw new UsageError(`--proxy takes a URL such as http://proxy.example:3128, not "${flag}"`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:")
+      throw new UsageError("--proxy must be an http:// or https:// URL");
+    return { url: url.href };
+  }
+  const e = ctx.env;
+  return {
+    env: {
+      httpProxy: e.http_proxy ?? e.HTTP_PROXY ?? "",
+      httpsProxy: e.https_proxy ?? e.HTTPS_PROXY ?? "",
+      noProxy: e.no_proxy ?? e.NO_PROXY ?? "",
+    },
+  };
 }

@@ -53,6 +53,8 @@ export interface HttpConfig {
   dispatcher?: Dispatcher | undefined;
   /** Protection spaces known from earlier runs: Basic goes out at once for URLs they cover. */
   spaces?: ProtectionSpaces | undefined;
+  /** Proxies: `--proxy URL`, or HTTP(S)_PROXY/NO_PROXY from the environment; none with `--no-proxy`. */
+  proxy?: { url: string } | { env: { httpProxy: string; httpsProxy: string; noProxy: string } } | undefined;
 }
 
 export interface BasicCredential {
@@ -128,20 +130,7 @@ export class HttpSession {
   constructor(origin: string, config: HttpConfig) {
     this.#origin = origin;
     this.#config = config;
-    const connectTimeout = Math.min(10_000, config.timeoutMs);
-    this.#client =
-      config.dispatcher ??
-      new Client(origin, {
-        connect: {
-          timeout: connectTimeout,
-          // Explicit, so NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment cannot turn verification off.
-          rejectUnauthorized: true,
-          ...(config.ca ? { ca: config.ca } : {}),
-        },
-        headersTimeout: config.timeoutMs,
-        bodyTimeout: config.timeoutMs,
-        maxResponseSize: config.maxResponseBytes,
-      });
+    this.#client = config.dispatcher ?? makeDispatcher(origin, config);
   }
 
   /**
@@ -335,4 +324,36 @@ function checkCredential(cred: BasicCredential): void {
     });
   }
   if (cred.password === "") throw new ConfigError(`the password for ${cred.user} is empty`);
+}
+
+/**
+ * One connection to the origin: an undici `Client` (a single socket), or with a proxy an Agent limited
+ * to one connection per origin, tunnelling through CONNECT. Site credentials are only ever headers of
+ * the tunnelled request; the proxy sees the CONNECT line and its own Proxy-Authorization (from its URL).
+ */
+function makeDispatcher(origin: string, config: HttpConfig): Dispatcher {
+  // Explicit, so NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment cannot turn verification off.
+  const tls = { rejectUnauthorized: true, ...(config.ca ? { ca: config.ca } : {}) };
+  const common = {
+    headersTimeout: config.timeoutMs,
+    bodyTimeout: config.timeoutMs,
+    maxResponseSize: config.maxResponseBytes,
+  };
+  const connect = { timeout: Math.min(10_000, config.timeoutMs), ...tls };
+  const proxy = config.proxy;
+  if (proxy === undefined || ("env" in proxy && !proxy.env.httpProxy && !proxy.env.httpsProxy)) {
+    return new Client(origin, { ...common, connect });
+  }
+  const viaProxy = {
+    ...common,
+    connect,
+    connections: 1,
+    requestTls: tls,
+    proxyTls: { rejectUnauthorized: true },
+  };
+  // The proxy agents use more of undici's API (connect()), which its index puts on the prototype: only
+  // a run through a proxy pays for loading all of undici.
+  const undici = load("undici") as typeof import("undici");
+  if ("url" in proxy) return new undici.ProxyAgent({ ...viaProxy, uri: proxy.url });
+  return new undici.EnvHttpProxyAgent({ ...viaProxy, ...proxy.env });
 }

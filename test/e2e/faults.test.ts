@@ -61,7 +61,7 @@ describe("A: credentials go nowhere but their origin", () => {
     expect(outboxOf(r)).toMatchObject({ text, sent: false });
     expectNoSecret(r, PASSWORD);
   });
-  it("A7 a CONNECT proxy in HTTPS_PROXY never sees the site's credentials", async () => {
+  it("A7/G9 a CONNECT proxy (HTTPS_PROXY or --proxy) never sees the site's credentials; --cacert works through it", async () => {
     const seen: string[] = [];
     const proxy: HttpServer = createHttpServer();
     proxy.on("connect", (req, socket, head) => {
@@ -83,10 +83,32 @@ describe("A: credentials go nowhere but their origin", () => {
       HTTPS_PROXY: proxyUrl,
       NO_PROXY: "",
     });
-    proxy.close();
     expect(r.code).toBe(0);
+    // One tunnel for the whole post (limit lookup, challenge, retry), and no site credential in it.
+    expect(seen).toHaveLength(1);
     for (const headers of seen) expect(headers.toLowerCase()).not.toContain("authorization");
     expectNoSecret(r, PASSWORD);
+    // --proxy says the same without the environment; --no-proxy goes direct.
+    const viaFlag = await post(
+      [...h.args, "--proxy", proxyUrl, "-o", "id", uniqueText("via --proxy")],
+      h.env,
+    );
+    expect(viaFlag.code).toBe(0);
+    expect(seen).toHaveLength(2);
+    const direct = await post([...h.args, "--no-proxy", "-o", "id", uniqueText("direct")], {
+      ...h.env,
+      HTTPS_PROXY: proxyUrl,
+    });
+    expect(direct.code).toBe(0);
+    expect(seen).toHaveLength(2);
+    const bypass = await post([...h.args, "-o", "id", uniqueText("no_proxy")], {
+      ...h.env,
+      HTTPS_PROXY: proxyUrl,
+      NO_PROXY: "127.0.0.1",
+    });
+    expect(bypass.code).toBe(0);
+    expect(seen).toHaveLength(2);
+    proxy.close();
   });
   it("A9 NODE_DEBUG=undici,net, DEBUG=* and -v print no secret", async () => {
     const r = await post([...h.args, "-v", uniqueText("debug")], {
