@@ -192,3 +192,23 @@ function proxySetting(flag: string | boolean | undefined, ctx: Context): HttpCon
     },
   };
 }
+
+/**
+ * Runs `fn` with a spinner on stderr after ~300 ms, only on a terminal and never with -q, -o json or
+ * --lines (whose callers do not use this).
+ */
+export async function withSpinner<T>(
+  g: Globals,
+  ctx: Context,
+  label: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (g.printer.quiet || g.output === "json" || g.printer.verbose || ctx.stderr.isTTY !== true) return fn();
+  const { startSpinner } = await import("../output/spinner.js");
+  const stop = startSpinner(ctx.stderr, label);
+  try {
+    return await fn();
+  } finally {
+    stop();
+  }
+}

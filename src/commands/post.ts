@@ -17,6 +17,7 @@ import {
   readGlobals,
   serverOf,
   userOf,
+  withSpinner,
 } from "./globals.js";
 
 export interface PostFlags {
@@ -81,9 +82,12 @@ export async function postCommand(
   setPending(keep);
   let result: PostResult;
   try {
-    result = await postStatus(
-      { ...request, credential: credentialSource(g, ctx, server), http: await httpConfig(g, ctx, server) },
-      { maxLength, cache, note: g.printer.note, unlessPosted: flags.ifAbsent ? {} : undefined },
+    const http = await httpConfig(g, ctx, server);
+    result = await withSpinner(g, ctx, `posting to ${server.key}`, () =>
+      postStatus(
+        { ...request, credential: credentialSource(g, ctx, server), http },
+        { maxLength, cache, note: g.printer.note, unlessPosted: flags.ifAbsent ? {} : undefined },
+      ),
     );
   } catch (err) {
     setPending(undefined);

@@ -16,6 +16,7 @@ import {
   readGlobals,
   serverOf,
   userOf,
+  withSpinner,
 } from "./globals.js";
 
 function statusId(id: string): string {
@@ -53,7 +54,9 @@ async function printStatus(
 export async function showCommand(ctx: Context, id: string, gflags: GlobalFlags): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
   const opts = await apiOptions(g, ctx);
-  const r = await withApi(opts, (api) => showStatus(api, statusId(id)));
+  const r = await withSpinner(g, ctx, `fetching #${id}`, () =>
+    withApi(opts, (api) => showStatus(api, statusId(id))),
+  );
   await printStatus(ctx, g, r, noticeUrl(opts.server, r.status.id));
   return ExitCode.Ok;
 }
@@ -62,7 +65,9 @@ export async function showCommand(ctx: Context, id: string, gflags: GlobalFlags)
 export async function deleteCommand(ctx: Context, id: string, gflags: GlobalFlags): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
   const opts = await apiOptions(g, ctx);
-  const r = await withApi(opts, (api) => destroyStatus(api, statusId(id)));
+  const r = await withSpinner(g, ctx, `deleting #${id}`, () =>
+    withApi(opts, (api) => destroyStatus(api, statusId(id))),
+  );
   await printStatus(ctx, g, r, noticeUrl(opts.server, r.status.id), "Deleted:\n");
   return ExitCode.Ok;
 }
@@ -98,7 +103,9 @@ export async function timelineCommand(
   const sinceId = flags.sinceId === undefined ? undefined : statusId(flags.sinceId);
   const maxId = flags.maxId === undefined ? undefined : statusId(flags.maxId);
   const opts = await apiOptions(g, ctx);
-  const r = await withApi(opts, (api) => timeline(api, { kind, count, sinceId, maxId, of: flags.of }));
+  const r = await withSpinner(g, ctx, `reading the ${kind} timeline`, () =>
+    withApi(opts, (api) => timeline(api, { kind, count, sinceId, maxId, of: flags.of })),
+  );
   const urlOf = (s: Status) => noticeUrl(opts.server, s.id);
   if (g.output === "pretty") {
     const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));

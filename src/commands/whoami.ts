@@ -4,21 +4,29 @@ import { withApi } from "../core/session.js";
 import { ExitCode } from "../errors.js";
 import { loadStyle, useColor } from "../output/color.js";
 import { plainProfileOutput, prettyProfile } from "../output/user.js";
-import { credentialSource, type GlobalFlags, httpConfig, readGlobals, serverOf, userOf } from "./globals.js";
+import {
+  credentialSource,
+  type GlobalFlags,
+  httpConfig,
+  readGlobals,
+  serverOf,
+  userOf,
+  withSpinner,
+} from "./globals.js";
 
 /** `identica whoami`: who the credentials belong to, from `account/verify_credentials`. */
 export async function whoamiCommand(ctx: Context, gflags: GlobalFlags): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
   const server = serverOf(g, ctx);
-  const { profile, reply } = await withApi(
-    {
-      server,
-      user: userOf(g, ctx, server),
-      format: g.format,
-      http: await httpConfig(g, ctx, server),
-      credential: credentialSource(g, ctx, server),
-    },
-    verifyCredentials,
+  const opts = {
+    server,
+    user: userOf(g, ctx, server),
+    format: g.format,
+    http: await httpConfig(g, ctx, server),
+    credential: credentialSource(g, ctx, server),
+  };
+  const { profile, reply } = await withSpinner(g, ctx, `asking ${server.key}`, () =>
+    withApi(opts, verifyCredentials),
   );
   if (g.output === "pretty") {
     const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));

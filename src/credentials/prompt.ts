@@ -1,5 +1,6 @@
 import type { Context } from "../context.js";
 import { ExitCode, IdenticaError } from "../errors.js";
+import { stopSpinner } from "../output/spinner.js";
 import { sanitizeForTerminal } from "../sanitize.js";
 import type { CredentialStore, CredentialTarget, Lookup } from "./store.js";
 
@@ -13,6 +14,7 @@ export function canPrompt(ctx: Context, noInput: boolean): boolean {
  * Ctrl-C cancels with 130, Ctrl-D on an empty line cancels with 78; backspace and Ctrl-U edit.
  */
 export function readLineFromTerminal(ctx: Context, prompt: string, echo = false): Promise<string> {
+  stopSpinner();
   const stdin = ctx.stdin as Context["stdin"] & { setRawMode?: (raw: boolean) => void };
   // Echo goes off before the prompt appears, so nothing typed right after it shows on the screen.
   stdin.setRawMode?.(true);

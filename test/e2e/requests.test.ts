@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -168,4 +169,61 @@ describe("prebuilt help", () => {
       expect(fast.stdout).toBe(slow.stdout);
     },
   );
+});
+
+describe("IPv6", () => {
+  it("a server at an IPv6 literal ([::1]) works, challenge and all", async () => {
+    const v6 = await startServer({ host: "::1" });
+    try {
+      expect(v6.apiRoot).toMatch(/^http:\/\/\[::1\]:\d+\/api$/);
+      const r = await runCli(
+        ["post", "--server", v6.apiRoot, "--user", "alice", "-o", "url", uniqueText("v6")],
+        {
+          env: h.env,
+        },
+      );
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^http:\/\/\[::1\]:\d+\/notice\/\d+\n$/);
+      expect(
+        v6.requests.filter((q) => q.url.includes("update")).map((q) => q.headers.authorization !== undefined),
+      ).toEqual([false, true]);
+    } finally {
+      await v6.close();
+    }
+  });
+});
+
+describe("progress", () => {
+  const inTerminal = (args: string[]) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const cmd = [
+        process.execPath,
+        fileURLToPath(new URL("../../bin/identica.js", import.meta.url)),
+        ...args,
+      ].join(" ");
+      const child = spawn("script", ["-qec", cmd, "/dev/null"], {
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: mkdtempSync(join(tmpdir(), "identica-spin-")),
+          IDENTICA_PASSWORD: PASSWORD,
+        },
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")));
+      child.on("close", (code) => resolve({ code, out }));
+    });
+  it("a spinner on a terminal while a request takes over ~300 ms; none with -q or -o json", async () => {
+    h.server.faults.push({ fault: { kind: "delay", ms: 900 }, path: /update/ });
+    const slow = await inTerminal(["post", ...h.args, "-o", "id", JSON.stringify(uniqueText("slow"))]);
+    expect(slow.code).toBe(0);
+    expect(slow.out).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] posting to 127\.0\.0\.1:\d+/);
+    expect(slow.out).toMatch(/\r\u001b\[2K\d+\r?\n$/);
+    for (const extra of [["-q"], ["-o", "json"]]) {
+      const quiet = await inTerminal(["post", ...h.args, ...extra, JSON.stringify(uniqueText("slow quiet"))]);
+      expect(quiet.code).toBe(0);
+      expect(quiet.out).not.toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/);
+    }
+  });
 });
