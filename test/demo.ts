@@ -3,11 +3,16 @@
  * the spot) and posts to it with the built CLI, so the whole flow can be seen in seconds.
  */
 import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startServer } from "./server/gnusocial.js";
 import { testCertificate } from "./server/tls.js";
 
 const bin = fileURLToPath(new URL("../bin/identica.js", import.meta.url));
+// The demo keeps its config, cache and outbox in a temporary place, not in your home.
+const home = mkdtempSync(join(tmpdir(), "identica-demo-"));
 const tls = testCertificate();
 const server = await startServer({ tls });
 
@@ -17,7 +22,13 @@ function identica(args: string[], input?: string): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], {
       stdio: [input === undefined ? "ignore" : "pipe", "inherit", "inherit"],
-      env: { ...process.env, IDENTICA_PASSWORD: "correct horse" },
+      env: {
+        ...process.env,
+        IDENTICA_PASSWORD: "correct horse",
+        XDG_CONFIG_HOME: join(home, "config"),
+        XDG_CACHE_HOME: join(home, "cache"),
+        XDG_STATE_HOME: join(home, "state"),
+      },
     });
     if (input !== undefined) child.stdin?.end(`${input}\n`);
     child.on("close", (code) => resolve(code ?? 1));
@@ -28,13 +39,22 @@ console.log(
   `Demo server: ${server.apiRoot} (a GNU social look-alike; account alice, password in IDENTICA_PASSWORD)`,
 );
 const common = ["--server", server.apiRoot, "--user", "alice", "--cacert", tls.certPath];
+const wire = (from: number) => {
+  const reqs = server.requests.slice(from);
+  const conns = new Set(reqs.map((r) => r.connection)).size;
+  const list = reqs.map(
+    (r) => `${r.method} ${r.url} ${r.headers.authorization ? "with" : "without"} Authorization`,
+  );
+  console.log(
+    `\n(on the wire: ${reqs.length} request${reqs.length === 1 ? "" : "s"} on ${conns} connection: ${list.join(", then ")})`,
+  );
+};
 let code = await identica(["post", ...common, "Hello from identica!"]);
-const n = server.requests.length;
-const conns = new Set(server.requests.map((r) => r.connection)).size;
-console.log(
-  `\n(wire: ${n} requests on ${conns} connection: ${server.requests.map((r) => `${r.method} ${r.url} ${r.headers.authorization ? "with" : "without"} Authorization`).join(", then ")})`,
-);
+wire(0);
+let seen = server.requests.length;
 code ||= await identica(["post", ...common, "-o", "url", "-"], "a status from a pipe");
+wire(seen);
+seen = server.requests.length;
 code ||= await identica([
   "post",
   ...common,
