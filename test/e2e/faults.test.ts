@@ -1,14 +1,12 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { connect, createServer, type Server } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectFailure, expectNoSecret, type RunResult, runCli } from "../helpers/cli.js";
 import { PASSWORD, uniqueText, useHttpsServer } from "../helpers/setup.js";
 import { startServer, type TestServer } from "../server/gnusocial.js";
+import { makeCertificate } from "../server/tls.js";
 
 /**
  * The fault suite: one test per row of SECURITY.md §A, C, E, F, G, H that applies to a poster and is
@@ -185,38 +183,15 @@ describe("C and G: the network misbehaves", () => {
     expect(posts(h.server).filter((q) => q.headers.authorization)).toHaveLength(1);
   });
   it("G4 a certificate for another name: 69", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "identica-tls-other-"));
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=other.example",
-        "-addext",
-        "subjectAltName=DNS:other.example",
-        "-keyout",
-        join(dir, "k.pem"),
-        "-out",
-        join(dir, "c.pem"),
-      ],
-      { stdio: "ignore" },
-    );
-    const other = await startServer({
-      tls: { key: readFileSync(join(dir, "k.pem"), "utf8"), cert: readFileSync(join(dir, "c.pem"), "utf8") },
-    });
+    const otherName = makeCertificate("DNS:other.example", "other.example");
+    const other = await startServer({ tls: otherName });
     const r = await post([
       "--server",
       other.apiRoot,
       "--user",
       "alice",
       "--cacert",
-      join(dir, "c.pem"),
+      otherName.certPath,
       "--max-length",
       "0",
       uniqueText("altname"),

@@ -10,14 +10,8 @@ export interface TlsFiles {
   certPath: string;
 }
 
-let cached: TlsFiles | undefined;
-
-/**
- * A self-signed certificate for 127.0.0.1, localhost and ::1, made at test time with openssl (never
- * committed). Trusted by the client only through `--cacert` or NODE_EXTRA_CA_CERTS.
- */
-export function testCertificate(): TlsFiles {
-  if (cached) return cached;
+/** A self-signed certificate made at test time with openssl (never committed). */
+export function makeCertificate(subjectAltName: string, commonName = "identica test server"): TlsFiles {
   const dir = mkdtempSync(join(tmpdir(), "identica-tls-"));
   const keyPath = join(dir, "key.pem");
   const certPath = join(dir, "cert.pem");
@@ -32,9 +26,9 @@ export function testCertificate(): TlsFiles {
       "-days",
       "2",
       "-subj",
-      "/CN=identica test server",
+      `/CN=${commonName}`,
       "-addext",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:::1",
+      `subjectAltName=${subjectAltName}`,
       "-keyout",
       keyPath,
       "-out",
@@ -42,6 +36,13 @@ export function testCertificate(): TlsFiles {
     ],
     { stdio: "ignore" },
   );
-  cached = { key: readFileSync(keyPath, "utf8"), cert: readFileSync(certPath, "utf8"), certPath };
+  return { key: readFileSync(keyPath, "utf8"), cert: readFileSync(certPath, "utf8"), certPath };
+}
+
+let cached: TlsFiles | undefined;
+
+/** The test servers' certificate: 127.0.0.1, localhost and ::1, trusted only through --cacert. */
+export function testCertificate(): TlsFiles {
+  cached ??= makeCertificate("IP:127.0.0.1,DNS:localhost,IP:::1");
   return cached;
 }
