@@ -20,8 +20,7 @@ export interface ApiOptions {
         /** When no user is set: the one account stored for this server, if there is exactly one. */
         soleAccount?: () => Promise<string | undefined>;
       }
-    | { fixed: BasicCredential }
-    | "none";
+    | { fixed: BasicCredential };
 }
 
 /**
@@ -32,23 +31,20 @@ export async function withApi<T>(opts: ApiOptions, fn: (api: Api) => Promise<T>)
   const { HttpSession } = await import("../http/client.js");
   const session = new HttpSession(opts.server.origin, opts.http);
   const source = opts.credential;
-  const credential =
-    source === "none"
-      ? undefined
-      : async (): Promise<BasicCredential> => {
-          if ("fixed" in source) return source.fixed;
-          const user = opts.user ?? (await source.soleAccount?.());
-          if (user === undefined) {
-            throw new ConfigError(`${opts.server.key} asks for a login, but no user is set`, {
-              hint: "pass --user NICK, set IDENTICA_USER, or run: identica login",
-            });
-          }
-          return resolveCredential(
-            { origin: opts.server.origin, key: opts.server.key, user },
-            source.stores,
-            source.note,
-          );
-        };
+  const credential = async (): Promise<BasicCredential> => {
+    if ("fixed" in source) return source.fixed;
+    const user = opts.user ?? (await source.soleAccount?.());
+    if (user === undefined) {
+      throw new ConfigError(`${opts.server.key} asks for a login, but no user is set`, {
+        hint: "pass --user NICK, set IDENTICA_USER, or run: identica login",
+      });
+    }
+    return resolveCredential(
+      { origin: opts.server.origin, key: opts.server.key, user },
+      source.stores,
+      source.note,
+    );
+  };
   try {
     return await fn({ server: opts.server, session, format: opts.format, credential });
   } finally {

@@ -30,14 +30,12 @@ export class MemoryStore implements CredentialStore {
   readonly name = "memory";
   readonly setupHint = "";
   readonly #entries = new Map<string, string>();
-  calls = 0;
 
   set(key: string, user: string, password: string): void {
     this.#entries.set(`${key}\n${user}`, password);
   }
 
   async get(target: CredentialTarget): Promise<Lookup> {
-    this.calls++;
     const password = this.#entries.get(`${target.key}\n${target.user}`);
     return password === undefined ? { kind: "missing" } : { kind: "found", password };
   }

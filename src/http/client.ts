@@ -149,7 +149,11 @@ export class HttpSession {
     // same sends us through the challenge once.
     const known = req.credential ? (this.#authorization ?? (await this.#preemptive(req))) : undefined;
     const first = await this.#attempt(req, known, deadline, timeoutMs);
-    if (first.status !== 401 || !req.credential) return first;
+    if (first.status !== 401 || !req.credential) {
+      // Accepted: the rest of this session sends it without looking the credential up again.
+      if (known !== undefined) this.#authorization = known;
+      return first;
+    }
     if (known !== undefined) {
       this.#authorization = undefined;
       this.#config.spaces?.forget(req.url);

@@ -25,9 +25,4 @@ export class Printer {
   note = (line: string): void => {
     if (this.verbose) this.#ctx.stderr.write(`${this.#ctx.redactor.redact(line)}\n`);
   };
-
-  /** A warning on stderr, unless `-q`. */
-  warn(line: string): void {
-    if (!this.quiet) this.#ctx.stderr.write(`identica: ${this.#ctx.redactor.redact(line)}\n`);
-  }
 }
