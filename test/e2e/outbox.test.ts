@@ -222,6 +222,23 @@ describe("post --lines", () => {
     expect(new Set(h.server.requests.map((q) => q.connection)).size).toBe(1);
   });
 
+  it("with a known protection space: every line one request, the credential looked up once", async () => {
+    const d = dirs();
+    expect((await runCli(["post", ...h.args, "-o", "none", uniqueText("warm")], { env: d.env })).code).toBe(
+      0,
+    );
+    h.server.requests.length = 0;
+    const lines = [uniqueText("k1"), uniqueText("k2"), uniqueText("k3")];
+    const r = await runCli(["post", ...h.args, "--lines", "-v", "-o", "none"], {
+      env: d.env,
+      input: `${lines.join("\n")}\n`,
+    });
+    expect(r.code).toBe(0);
+    expect(h.server.requests.map((q) => q.headers.authorization !== undefined)).toEqual([true, true, true]);
+    expect(r.stderr.match(/password for alice at /g)).toHaveLength(1);
+    expectNoSecret(r, PASSWORD);
+  });
+
   it("posts a line before stdin ends (journalctl -f | identica post --lines)", async () => {
     const first = uniqueText("streamed");
     let sent = false;
