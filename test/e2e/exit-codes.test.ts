@@ -83,9 +83,9 @@ describe("65 data", () => {
     expectFailure(r, 65, /refused the request \(400\): Too many duplicate messages too quickly/);
     expectNoSecret(r, PASSWORD);
   });
-  it("a missing parent (404 API error)", async () => {
+  it.each(["xml", "json"])("a missing parent (404 API error, %s)", async (format) => {
     expectFailure(
-      await post(["--reply-to", "99999999", uniqueText("orphan")]),
+      await post(["--format", format, "--reply-to", "99999999", uniqueText("orphan")]),
       65,
       /\(404\): Parent notice not found\./,
     );
