@@ -1,7 +1,8 @@
 import { endpointUrl } from "../config/server.js";
+import { ACCEPT } from "./forms.js";
 import { errorForStatus, type ParsedReply, parseSuccess, unknownOutcome } from "./reply.js";
 import { toStatus } from "./status.js";
-import { ACCEPT, type Api } from "./update.js";
+import type { Api } from "./update.js";
 
 /** The account as `verify_credentials` describes it. */
 export interface Profile {

@@ -1,6 +1,7 @@
 import { endpointUrl } from "../config/server.js";
+import { ACCEPT } from "./forms.js";
 import { parseSuccess } from "./reply.js";
-import { ACCEPT, type Api } from "./update.js";
+import type { Api } from "./update.js";
 
 /**
  * The server's length limit from `statusnet/config` (API.md §3.1): `notice/contentlimit` when set,

@@ -1,7 +1,8 @@
 import { endpointUrl } from "../config/server.js";
+import { ACCEPT } from "./forms.js";
 import { errorForStatus, parseSuccess, unknownOutcome } from "./reply.js";
 import { type Status, toStatus } from "./status.js";
-import { ACCEPT, type Api, type StatusReply, statusOf } from "./update.js";
+import { type Api, type StatusReply, statusOf } from "./update.js";
 
 /** `GET statuses/show/ID.{xml,json}` (API.md §3.4): 404 unknown, 410 deleted, both exit 65. */
 export async function showStatus(api: Api, id: string): Promise<StatusReply> {

@@ -52,5 +52,3 @@ export function statusOf(reply: ParsedReply, format: WireFormat, httpStatus: num
     throw unknownOutcome((err as Error).message, httpStatus, host);
   }
 }
-
-export { ACCEPT, type UpdateParams, updateForm, updateUrl };

@@ -1,9 +1,10 @@
+import type { UpdateParams } from "../api/forms.js";
 import type { ParsedReply } from "../api/reply.js";
 import { fetchTextLimit } from "../api/server-config.js";
 import type { Status } from "../api/status.js";
 import { showStatus, timeline } from "../api/statuses.js";
 import type { Api } from "../api/update.js";
-import { type UpdateParams, updateStatus } from "../api/update.js";
+import { updateStatus } from "../api/update.js";
 import { noticeUrl } from "../config/server.js";
 import { ConfigError, ExitCode, HttpError } from "../errors.js";
 import { serverLimit } from "./limit.js";

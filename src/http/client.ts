@@ -195,8 +195,11 @@ export class HttpSession {
   async #preemptive(req: HttpRequest): Promise<string | undefined> {
     const space = this.#config.spaces?.covers(req.url);
     if (!space || !req.credential || !this.#mayAuthenticate(req.url)) return undefined;
-    const charset = space.charset === null ? [] : [`charset="${space.charset}"`];
-    const challenge = parseChallenges([["Basic", ...charset].join(" ")])[0] as Challenge;
+    // The challenge this space was remembered from, as far as it matters here (its charset).
+    const challenge: Challenge = {
+      scheme: "basic",
+      params: new Map(space.charset === null ? [] : [["charset", space.charset]]),
+    };
     const cred = await req.credential(challenge);
     checkCredential(cred);
     const authorization = basicAuthorization(cred.user, cred.password, challenge);
