@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectFailure, expectNoSecret, type RunResult, runCli } from "../helpers/cli.js";
 import { PASSWORD, uniqueText, useHttpsServer } from "../helpers/setup.js";
 import { startServer, type TestServer } from "../server/gnusocial.js";
-import { makeCertificate } from "../server/tls.js";
+import { expiredCertificate, makeCertificate } from "../server/tls.js";
 
 /**
  * The fault suite: one test per row of SECURITY.md §A, C, E, F, G, H that applies to a poster and is
@@ -181,6 +181,26 @@ describe("C and G: the network misbehaves", () => {
     const r = await post([...h.args, uniqueText(`g${status}`)]);
     expectFailure(r, 69, new RegExp(`server error ${status}`));
     expect(posts(h.server).filter((q) => q.headers.authorization)).toHaveLength(1);
+  });
+  it("G4 an expired certificate: 69, nothing sent, the status kept", async () => {
+    const expired = expiredCertificate();
+    const server = await startServer({ tls: expired });
+    const text = uniqueText("expired");
+    const r = await post([
+      "--server",
+      server.apiRoot,
+      "--user",
+      "alice",
+      "--cacert",
+      expired.certPath,
+      "--max-length",
+      "0",
+      text,
+    ]);
+    await server.close();
+    expectFailure(r, 69, /certificate problem with 127\.0\.0\.1:\d+: CERT_HAS_EXPIRED; nothing was sent/);
+    expect(server.requests).toHaveLength(0);
+    expect(outboxOf(r)).toMatchObject({ text, sent: false, exitCode: 69 });
   });
   it("G4 a certificate for another name: 69", async () => {
     const otherName = makeCertificate("DNS:other.example", "other.example");

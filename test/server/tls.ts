@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -37,6 +37,73 @@ export function makeCertificate(subjectAltName: string, commonName = "identica t
     { stdio: "ignore" },
   );
   return { key: readFileSync(keyPath, "utf8"), cert: readFileSync(certPath, "utf8"), certPath };
+}
+
+/**
+ * A certificate for 127.0.0.1 that expired in 2020, signed by a CA of its own (`openssl ca` can
+ * backdate, `openssl req` cannot). `certPath` is the CA, for `--cacert`.
+ */
+export function expiredCertificate(): TlsFiles {
+  const dir = mkdtempSync(join(tmpdir(), "identica-tls-expired-"));
+  const at = (f: string) => join(dir, f);
+  const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
+  run([
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=identica test CA",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+  ]);
+  run([
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-keyout",
+    "leaf.key",
+    "-out",
+    "leaf.csr",
+  ]);
+  mkdirSync(at("db"));
+  writeFileSync(at("db/index.txt"), "");
+  writeFileSync(at("db/serial"), "01\n");
+  writeFileSync(
+    at("ca.cnf"),
+    "[ca]\ndefault_ca = d\n[d]\ndatabase = db/index.txt\nserial = db/serial\nnew_certs_dir = db\ndefault_md = sha256\npolicy = p\nx509_extensions = ext\n[p]\ncommonName = supplied\n[ext]\nsubjectAltName = IP:127.0.0.1\n",
+  );
+  run([
+    "ca",
+    "-batch",
+    "-config",
+    "ca.cnf",
+    "-cert",
+    "ca.pem",
+    "-keyfile",
+    "ca.key",
+    "-in",
+    "leaf.csr",
+    "-out",
+    "leaf.pem",
+    "-startdate",
+    "20200101000000Z",
+    "-enddate",
+    "20200102000000Z",
+  ]);
+  return {
+    key: readFileSync(at("leaf.key"), "utf8"),
+    cert: readFileSync(at("leaf.pem"), "utf8"),
+    certPath: at("ca.pem"),
+  };
 }
 
 let cached: TlsFiles | undefined;
