@@ -39,7 +39,19 @@ function buildProgram(ctx: Context, setCode: (code: ExitCode) => void): Command 
       writeErr: (s) => ctx.stderr.write(s),
       outputError: () => {},
     })
-    .showSuggestionAfterError(true);
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      "after",
+      `
+Examples:
+  identica login --server social.example --user alice
+  identica post "Hello, fediverse"
+  uptime | identica post -o url
+  identica timeline public --count 5
+
+Exit codes: 0 ok, 64 usage, 65 refused, 69 unavailable, 75 try later (nothing posted),
+76 outcome unknown, 77 permission, 78 configuration. See man identica.`,
+    );
 
   program
     .command("post")

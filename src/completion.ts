@@ -39,6 +39,7 @@ export function addCompletion(program: Command): void {
   const outboxAction = completion.commands.get("outbox")?.arguments.get("action");
   if (outboxAction) outboxAction.handler = values("list", "send", "drop");
   const shellCmd = program.commands.find((c) => c.name() === "completion");
+  shellCmd?.description("print a shell completion script: bash, zsh or fish");
   shellCmd?.addHelpText(
     "after",
     `
