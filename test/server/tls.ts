@@ -11,32 +11,29 @@ export interface TlsFiles {
 }
 
 /** A self-signed certificate made at test time with openssl (never committed). */
+/** `openssl req` for a new 2048-bit key and a certificate (or, without `-x509`, a request). */
+function req(dir: string, args: string[]): void {
+  execFileSync("openssl", ["req", "-newkey", "rsa:2048", "-nodes", ...args], { cwd: dir, stdio: "ignore" });
+}
+
+const selfSigned = (cn: string, key: string, out: string) => [
+  "-x509",
+  "-days",
+  "2",
+  "-subj",
+  `/CN=${cn}`,
+  "-keyout",
+  key,
+  "-out",
+  out,
+];
+
+/** A self-signed certificate made at test time with openssl (never committed). */
 export function makeCertificate(subjectAltName: string, commonName = "identica test server"): TlsFiles {
   const dir = mkdtempSync(join(tmpdir(), "identica-tls-"));
-  const keyPath = join(dir, "key.pem");
+  req(dir, [...selfSigned(commonName, "key.pem", "cert.pem"), "-addext", `subjectAltName=${subjectAltName}`]);
   const certPath = join(dir, "cert.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${commonName}`,
-      "-addext",
-      `subjectAltName=${subjectAltName}`,
-      "-keyout",
-      keyPath,
-      "-out",
-      certPath,
-    ],
-    { stdio: "ignore" },
-  );
-  return { key: readFileSync(keyPath, "utf8"), cert: readFileSync(certPath, "utf8"), certPath };
+  return { key: readFileSync(join(dir, "key.pem"), "utf8"), cert: readFileSync(certPath, "utf8"), certPath };
 }
 
 /**
@@ -46,34 +43,8 @@ export function makeCertificate(subjectAltName: string, commonName = "identica t
 export function expiredCertificate(): TlsFiles {
   const dir = mkdtempSync(join(tmpdir(), "identica-tls-expired-"));
   const at = (f: string) => join(dir, f);
-  const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-  run([
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=identica test CA",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-  ]);
-  run([
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    "/CN=127.0.0.1",
-    "-keyout",
-    "leaf.key",
-    "-out",
-    "leaf.csr",
-  ]);
+  req(dir, selfSigned("identica test CA", "ca.key", "ca.pem"));
+  req(dir, ["-subj", "/CN=127.0.0.1", "-keyout", "leaf.key", "-out", "leaf.csr"]);
   mkdirSync(at("db"));
   writeFileSync(at("db/index.txt"), "");
   writeFileSync(at("db/serial"), "01\n");
@@ -81,24 +52,24 @@ export function expiredCertificate(): TlsFiles {
     at("ca.cnf"),
     "[ca]\ndefault_ca = d\n[d]\ndatabase = db/index.txt\nserial = db/serial\nnew_certs_dir = db\ndefault_md = sha256\npolicy = p\nx509_extensions = ext\n[p]\ncommonName = supplied\n[ext]\nsubjectAltName = IP:127.0.0.1\n",
   );
-  run([
-    "ca",
-    "-batch",
-    "-config",
-    "ca.cnf",
-    "-cert",
-    "ca.pem",
-    "-keyfile",
-    "ca.key",
-    "-in",
-    "leaf.csr",
-    "-out",
-    "leaf.pem",
-    "-startdate",
-    "20200101000000Z",
-    "-enddate",
-    "20200102000000Z",
-  ]);
+  execFileSync(
+    "openssl",
+    [
+      "ca",
+      "-batch",
+      "-config",
+      "ca.cnf",
+      "-cert",
+      "ca.pem",
+      "-keyfile",
+      "ca.key",
+      "-in",
+      "leaf.csr",
+      "-out",
+      "leaf.pem",
+    ].concat(["-startdate", "20200101000000Z", "-enddate", "20200102000000Z"]),
+    { cwd: dir, stdio: "ignore" },
+  );
   return {
     key: readFileSync(at("leaf.key"), "utf8"),
     cert: readFileSync(at("leaf.pem"), "utf8"),
