@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { addCompletion } from "./completion.js";
 import type { Context } from "./context.js";
-import { ExitCode, IdenticaError } from "./errors.js";
+import { ExitCode, IdenticaError, type Kept } from "./errors.js";
 import { version } from "./version.js";
 
 /**
@@ -138,11 +138,12 @@ Examples:
     .argument("[id]", "for drop: the entry's id")
     .addHelpText(
       "after",
-      "\nExamples:\n  identica outbox list\n  identica outbox send       # oldest first, never twice\n  identica outbox drop 20261127-064512123-a1b2c3",
+      "\nExamples:\n  identica outbox list\n  identica outbox send       # oldest first, never twice\n  identica outbox send --retry-refused 20261127-064512123-a1b2c3\n  identica outbox drop 20261127-064512123-a1b2c3",
     )
-    .action(async (action: string | undefined, id: string | undefined, _flags, cmd: Command) => {
+    .option("--retry-refused <id>", "for send: also send this entry, which the server refused before")
+    .action(async (action: string | undefined, id: string | undefined, flags, cmd: Command) => {
       const { outboxCommand } = await import("./commands/outbox.js");
-      setCode(await outboxCommand(ctx, action, id === undefined ? [] : [id], cmd.optsWithGlobals()));
+      setCode(await outboxCommand(ctx, action, id === undefined ? [] : [id], cmd.optsWithGlobals(), flags));
     });
 
   program
@@ -238,11 +239,11 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     await program.parseAsync(argv, { from: "user" });
     return code;
   } catch (err) {
-    return report(err, ctx, argv.includes("--debug"));
+    return await report(err, ctx, argv.includes("--debug"));
   }
 }
 
-function report(err: unknown, ctx: Context, debug: boolean): number {
+async function report(err: unknown, ctx: Context, debug: boolean): Promise<number> {
   const write = (line: string) => ctx.stderr.write(`${ctx.redactor.redact(line)}\n`);
   if (err instanceof CommanderError) {
     if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return ExitCode.Ok;
@@ -250,20 +251,19 @@ function report(err: unknown, ctx: Context, debug: boolean): number {
     write(`identica: ${err.message.replace(/^error: /, "")} (see identica --help)`);
     return ExitCode.Usage;
   }
-  if (err instanceof IdenticaError) {
-    write(`identica: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
-    if (err.savedTo)
-      write(
-        `identica: the status is saved in the outbox: ${err.savedTo} (send it with: identica outbox send)`,
-      );
-    if (debug) write(stackOf(err));
-    return err.exitCode;
+  const code = err instanceof IdenticaError ? err.exitCode : ExitCode.Internal;
+  if (err instanceof IdenticaError) write(`identica: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
+  else {
+    const message = (err as Error)?.message ?? String(err);
+    write(`identica: internal error: ${message} (this is a bug; --debug shows the stack)`);
   }
-  write(
-    `identica: internal error: ${(err as Error)?.message ?? String(err)} (this is a bug; --debug shows the stack)`,
-  );
+  const kept = (err as { kept?: Kept } | undefined)?.kept;
+  if (kept) {
+    const { keptLines } = await import("./core/keep.js");
+    for (const line of keptLines(kept)) ctx.stderr.write(`${line}\n`);
+  }
   if (debug) write(stackOf(err));
-  return ExitCode.Internal;
+  return code;
 }
 
 function stackOf(err: unknown): string {

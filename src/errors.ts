@@ -12,9 +12,43 @@ export enum ExitCode {
   Protocol = 76,
   NoPerm = 77,
   Config = 78,
+  HangUp = 129,
   Interrupted = 130,
   Terminated = 143,
 }
+
+// CLI.md "Several accounts": when several things failed, the code is the most serious one, in this
+// order (unknown outcome first: a script must not retry blindly). 64 is the least serious: nothing was
+// sent for that item at all.
+const SEVERITY = [
+  ExitCode.Protocol,
+  ExitCode.Internal,
+  ExitCode.NoPerm,
+  ExitCode.Config,
+  ExitCode.Data,
+  ExitCode.Unavailable,
+  ExitCode.TempFail,
+  ExitCode.Usage,
+];
+
+/** The more serious of two outcomes (CLI.md order); 0 only when both are 0. */
+export function worse(a: ExitCode, b: ExitCode): ExitCode {
+  if (a === ExitCode.Ok) return b;
+  if (b === ExitCode.Ok) return a;
+  const rank = (c: ExitCode) => (SEVERITY.indexOf(c) < 0 ? SEVERITY.length : SEVERITY.indexOf(c));
+  return rank(b) < rank(a) ? b : a;
+}
+
+/**
+ * What became of a status whose post failed (CLI.md "The outbox's promises"): kept in the outbox for
+ * a later `outbox send`; kept but marked refused (the server said no: resending as is would not help);
+ * not kept because the server already has it (a refused duplicate); or not saved at all, in which case
+ * the whole text is printed so that nothing the user typed is lost.
+ */
+export type Kept =
+  | { kind: "saved"; path: string; id: string; refused: boolean }
+  | { kind: "already-posted" }
+  | { kind: "unsaved"; why: string; text: string };
 
 export interface IdenticaErrorOptions {
   /** A line the user can act on, printed after the message. */
@@ -26,8 +60,8 @@ export interface IdenticaErrorOptions {
 export class IdenticaError extends Error {
   readonly exitCode: ExitCode;
   readonly hint: string | undefined;
-  /** Where the status was kept (the outbox file) when a post failed. */
-  savedTo: string | undefined;
+  /** What became of the status when a post failed: kept in the outbox, or not (see core/keep.ts). */
+  kept: Kept | undefined;
 
   constructor(exitCode: ExitCode, message: string, options: IdenticaErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

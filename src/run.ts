@@ -1,4 +1,5 @@
 import { processContext } from "./context.js";
+import { keptLines } from "./core/keep.js";
 import { savePending } from "./core/pending.js";
 import { ExitCode } from "./errors.js";
 import { authenticatedRequestInFlight } from "./http/wire.js";
@@ -23,28 +24,28 @@ export async function run(): Promise<void> {
       return;
     }
   }
-  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-    if (err.code !== "EPIPE") throw err;
-  });
+  // A closed stdout or stderr (`identica post x 2>&1 | head -1`) must not change the exit code: the
+  // outcome decides it, and a wrapper that retries on "1" would post twice (SECURITY.md H1, I9).
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") throw err;
+    });
+  }
   for (const [signal, code] of [
     ["SIGINT", ExitCode.Interrupted],
     ["SIGTERM", ExitCode.Terminated],
+    // A closed terminal or ssh session: the same as SIGTERM, so piped text is not lost.
+    ["SIGHUP", ExitCode.HangUp],
   ] as const) {
     process.once(signal, () => {
       const sent = authenticatedRequestInFlight();
       const state = sent
         ? "after the status was sent; it may have been posted (check before posting again)"
         : "nothing was posted";
-      let saved: string | undefined;
-      try {
-        saved = savePending(sent, code, `interrupted (${signal})`);
-      } catch (err) {
-        process.stderr.write(
-          `identica: could not save the status to the outbox: ${(err as Error).message}\n`,
-        );
+      const kept = savePending(sent, code, `interrupted (${signal})`);
+      for (const line of [`identica: interrupted (${signal}); ${state}`, ...keptLines(kept)]) {
+        process.stderr.write(`${line}\n`);
       }
-      process.stderr.write(`identica: interrupted (${signal}); ${state}\n`);
-      if (saved) process.stderr.write(`identica: the status is saved in the outbox: ${saved}\n`);
       process.exit(code);
     });
   }

@@ -18,9 +18,18 @@ export interface StatusReply {
   reply: ParsedReply;
 }
 
+export interface UpdateReply extends StatusReply {
+  /**
+   * By the server's own clock (its `Date` header, less the time the exchange took and a second of
+   * rounding): a notice created before this cannot be the one this request made.
+   */
+  notBefore: Date | undefined;
+}
+
 /** `POST statuses/update.{xml,json}`: success is a 200 whose body is a status with an id. */
-export async function updateStatus(api: Api, p: UpdateParams): Promise<StatusReply> {
+export async function updateStatus(api: Api, p: UpdateParams): Promise<UpdateReply> {
   const url = updateUrl(api.server, api.format);
+  const started = Date.now();
   const res = await api.session.send({
     method: "POST",
     url,
@@ -31,7 +40,9 @@ export async function updateStatus(api: Api, p: UpdateParams): Promise<StatusRep
   const host = url.host;
   if (res.status < 200 || res.status >= 300) throw errorForStatus(res, host, "post the status");
   const reply = parseSuccess(res, api.format, host);
-  return { status: statusOf(reply, api.format, res.status, host), reply };
+  const serverNow = Date.parse(String(res.headers.date ?? ""));
+  const notBefore = Number.isNaN(serverNow) ? undefined : new Date(serverNow - (Date.now() - started) - 1000);
+  return { status: statusOf(reply, api.format, res.status, host), reply, notBefore };
 }
 
 /** The `<status>` root (XML) or the object (JSON), as a Status; anything else is an unknown outcome. */

@@ -92,29 +92,33 @@ export function userOf(g: Globals, ctx: Context, server: Server): string | undef
 /**
  * The credential sources in CLI.md's order: the password file, the environment, the OS keychain,
  * ~/.netrc, then a prompt on the terminal. Nothing here touches a source; they are asked in turn only
- * when a server has challenged.
+ * when a server has challenged. `--password-file` and `IDENTICA_PASSWORD` name no server: they belong
+ * to the run's own server only, so for any other origin (an outbox entry of another server) they are
+ * left out and only the sources that are bound to an origin remain (SECURITY.md I7).
  */
 export function credentialStores(
   g: Globals,
   ctx: Context,
   keychain = new KeychainStore({ env: ctx.env }),
+  originFree = true,
 ): CredentialStore[] {
   const stores: CredentialStore[] = [];
-  if (g.flags.passwordFile !== undefined) stores.push(new PasswordFileStore(g.flags.passwordFile));
-  stores.push(
-    new EnvStore(ctx.env),
-    keychain,
-    new NetrcStore(ctx.env),
-    new PromptStore(ctx, g.flags.input === false),
-  );
+  if (originFree) {
+    if (g.flags.passwordFile !== undefined) stores.push(new PasswordFileStore(g.flags.passwordFile));
+    stores.push(new EnvStore(ctx.env));
+  }
+  stores.push(keychain, new NetrcStore(ctx.env), new PromptStore(ctx, g.flags.input === false));
   return stores;
 }
 
-/** How commands that may need a credential look it up, with the keychain's sole account as the user of last resort. */
-export function credentialSource(g: Globals, ctx: Context, server: Server) {
+/**
+ * How commands that may need a credential look it up, with the keychain's sole account as the user of
+ * last resort. `originFree: false` leaves out the sources that name no server (see credentialStores).
+ */
+export function credentialSource(g: Globals, ctx: Context, server: Server, originFree = true) {
   const keychain = new KeychainStore({ env: ctx.env });
   return {
-    stores: credentialStores(g, ctx, keychain),
+    stores: credentialStores(g, ctx, keychain, originFree),
     note: g.printer.note,
     soleAccount: async () => {
       try {

@@ -1,11 +1,14 @@
 import { join } from "node:path";
+import { resolveUser } from "../config/account.js";
 import { cacheDir, stateDir } from "../config/paths.js";
-import { parseServer } from "../config/server.js";
+import { parseServer, type Server } from "../config/server.js";
 import type { Context } from "../context.js";
+import { keptLines, updater } from "../core/keep.js";
 import { LimitCache } from "../core/limit-cache.js";
 import { acquireLock } from "../core/lock.js";
-import { Outbox, type OutboxEntry } from "../core/outbox.js";
-import { ExitCode, IdenticaError, UsageError } from "../errors.js";
+import { Outbox, type OutboxEntry, uncertainSince } from "../core/outbox.js";
+import { setPending } from "../core/pending.js";
+import { ExitCode, IdenticaError, UsageError, worse } from "../errors.js";
 import { absoluteTime } from "../output/time.js";
 import { oneLine } from "../sanitize.js";
 import {
@@ -14,6 +17,7 @@ import {
   type Globals,
   httpConfig,
   readGlobals,
+  serverOf,
   userOf,
 } from "./globals.js";
 import { printResult } from "./post.js";
@@ -24,6 +28,7 @@ export async function outboxCommand(
   action: string | undefined,
   args: string[],
   gflags: GlobalFlags,
+  flags: { retryRefused?: string } = {},
 ): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
   const outbox = new Outbox(stateDir(ctx.env));
@@ -39,7 +44,7 @@ export async function outboxCommand(
       return ExitCode.Ok;
     }
     case "send":
-      return send(ctx, g, outbox);
+      return send(ctx, g, outbox, flags.retryRefused);
     default:
       throw new UsageError(`unknown outbox action "${action}" (use list, send or drop ID)`);
   }
@@ -61,37 +66,64 @@ function list(g: Globals, entries: OutboxEntry[]): void {
   }
   const blocks = entries.map((e) => {
     const who = `${e.user ?? "?"} at ${e.server}`;
-    const state = e.sent ? "sent, outcome unknown" : "not posted";
+    const since = uncertainSince(e);
+    const state = e.refused
+      ? "refused; skipped by outbox send"
+      : since !== null
+        ? `outcome unknown since ${absoluteTime(since)}`
+        : "not posted";
     return `${e.id}  ${absoluteTime(e.attemptedAt)}  ${who}  (exit ${e.exitCode}, ${state})\n    ${oneLine(e.text, 200)}\n`;
   });
   g.printer.result(blocks.join(""));
 }
 
-/** Whether the server may already have an earlier attempt: then the timeline is checked first. */
-function outcomeUnknown(e: OutboxEntry): boolean {
-  return e.exitCode === ExitCode.Protocol || e.sent;
-}
-
 /**
- * Sends the entries oldest first and stops at the first failure. A lock in the state dir keeps two
- * runs (two cron jobs) from sending the same entry; an entry whose earlier outcome is unknown is first
- * looked for on the user's timeline, so it is never posted twice.
+ * Sends the entries oldest first, each on its own, and goes on after a failure: the exit code is the
+ * most serious outcome (CLI.md order). A lock in the state dir keeps two runs (two cron jobs) from
+ * sending the same entry. An entry whose outcome is or was ever unknown is first looked for on the
+ * account's statuses since its first uncertain attempt, so it is never posted twice. An entry the
+ * server refused is skipped until `--retry-refused ID`.
  */
-async function send(ctx: Context, g: Globals, outbox: Outbox): Promise<ExitCode> {
+async function send(
+  ctx: Context,
+  g: Globals,
+  outbox: Outbox,
+  retryRefused: string | undefined,
+): Promise<ExitCode> {
+  outbox.ensureDir();
   const release = acquireLock(join(stateDir(ctx.env), "outbox.lock"));
   try {
     const entries = outbox.list();
+    if (retryRefused !== undefined && !entries.some((e) => e.id === retryRefused)) {
+      throw new UsageError(`no entry "${retryRefused}" in the outbox`);
+    }
     if (entries.length === 0) {
       if (g.output === "pretty") g.printer.result("The outbox is empty.\n");
       return ExitCode.Ok;
     }
     const { postStatus } = await import("../core/post.js");
     const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
+    const home = ownServer(g, ctx);
+    let worst: ExitCode = ExitCode.Ok;
     for (const entry of entries) {
       // Another run may have sent it while we waited for the server.
       if (outbox.get(entry.id) === undefined) continue;
+      if (entry.refused && entry.id !== retryRefused) {
+        g.printer.note(`* ${entry.id}: refused earlier (${entry.error}); skipped`);
+        warn(
+          ctx,
+          `${entry.id} was refused by the server (exit ${entry.exitCode}); skipped (identica outbox send --retry-refused ${entry.id} to try it again, or identica outbox drop ${entry.id})`,
+        );
+        continue;
+      }
       const server = parseServer(entry.server);
-      const user = entry.user ?? userOf(g, ctx, server);
+      const sameOrigin = home !== undefined && home.origin === server.origin;
+      const user =
+        entry.user ?? (sameOrigin ? userOf(g, ctx, server) : resolveUser({}, {}, g.config, server));
+      const since = uncertainSince(entry);
+      const startedAt = ctx.now();
+      const save = updater(outbox, entry, startedAt);
+      setPending(save);
       try {
         const result = await postStatus(
           {
@@ -99,7 +131,7 @@ async function send(ctx: Context, g: Globals, outbox: Outbox): Promise<ExitCode>
             user,
             format: g.format,
             http: await httpConfig(g, ctx, server),
-            credential: credentialSource(g, ctx, server),
+            credential: credentialSource(g, ctx, server, sameOrigin),
             text: entry.text,
             source: entry.source,
             replyTo: entry.replyTo ?? undefined,
@@ -107,30 +139,54 @@ async function send(ctx: Context, g: Globals, outbox: Outbox): Promise<ExitCode>
           {
             cache,
             note: g.printer.note,
-            unlessPosted: outcomeUnknown(entry) ? { since: new Date(entry.attemptedAt) } : undefined,
+            unlessPosted: since === null ? undefined : { since: new Date(since) },
           },
         );
+        setPending(undefined);
         outbox.remove(entry.id);
         g.printer.note(
           `* ${entry.id}: ${result.existing ? "was already posted" : "posted"} as #${result.status.id}`,
         );
         await printResult(ctx, g, result, true);
       } catch (err) {
+        setPending(undefined);
+        if (err instanceof IdenticaError && err.kept?.kind === "already-posted") {
+          // A refused duplicate: the server has this text already (SECURITY.md I2).
+          outbox.remove(entry.id);
+          g.printer.note(
+            `* ${entry.id}: the server already has it (${err.message}); removed from the outbox`,
+          );
+          continue;
+        }
         const code = err instanceof IdenticaError ? err.exitCode : ExitCode.Internal;
-        outbox.update({
-          ...entry,
-          attemptedAt: ctx.now().toISOString(),
-          exitCode: code,
-          error: (err as Error)?.message ?? String(err),
-          // Once the outcome was unknown it stays so until the timeline says otherwise.
-          sent: entry.sent || code === ExitCode.Protocol,
-        });
-        if (err instanceof IdenticaError) err.savedTo = outbox.pathOf(entry.id);
-        throw err;
+        worst = worse(worst, code);
+        const kept = save(code === ExitCode.Protocol, code, (err as Error)?.message ?? String(err));
+        const e = err as IdenticaError;
+        let hint = e.hint;
+        if (code === ExitCode.Config && !sameOrigin) {
+          hint = `--password-file and IDENTICA_PASSWORD apply only to ${home?.key ?? "the configured server"}; send it with: identica --server ${server.root} outbox send, or store a password: identica login --server ${server.root}`;
+        }
+        warn(ctx, `${entry.id}: ${e.message}${hint ? ` (${hint})` : ""}`);
+        for (const line of keptLines(kept, entry.id).slice(kept.kind === "saved" && !kept.refused ? 1 : 0)) {
+          ctx.stderr.write(`${line}\n`);
+        }
       }
     }
-    return ExitCode.Ok;
+    return worst;
   } finally {
     release();
   }
+}
+
+/** The server named by --server, IDENTICA_SERVER or the config default, if any. */
+function ownServer(g: Globals, ctx: Context): Server | undefined {
+  try {
+    return serverOf(g, ctx);
+  } catch {
+    return undefined;
+  }
+}
+
+function warn(ctx: Context, line: string): void {
+  ctx.stderr.write(`${ctx.redactor.redact(`identica: ${line}`)}\n`);
 }

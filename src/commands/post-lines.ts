@@ -1,15 +1,17 @@
 import { createInterface } from "node:readline";
-import { cacheDir } from "../config/paths.js";
+import { cacheDir, stateDir } from "../config/paths.js";
 import type { Server } from "../config/server.js";
 import type { Context } from "../context.js";
+import { keeper, keepOnFailure, keptLines } from "../core/keep.js";
 import { checkLength, LimitCache } from "../core/limit-cache.js";
+import { Outbox } from "../core/outbox.js";
 import { setPending } from "../core/pending.js";
 import { type PostResult, postOn } from "../core/post.js";
 import { withApi } from "../core/session.js";
 import { checkText } from "../core/text.js";
-import { ExitCode, HttpError, IdenticaError } from "../errors.js";
+import { ExitCode, HttpError, IdenticaError, worse } from "../errors.js";
 import { credentialSource, type Globals, httpConfig, userOf } from "./globals.js";
-import { keeper, keepOnFailure, type PostFlags, printResult } from "./post.js";
+import { type PostFlags, printResult } from "./post.js";
 
 /** The longest `Retry-After` honoured before a line goes to the outbox instead. */
 const MAX_RETRY_WAIT_S = 300;
@@ -28,15 +30,16 @@ export async function postLines(
 ): Promise<ExitCode> {
   const user = userOf(g, ctx, server);
   const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
+  const outbox = new Outbox(stateDir(ctx.env));
   let worst: ExitCode = ExitCode.Ok;
   const fail = (lineNo: number, err: unknown) => {
     const code = err instanceof IdenticaError ? err.exitCode : ExitCode.Internal;
-    worst = Math.max(worst, code);
+    worst = worse(worst, code);
     const e = err as IdenticaError;
     ctx.stderr.write(
       ctx.redactor.redact(`identica: line ${lineNo}: ${e.message}${e.hint ? ` (${e.hint})` : ""}\n`),
     );
-    if (e.savedTo) ctx.stderr.write(`identica: line ${lineNo} is saved in the outbox: ${e.savedTo}\n`);
+    for (const line of keptLines(e.kept, `line ${lineNo}`)) ctx.stderr.write(`${line}\n`);
   };
   const opts = {
     server,
@@ -74,7 +77,7 @@ export async function postLines(
         continue;
       }
       const draft = { text, server, user, replyTo: flags.replyTo, source: flags.source };
-      const keep = keeper(ctx, draft);
+      const keep = keeper(outbox, draft, ctx.now());
       setPending(keep);
       let result: PostResult;
       try {

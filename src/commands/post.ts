@@ -1,12 +1,11 @@
 import { cacheDir, stateDir } from "../config/paths.js";
-import type { Server } from "../config/server.js";
 import type { Context } from "../context.js";
 import { checkLength, LimitCache } from "../core/limit-cache.js";
 import { Outbox } from "../core/outbox.js";
 import { setPending } from "../core/pending.js";
 import type { PostResult } from "../core/post.js";
 import { readStatusText } from "../core/text.js";
-import { ExitCode, IdenticaError, UsageError } from "../errors.js";
+import { ExitCode, UsageError } from "../errors.js";
 import { loadStyle, useColor } from "../output/color.js";
 import { plainStatusOutput, prettyStatus, statusJson } from "../output/status.js";
 import {
@@ -72,13 +71,10 @@ export async function postCommand(
   }
 
   const { postStatus } = await import("../core/post.js");
-  const keep = keeper(ctx, {
-    text,
-    server,
-    user: request.user,
-    replyTo: flags.replyTo,
-    source: flags.source,
-  });
+  const { keeper, keepOnFailure } = await import("../core/keep.js");
+  const outbox = new Outbox(stateDir(ctx.env));
+  const draft = { text, server, user: request.user, replyTo: flags.replyTo, source: flags.source };
+  const keep = keeper(outbox, draft, ctx.now());
   setPending(keep);
   let result: PostResult;
   try {
@@ -113,50 +109,6 @@ export async function printResult(
   } else {
     g.printer.result(plainStatusOutput(g.output, result.status, result.url, result.reply.text));
   }
-}
-
-export interface Draft {
-  text: string;
-  server: Server;
-  user: string | undefined;
-  replyTo: string | undefined;
-  source: string;
-}
-
-/** Saves a draft to the outbox after a failed attempt; returns the file. */
-export function keeper(ctx: Context, d: Draft) {
-  return (sent: boolean, exitCode: number, reason: string): string => {
-    const outbox = new Outbox(stateDir(ctx.env));
-    const entry = outbox.save({
-      text: d.text,
-      server: d.server.root,
-      user: d.user ?? null,
-      replyTo: d.replyTo ?? null,
-      source: d.source,
-      attemptedAt: ctx.now().toISOString(),
-      sent,
-      exitCode,
-      error: reason,
-    });
-    return outbox.pathOf(entry.id);
-  };
-}
-
-/**
- * A post that failed for any reason but bad usage (64) keeps its text in the outbox; the error then
- * names the file. "sent" means the outcome is unknown (76): the server may have the status already.
- */
-export function keepOnFailure(err: unknown, keep: ReturnType<typeof keeper>): unknown {
-  const code = err instanceof IdenticaError ? err.exitCode : ExitCode.Internal;
-  if (code === ExitCode.Usage) return err;
-  try {
-    const path = keep(code === ExitCode.Protocol, code, (err as Error)?.message ?? String(err));
-    if (err instanceof IdenticaError) err.savedTo = path;
-    else if (err instanceof Error) Object.assign(err, { savedTo: path });
-  } catch (saveErr) {
-    if (err instanceof IdenticaError) err.savedTo = `(could not be saved: ${(saveErr as Error).message})`;
-  }
-  return err;
 }
 
 function parseMaxLength(v: string): number {

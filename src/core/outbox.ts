@@ -25,12 +25,43 @@ export interface OutboxEntry {
   user: string | null;
   replyTo: string | null;
   source: string;
-  /** When the post was last attempted (ISO 8601). */
+  /** When the last attempt began (ISO 8601). */
   attemptedAt: string;
-  /** Whether the request had gone out: if so the server may have posted it (check before resending). */
+  /**
+   * When the first attempt whose outcome was unknown began (ISO 8601), or null if every attempt
+   * certainly posted nothing. Set once and never moved: the "already posted?" search looks at the
+   * account's statuses since this time, whatever failed after it.
+   */
+  uncertainSince: string | null;
+  /** Whether any attempt's outcome was unknown (the request went out): `uncertainSince !== null`. */
   sent: boolean;
+  /** The server refused it for good (65): later sends skip it until `outbox send --retry-refused ID`. */
+  refused: boolean;
   exitCode: number;
   error: string;
+}
+
+/** The start of the "already posted?" search, also for entries written before `uncertainSince` existed. */
+export function uncertainSince(e: OutboxEntry): string | null {
+  if (typeof e.uncertainSince === "string") return e.uncertainSince;
+  return e.sent || e.exitCode === 76 ? e.attemptedAt : null;
+}
+
+/** The outcome of one more attempt at an entry, folded into it (the first uncertain time stays). */
+export function afterAttempt(
+  e: OutboxEntry,
+  attempt: { startedAt: Date; uncertain: boolean; exitCode: number; error: string },
+): OutboxEntry {
+  const since = uncertainSince(e) ?? (attempt.uncertain ? attempt.startedAt.toISOString() : null);
+  return {
+    ...e,
+    attemptedAt: attempt.startedAt.toISOString(),
+    uncertainSince: since,
+    sent: since !== null,
+    refused: attempt.exitCode === 65,
+    exitCode: attempt.exitCode,
+    error: attempt.error,
+  };
 }
 
 export type NewEntry = Omit<OutboxEntry, "id">;
@@ -42,13 +73,18 @@ export class Outbox {
     this.dir = join(stateDir, "outbox");
   }
 
+  /** The state folder and its outbox, private to the user. */
+  ensureDir(): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  }
+
   pathOf(id: string): string {
     return join(this.dir, `${id}.json`);
   }
 
   /** Saves an entry and returns it with its id; the file appears complete or not at all. */
   save(entry: NewEntry): OutboxEntry {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.ensureDir();
     const stamp = entry.attemptedAt.replace(/[-:.]/g, "").replace("T", "-").replace("Z", "");
     const id = `${stamp}-${randomBytes(3).toString("hex")}`;
     const full = { id, ...entry };

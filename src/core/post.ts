@@ -3,10 +3,12 @@ import type { ParsedReply } from "../api/reply.js";
 import { fetchTextLimit } from "../api/server-config.js";
 import type { Status } from "../api/status.js";
 import { showStatus, timeline } from "../api/statuses.js";
-import type { Api } from "../api/update.js";
+import { isStoredFormOf } from "../api/stored-text.js";
+import type { Api, UpdateReply } from "../api/update.js";
 import { updateStatus } from "../api/update.js";
 import { noticeUrl } from "../config/server.js";
 import { ConfigError, ExitCode, HttpError } from "../errors.js";
+import { oneLine } from "../sanitize.js";
 import { serverLimit } from "./limit.js";
 import { checkLength, type LimitCache } from "./limit-cache.js";
 import { type ApiOptions, withApi } from "./session.js";
@@ -54,7 +56,11 @@ export async function postOn(api: Api, req: PostRequest, limits: LimitOptions): 
   if (limits.maxLength === undefined) {
     checkLength(req.text, await serverLimit(api, limits.cache, limits.note), `${req.server.key}'s`);
   }
-  let result: { status: Status; reply: ParsedReply };
+  // A text that starts with a command word may be run as a command (API.md §2.3); the user's latest
+  // notice before the post tells a swallowed command (the reply is that notice) from one that made a
+  // new notice (fav, sub). One read, only for such texts.
+  const latestBefore = startsWithCommand(req.text) ? await latestNoticeId(api, req.user) : undefined;
+  let result: UpdateReply;
   try {
     result = await updateStatus(api, req);
   } catch (err) {
@@ -62,40 +68,92 @@ export async function postOn(api: Api, req: PostRequest, limits: LimitOptions): 
     if (err instanceof HttpError && (err.details.status === 406 || err.details.status === 413)) {
       await limits.cache.set(req.server, await fetchTextLimit(api).catch(() => undefined));
     }
+    // GNU social refuses the same text from the same user within its duplicate window (API.md §2.4):
+    // the status is already there, so it must never be kept for another try (SECURITY.md I2).
+    if (
+      err instanceof HttpError &&
+      err.details.status === 400 &&
+      /duplicate/i.test(err.details.serverMessage ?? "")
+    ) {
+      err.kept = { kind: "already-posted" };
+    }
     throw err;
   }
-  const command = swallowedCommand(req.text, result.status);
-  if (command !== undefined) {
-    throw new HttpError(
-      ExitCode.Data,
-      `the server treated the text as its "${command}" command and posted nothing (it answered with your latest notice, #${result.status.id})`,
-      { status: 200, sent: true },
-      { hint: "reword the start of the status if you meant to post it" },
-    );
-  }
+  const swallowed = await swallowedCommand(req.text, result, latestBefore);
+  if (swallowed !== undefined) throw swallowed;
   return { ...result, url: noticeUrl(req.server, result.status.id) };
 }
 
 // CommandInterpreter::handle_command() (API.md §2.3): a status starting with one of these words may
-// be run as a command, and the server then answers 200 with the user's latest existing notice.
+// be run as a command, and the server then answers 200 with the user's latest notice.
 const COMMAND_WORDS = new Set(
   "help login lose subscribers subscriptions groups on off stop quit join drop follow sub leave unsub get last d dm r reply repeat rp rt rd whois fav nudge stats invite track untrack tracks tracking".split(
     " ",
   ),
 );
 
-/** The command word, when the server answered a command-like text with some other notice. */
-export function swallowedCommand(sent: string, status: Status): string | undefined {
-  const first = sent.trim().split(/\s+/)[0]?.toLowerCase() ?? "";
-  if (!COMMAND_WORDS.has(first)) return undefined;
-  const norm = (s: string) => s.replace(/\s+/g, " ").trim();
-  return norm(status.text) === norm(sent) ? undefined : first;
+function commandWord(text: string): string | undefined {
+  const first = text.trim().split(/\s+/)[0]?.toLowerCase() ?? "";
+  return COMMAND_WORDS.has(first) ? first : undefined;
 }
 
-const sameText = (a: string, b: string) => a.replace(/\s+/g, " ").trim() === b.replace(/\s+/g, " ").trim();
+export const startsWithCommand = (text: string): boolean => commandWord(text) !== undefined;
+
+/** The id of the user's latest notice, or undefined when it cannot be told (no user, a failed read). */
+async function latestNoticeId(api: Api, user: string | undefined): Promise<string | undefined> {
+  if (user === undefined) return undefined;
+  try {
+    const recent = await timeline(api, { kind: "user", of: user, count: 1 });
+    return recent.statuses[0]?.id ?? "0";
+  } catch {
+    return undefined;
+  }
+}
 
 /**
- * The user's own recent status with exactly this text (whitespace aside: the XML reply flattens it),
+ * The error to give when the server ran the text as a command instead of posting it, else undefined.
+ * The reply's text is compared with the text as the server stores it (entities decoded, whitespace
+ * collapsed, URLs aside), never with the bytes sent: a rewritten status is still a post (SECURITY.md
+ * I1). Only a text that starts with a command word and came back as another text was not posted;
+ * the reply's age then tells which way: a notice no newer than the user's latest before the post (or,
+ * when that is not known, created before the request by the server's clock) is the user's latest one,
+ * returned for a swallowed command; a new one is what the command made (`fav` and `sub` make activity
+ * notices).
+ */
+export async function swallowedCommand(
+  sent: string,
+  reply: UpdateReply,
+  latestBefore?: string,
+): Promise<HttpError | undefined> {
+  const command = commandWord(sent);
+  if (command === undefined) return undefined;
+  const { status, notBefore } = reply;
+  if (await isStoredFormOf(sent, status.text)) return undefined;
+  const created = status.createdAt === null ? Number.NaN : Date.parse(status.createdAt);
+  const age =
+    latestBefore !== undefined && /^\d+$/.test(latestBefore) && /^\d+$/.test(status.id)
+      ? BigInt(status.id) <= BigInt(latestBefore)
+        ? "old"
+        : "new"
+      : notBefore === undefined || Number.isNaN(created)
+        ? "unknown"
+        : created < notBefore.getTime()
+          ? "old"
+          : "new";
+  const message =
+    age === "new"
+      ? `the server ran the text as its "${command}" command, which made notice #${status.id} ("${oneLine(status.text, 60)}"); your text was not posted`
+      : `the server treated the text as its "${command}" command and posted nothing (it answered with your latest notice, #${status.id})`;
+  return new HttpError(
+    ExitCode.Data,
+    message,
+    { status: 200, sent: true },
+    { hint: "reword the start of the status if you meant to post it" },
+  );
+}
+
+/**
+ * The user's own recent status with this text as the server stores it (see api/stored-text.ts),
  * posted no earlier than `since` (less two minutes for clocks that disagree).
  */
 export async function findPosted(
@@ -109,12 +167,15 @@ export async function findPosted(
   }
   const recent = await timeline(api, { kind: "user", of: user, count: 50 });
   const after = since === undefined ? undefined : since.getTime() - 120_000;
-  const status = recent.statuses.find(
-    (s) =>
-      s.user.screenName.toLowerCase() === user.toLowerCase() &&
-      sameText(s.text, text) &&
-      (after === undefined || (s.createdAt !== null && Date.parse(s.createdAt) >= after)),
-  );
+  let status: Status | undefined;
+  for (const s of recent.statuses) {
+    const mine = s.user.screenName.toLowerCase() === user.toLowerCase();
+    const inWindow = after === undefined || (s.createdAt !== null && Date.parse(s.createdAt) >= after);
+    if (mine && inWindow && (await isStoredFormOf(text, s.text))) {
+      status = s;
+      break;
+    }
+  }
   // The status's own reply (for -o xml), not the timeline it was found in.
   return status ? showStatus(api, status.id) : undefined;
 }

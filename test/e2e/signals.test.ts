@@ -19,7 +19,10 @@ function killAfter(requests: number, signal: NodeJS.Signals) {
 }
 
 const saved = (stderr: string) => {
-  const path = /^identica: the status is saved in the outbox: (\S+)$/m.exec(stderr)?.[1];
+  const path =
+    /^identica: the status is saved in the outbox: (\S+) \(send it with: identica outbox send\)$/m.exec(
+      stderr,
+    )?.[1];
   expect(path, stderr).toBeDefined();
   return JSON.parse(readFileSync(path as string, "utf8"));
 };

@@ -77,13 +77,14 @@ export function expectNoSecret(r: RunResult, password: string, user = "alice"): 
   }
 }
 
+// The second line of a failed post: where the status went (core/keep.ts keptLines).
 const OUTBOX_LINE =
-  /^identica: the status is saved in the outbox: (\S+\.json) \(send it with: identica outbox send\)$/;
+  /^identica: the status is (?:saved in the outbox: (\S+\.json) \(send it with: identica outbox send\)|kept in the outbox, marked refused: (\S+\.json) \(outbox send skips it; .*\)|already on the server; nothing was kept)$/;
 
 /**
  * A failure: the exit code, one line `identica: …` on stderr matching `message`, nothing on stdout;
- * for a post that failed after its text was read, a second line naming the outbox file, whose path
- * is returned.
+ * for a post that failed after its text was read, a second line saying where the status went: the
+ * outbox file's path is returned (undefined when it was not kept).
  */
 export function expectFailure(r: RunResult, code: number, message: RegExp): string | undefined {
   expect({ code: r.code, stdout: r.stdout }).toEqual({ code, stdout: "" });
@@ -94,5 +95,7 @@ export function expectFailure(r: RunResult, code: number, message: RegExp): stri
   );
   expect(lines[0]).toMatch(/^identica: /);
   expect(lines[0]).toMatch(message);
-  return lines.length === 3 ? OUTBOX_LINE.exec(lines[1] as string)?.[1] : undefined;
+  if (lines.length !== 3) return undefined;
+  const m = OUTBOX_LINE.exec(lines[1] as string);
+  return m?.[1] ?? m?.[2];
 }

@@ -1,6 +1,7 @@
 import { MockAgent } from "undici";
 import { describe, expect, it } from "vitest";
 import { fetchTextLimit } from "../../src/api/server-config.js";
+import type { Status } from "../../src/api/status.js";
 import { timeline } from "../../src/api/statuses.js";
 import type { Api } from "../../src/api/update.js";
 import { parseServer } from "../../src/config/server.js";
@@ -93,6 +94,7 @@ describe("timelines from the real server's fixtures", () => {
 });
 
 describe("a status swallowed as a command (fixtures o-command-*)", () => {
+  const reply = (status: Status, notBefore?: Date) => ({ status, reply: { doc: {}, text: "" }, notBefore });
   it.each([
     ["o-command-text.xml.txt", "whois bob", "whois"],
     ["o-command-d-dm.xml.txt", "d bob secret 051043", "d"],
@@ -101,21 +103,62 @@ describe("a status swallowed as a command (fixtures o-command-*)", () => {
     const api = apiAnswering("/api/statuses/show/1.xml", fixtureReply(fixture).body, "xml");
     const { showStatus } = await import("../../src/api/statuses.js");
     const { status } = await showStatus(api, "1");
-    expect(swallowedCommand(sent, status)).toBe(word);
+    const err = await swallowedCommand(sent, reply(status));
+    expect(err?.exitCode).toBe(65);
+    expect(err?.message).toContain(`its "${word}" command and posted nothing`);
+    // The reply is older than the request (by the server's clock): the user's latest notice.
+    const old = await swallowedCommand(
+      sent,
+      reply(status, new Date(Date.parse(status.createdAt ?? "") + 5000)),
+    );
+    expect(old?.message).toContain(`its "${word}" command and posted nothing`);
   });
-  it("a status that merely starts like a command but came back as sent is a success", () => {
-    const status = {
-      id: "1",
-      text: "help   is on the way",
-      createdAt: null,
-      source: null,
-      inReplyToId: null,
-      inReplyToScreenName: null,
-      conversationId: null,
-      user: { id: "1", screenName: "a", name: "" },
+  const status: Status = {
+    id: "1",
+    text: "help   is on the way",
+    createdAt: "2026-11-29T10:00:00.000Z",
+    source: null,
+    inReplyToId: null,
+    inReplyToScreenName: null,
+    conversationId: null,
+    user: { id: "1", screenName: "a", name: "" },
+  };
+  it("a status that merely starts like a command but came back as sent is a success", async () => {
+    expect(await swallowedCommand("help is on the way", reply(status))).toBeUndefined();
+    expect(
+      await swallowedCommand("hello world", reply({ ...status, text: "something else" })),
+    ).toBeUndefined();
+  });
+  it("compares with the text as GNU social stores it: entities decoded (not quotes), whitespace collapsed", async () => {
+    const back = (text: string) => reply({ ...status, text });
+    expect(await swallowedCommand("last night &amp; today", back("last night & today"))).toBeUndefined();
+    expect(
+      await swallowedCommand("get &lt;this&gt; &#233;t&eacute;", back("get <this> été")),
+    ).toBeUndefined();
+    expect(
+      await swallowedCommand("d &quot;x&quot; &#39;y&#39;\tz\n", back("d &quot;x&quot; &#39;y&#39; z")),
+    ).toBeUndefined();
+    expect(await swallowedCommand('d "x" y z', back("d &quot;x&quot; y z"))).toBeDefined();
+    // A shortened link is still this status.
+    expect(
+      await swallowedCommand(
+        "follow https://example.org/a/very/long/path now",
+        back("follow https://sho.rt/x now"),
+      ),
+    ).toBeUndefined();
+  });
+  it("a new notice that is not the text is what the command made (fav, sub): nothing was posted, and said so", async () => {
+    const made = {
+      ...status,
+      id: "77",
+      text: "alice favorited something by bob: hi",
+      createdAt: "2026-11-29T10:00:05.000Z",
     };
-    expect(swallowedCommand("help is on the way", status)).toBeUndefined();
-    expect(swallowedCommand("hello world", { ...status, text: "something else" })).toBeUndefined();
+    const err = await swallowedCommand("fav bob", reply(made, new Date("2026-11-29T10:00:04.000Z")));
+    expect(err?.exitCode).toBe(65);
+    expect(err?.message).toMatch(
+      /ran the text as its "fav" command, which made notice #77 .*; your text was not posted/,
+    );
   });
 });
 
