@@ -1,9 +1,9 @@
-import { createInterface } from "node:readline";
 import { cacheDir, stateDir } from "../config/paths.js";
 import type { Server } from "../config/server.js";
 import type { Context } from "../context.js";
 import { keeper, keepOnFailure, keptLines } from "../core/keep.js";
 import { checkLength, LimitCache } from "../core/limit-cache.js";
+import { lineText, quoteLine, splitLines } from "../core/lines.js";
 import { Outbox } from "../core/outbox.js";
 import { setPending } from "../core/pending.js";
 import { type PostResult, postOn } from "../core/post.js";
@@ -51,26 +51,30 @@ export async function postLines(
   await withApi(opts, async (api) => {
     let limit: number | undefined = flags.maxLength;
     let limitKnown = flags.maxLength !== undefined;
-    let lineNo = 0;
-    for await (const raw of createInterface({ input: ctx.stdin, crlfDelay: Number.POSITIVE_INFINITY })) {
-      lineNo++;
-      const text = raw;
+    // Each line is read as its end arrives, with at most 1 MiB of it in memory (SECURITY.md I13).
+    for await (const line of splitLines(ctx.stdin)) {
+      const lineNo = line.lineNo;
+      let text: string;
+      try {
+        text = lineText(line);
+      } catch (err) {
+        fail(lineNo, err);
+        continue;
+      }
       if (text.trim() === "") continue;
       try {
-        if (text.includes("\uFFFD")) {
-          throw new IdenticaError(ExitCode.Data, "the line is not valid UTF-8; not sent");
-        }
         checkText(text);
         if (!limitKnown) {
           const { serverLimit } = await import("../core/limit.js");
           limit = await serverLimit(api, cache, g.printer.note);
           limitKnown = true;
         }
-        // A line over the limit is not lost: it is quoted whole in the message (cron mails stderr).
+        // A line over the limit is not lost: it is quoted in the message (cron mails stderr), whole
+        // unless it is far longer than any status (then only its start: quoteLine).
         try {
           checkLength(text, limit, flags.maxLength === undefined ? `${server.key}'s` : "the --max-length");
         } catch (err) {
-          throw new IdenticaError(ExitCode.Usage, `${(err as Error).message}: ${text}`);
+          throw new IdenticaError(ExitCode.Usage, `${(err as Error).message}: ${quoteLine(text)}`);
         }
       } catch (err) {
         fail(lineNo, err);
