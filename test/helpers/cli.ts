@@ -20,6 +20,8 @@ export interface RunOptions {
   input?: string | Buffer;
   /** Close our end of the child's stdout at once (`| head -c0`). */
   closeStdout?: boolean;
+  /** Close our end of the child's stderr at once (`2>&1 | head -c0`): its writes then fail with EPIPE. */
+  closeStderr?: boolean;
   /** Called with the child process once it is running (to signal it, or to feed stdin slowly). */
   onSpawn?: (child: ChildProcess) => void;
   /** A pipe on stdin that `onSpawn` writes to and ends. */
@@ -55,7 +57,9 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<RunResult
     const out = child.stdout as NodeJS.ReadableStream & { destroy(): void };
     if (opts.closeStdout) out.destroy();
     else out.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+    const err = child.stderr as NodeJS.ReadableStream & { destroy(): void };
+    if (opts.closeStderr) err.destroy();
+    else err.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
     if (opts.input !== undefined) child.stdin?.end(opts.input);
