@@ -7,9 +7,11 @@ import {
 import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import {
+  Clock,
   configObject,
   configXml,
   errorXml,
+  iso8601,
   type Notice,
   phpJson,
   type Site,
@@ -21,12 +23,14 @@ import {
   userObject,
   userXml,
 } from "./model.js";
+import { htmlEntityDecode, parseForm, phpTrim, phpTruthy } from "./php.js";
 
 /**
  * A loopback server that answers like the real GNU social 2.0.1 of fixtures/gnusocial: the exact
- * Basic challenge, error documents and codes, the duplicate and length rules, commands swallowed as
- * statuses. It records every request (method, URL, headers, body bytes, connection) so tests can
- * assert on the wire, and misbehaves on request (`fault`).
+ * Basic challenge, error documents and codes, the duplicate and length rules, the text stored as the
+ * real one stores it (trimmed, entity-decoded), commands swallowed as statuses (and `fav`/`sub`
+ * run), a clock tests can move. It records every request (method, URL, headers, body bytes,
+ * connection) so tests can assert on the wire, and misbehaves on request (`fault`).
  */
 export interface Recorded {
   method: string;
@@ -79,6 +83,8 @@ export interface StartOptions {
   tls?: { key: string; cert: string };
   host?: string;
   site?: Partial<Site>;
+  /** Share one clock between servers (default: a clock of its own, at the machine's time). */
+  clock?: Clock;
 }
 
 export interface TestServer {
@@ -89,27 +95,35 @@ export interface TestServer {
   requests: Recorded[];
   connections(): number;
   store: Store;
+  /** Changes apply to the next request (`site.dupelimit = 5`, `site.textlimit = 140`). */
   site: Site;
+  /** The server's time: move it with `clock.advance(ms)`, `clock.set(date)` or `clock.offsetMs`. */
+  clock: Clock;
   faults: FaultRule[];
   close(): Promise<void>;
 }
 
-const COMMANDS_NO_ARGS = new Set([
+/**
+ * `CommandInterpreter::handle_command()` (GNU social lib/commandinterpreter.php and the Favorite and
+ * Share plugins' additions): the words, and how many arguments make each a command. A command word
+ * with the wrong arguments (`whois bob is here`, `help me`, `d bob`) is not a command: it is posted.
+ */
+const NO_ARG = new Set([
   "help",
-  "on",
-  "off",
-  "stop",
-  "quit",
-  "stats",
+  "login",
   "subscribers",
   "subscriptions",
   "groups",
+  "stats",
   "tracks",
   "tracking",
+  "stop",
+  "quit",
 ]);
-const COMMANDS_TWO_ARGS = new Set(["d", "dm", "r", "reply"]);
-const COMMANDS_ONE_ARG = new Set([
-  "login",
+/** Nothing or one word. */
+const OPTIONAL_ARG = new Set(["on", "off", "get", "last"]);
+/** Exactly one word. */
+const ONE_ARG = new Set([
   "lose",
   "join",
   "drop",
@@ -117,8 +131,6 @@ const COMMANDS_ONE_ARG = new Set([
   "sub",
   "leave",
   "unsub",
-  "get",
-  "last",
   "repeat",
   "rp",
   "rt",
@@ -130,25 +142,53 @@ const COMMANDS_ONE_ARG = new Set([
   "track",
   "untrack",
 ]);
+/** A word and a text. */
+const TWO_ARGS = new Set(["d", "dm", "r", "reply"]);
 
-/** `CommandInterpreter::handle_command()`: would the server run this text as a command? */
+export interface Command {
+  /** The command word, lower case. */
+  word: string;
+  /** Its first argument ("" when none). */
+  other: string;
+}
+
+/** PHP's `explode(' ', $text, 2)` with the missing half as null. */
+function splitArg(text: string): [string, string | null] {
+  const space = text.indexOf(" ");
+  return space < 0 ? [text, null] : [text.slice(0, space), text.slice(space + 1)];
+}
+
+/**
+ * Would the server run this (trimmed, not yet entity-decoded) text as a command? The interpreter
+ * collapses ASCII whitespace, lower-cases the first word (ASCII only) and tests its arguments with
+ * PHP truthiness, so `fav 0` is not a command while `fav bob` is.
+ */
+export function parseCommand(text: string): Command | undefined {
+  const [cmd, arg] = splitArg(phpTrim(text).replace(/[ \t\n\x0B\f\r]+/g, " "));
+  const word = cmd.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  const [other, extra] = splitArg(arg ?? "");
+  if (NO_ARG.has(word)) return phpTruthy(arg) ? undefined : { word, other: "" };
+  if (OPTIONAL_ARG.has(word)) return phpTruthy(extra) ? undefined : { word, other };
+  if (ONE_ARG.has(word)) return phpTruthy(arg) && !phpTruthy(extra) ? { word, other } : undefined;
+  if (TWO_ARGS.has(word)) return phpTruthy(extra) ? { word, other } : undefined;
+  return undefined;
+}
+
+/** Kept for callers that only ask whether a text is a command. */
 export function isCommand(text: string): boolean {
-  const words = text.trim().split(/\s+/);
-  const cmd = (words[0] ?? "").toLowerCase();
-  const args = words.length - 1;
-  if (COMMANDS_NO_ARGS.has(cmd)) return args === 0;
-  if (COMMANDS_TWO_ARGS.has(cmd)) return args >= 2;
-  if (COMMANDS_ONE_ARG.has(cmd)) return args >= 1;
-  return false;
+  return parseCommand(text) !== undefined;
 }
 
-/** PHP `trim()`. */
-function phpTrim(s: string): string {
-  return s.replace(/^[ \t\n\r\0\x0B]+|[ \t\n\r\0\x0B]+$/g, "");
-}
+/**
+ * What `repeat NICK` (also `rp`, `rt`, `rd`: one command) answers on the real server (API.md §8: a
+ * 500 with a PHP TypeError). The exact wording was not recorded; this is one in PHP's form.
+ */
+export const REPEAT_TYPE_ERROR =
+  "RepeatCommand::handle(): Return value must be of type Notice, null returned";
 
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
   const store = new Store();
+  const clock = opts.clock ?? new Clock();
   const site: Site = {
     name: "Realserver Test",
     textlimit: 1000,
@@ -175,6 +215,8 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   server.on(opts.tls ? "secureConnection" : "connection", track);
 
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    // Every real reply carries the server's Date (fixtures: nginx + PHP-FPM), from the movable clock.
+    res.setHeader("date", clock.now().toUTCString());
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -315,20 +357,19 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     return user;
   }
 
-  function params(rec: Recorded, req: IncomingMessage): URLSearchParams | null {
-    const url = new URL(rec.url, "http://x");
-    const out = new URLSearchParams(url.search);
+  /** `$_REQUEST`: the query string, then the form body over it (PHP's decoding, see parseForm). */
+  function params(rec: Recorded, req: IncomingMessage): Map<string, string> | null {
+    const query = rec.url.indexOf("?");
+    const out = parseForm(query < 0 ? "" : rec.url.slice(query + 1));
     if (rec.body.length > 0) {
       const type = String(req.headers["content-type"] ?? "");
       if (!/^application\/x-www-form-urlencoded/i.test(type)) return null;
-      for (const [k, v] of new URLSearchParams(rec.body.toString("utf8"))) {
-        out.set(k, v);
-      }
+      for (const [k, v] of parseForm(rec.body)) out.set(k, v);
     }
     return out;
   }
 
-  function timeline(list: Notice[], q: URLSearchParams): Notice[] {
+  function timeline(list: Notice[], q: Map<string, string>): Notice[] {
     let count = Number.parseInt(q.get("count") ?? "20", 10);
     if (!(count >= 1)) count = 20;
     if (count > 200) count = 200;
@@ -338,6 +379,93 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
       .filter((n) => !n.deleted && (since < 1 || n.id > since) && (max < 1 || n.id <= max))
       .sort((a, b) => b.id - a.id)
       .slice(0, count);
+  }
+
+  /**
+   * `Notice::checkDupes()`: the same user's notice with the same (decoded) text, created less than
+   * `site.dupelimit` whole seconds ago (PHP `time()` against the stored `created`), still exists.
+   * 0 or less turns the check off. Read at every request, so a test may change it at run time.
+   */
+  function isDuplicate(user: User, content: string, now: Date): boolean {
+    const window = site.dupelimit;
+    if (!(window > 0)) return false;
+    const nowS = Math.floor(now.getTime() / 1000);
+    return store.notices.some(
+      (n) =>
+        n.userId === user.id &&
+        !n.deleted &&
+        n.text === content &&
+        nowS - Math.floor(n.created.getTime() / 1000) < window,
+    );
+  }
+
+  /** `fav #ID`, `fav NICK` (their latest notice). */
+  function commandNotice(other: string): Notice | undefined {
+    if (/^#\d+$/.test(other)) {
+      const n = store.notice(Number(other.slice(1)));
+      return n && !n.deleted ? n : undefined;
+    }
+    const u = store.userByNick(other);
+    return u ? store.latestOf(u.id) : undefined;
+  }
+
+  /**
+   * The commands the API runs (apistatusesupdate.php `supported()`, with the Favorite plugin's fav):
+   * `fav` and `sub`/`follow` create activity notices; `unsub`/`leave` drop a subscription. A
+   * command that fails (no such user, already done) creates nothing. Others run nothing here.
+   */
+  function runCommand(user: User, command: Command): void {
+    const now = clock.now();
+    if (command.word === "fav") {
+      const target = commandNotice(command.other);
+      const key = target ? `${user.id}:${target.id}` : "";
+      if (!target || store.faves.has(key)) return;
+      store.faves.add(key);
+      const author = store.userById(target.userId) as User;
+      // Fave::addNew(): "%1$s favorited something by %2$s: %3$s" (nicknames, the notice's
+      // rendering); saveActivity() keeps the text of that HTML. Favorite notices seen from real
+      // GNU social servers are replies to the favorited notice (in_reply_to_status_id).
+      store.add(
+        user.id,
+        `${user.nickname} favorited something by ${author.nickname}: ${target.text}`,
+        null,
+        target.id,
+        now,
+        { verb: "favorite", tag: `fave:${user.id}:note:${target.id}:${iso8601(now)}` },
+      );
+      return;
+    }
+    if (command.word === "sub" || command.word === "follow") {
+      const other = store.userByNick(command.other);
+      const key = other ? `${user.id}:${other.id}` : "";
+      if (!other || store.subscriptions.has(key)) return;
+      store.subscriptions.add(key);
+      // The Activity plugin's onEndSubscribe(): "%1$s (%2$s) started following %3$s (%4$s)."
+      // (best names and profile URLs), source "activity", addressed to the one followed.
+      store.add(
+        user.id,
+        `${user.name} (${base()}/${user.nickname}) started following ${other.name} (${base()}/${other.nickname}).`,
+        "activity",
+        null,
+        now,
+        { verb: "follow", tag: `follow:${user.id}:${other.id}:${iso8601(now)}`, mentions: [other.id] },
+      );
+      return;
+    }
+    if (command.word === "unsub" || command.word === "leave") {
+      const other = store.userByNick(command.other);
+      if (other && other.id !== user.id) store.subscriptions.delete(`${user.id}:${other.id}`);
+    }
+  }
+
+  /** Deleted_notice::addNew(): a `delete` notice by the deleter, so the next id skips one. */
+  function addDeleteNotice(user: User, n: Notice): void {
+    const now = clock.now();
+    const uri = `tag:${new URL(base()).host},${n.created.toISOString().slice(0, 10)}:${n.tag}`;
+    store.add(user.id, `${user.name} deleted notice {{${uri}}}.`, null, null, now, {
+      verb: "delete",
+      tag: `delete-notice:${user.id}:${n.id}:${iso8601(now)}`,
+    });
   }
 
   function handle(rec: Recorded, req: IncomingMessage, res: ServerResponse) {
@@ -361,6 +489,8 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
         const msg = `The server was unable to handle that much POST data (${rec.body.length} bytes) due to its current configuration.`;
         return apiError(res, 400, fmt, msg, reqUri);
       }
+      // apistatusesupdate.php: trimmed, length-checked and tested for a command as typed, then
+      // entity-decoded (API.md §2.3), then saved (duplicate check on the decoded text, §2.4).
       const text = phpTrim(q.get("status") ?? "");
       if (text === "")
         return apiError(res, 400, fmt, "Client must provide a 'status' parameter with a value.", reqUri);
@@ -374,28 +504,28 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
           reqUri,
         );
       }
-      const replyTo = Number.parseInt(q.get("in_reply_to_status_id") ?? "0", 10) || 0;
-      if (replyTo !== 0 && !store.notice(replyTo))
-        return apiError(res, 404, fmt, "Parent notice not found.", reqUri);
-      if (isCommand(text)) {
+      const command = parseCommand(text);
+      if (command) {
+        if (["repeat", "rp", "rt", "rd"].includes(command.word))
+          return apiError(res, 500, fmt, REPEAT_TYPE_ERROR, reqUri);
+        runCommand(user, command);
+        // "Twitter just returns your latest status", whether the command ran or not.
         const latest = store.latestOf(user.id);
         if (!latest) return apiError(res, 400, fmt, "Command complete.", reqUri);
         return sendStatus(latest);
       }
-      const now = new Date();
-      const dupe = store.notices.some(
-        (n) =>
-          n.userId === user.id &&
-          n.text === text &&
-          now.getTime() - n.created.getTime() < site.dupelimit * 1000,
-      );
-      if (dupe) {
+      const replyTo = Number.parseInt(q.get("in_reply_to_status_id") ?? "0", 10) || 0;
+      if (replyTo !== 0 && !store.notice(replyTo))
+        return apiError(res, 404, fmt, "Parent notice not found.", reqUri);
+      const content = htmlEntityDecode(text);
+      const now = clock.now();
+      if (isDuplicate(user, content, now)) {
         const msg =
           "Too many duplicate messages too quickly; take a breather and post again in a few minutes.";
         return apiError(res, 400, fmt, msg, reqUri);
       }
       const source = q.get("source");
-      return sendStatus(store.add(user.id, text, source ? source : null, replyTo || null, now));
+      return sendStatus(store.add(user.id, content, source ? source : null, replyTo || null, now));
     }
 
     if (route === "statusnet/config" || route === "gnusocial/config") {
@@ -435,6 +565,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
       if (n.userId !== user.id)
         return apiError(res, 403, fmt, "You may not delete another user's status.", reqUri);
       n.deleted = true;
+      addDeleteNotice(user, n);
       return sendStatus(n);
     }
 
@@ -446,40 +577,25 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
       const kind = tl[1] as string;
       if (kind === "public_timeline") {
         if (authenticate(req, res, fmt, reqUri, false) === null) return;
-        return sendList(timeline(store.notices, q));
+        return sendList(timeline(store.publicStream(), q));
       }
       const named = q.get("screen_name") ?? q.get("id");
       if (kind === "user_timeline" && named) {
         if (authenticate(req, res, fmt, reqUri, false) === null) return;
         const target = store.userByNick(named);
         if (!target) return apiError(res, 404, fmt, "No such user.", reqUri);
-        return sendList(
-          timeline(
-            store.notices.filter((n) => n.userId === target.id),
-            q,
-          ),
-        );
+        return sendList(timeline(store.profileStream(target.id), q));
       }
       const user = authenticate(req, res, fmt, reqUri, true) as User | null;
       if (!user) return;
-      if (kind === "user_timeline")
-        return sendList(
-          timeline(
-            store.notices.filter((n) => n.userId === user.id),
-            q,
-          ),
-        );
+      if (kind === "user_timeline") return sendList(timeline(store.profileStream(user.id), q));
       if (kind === "mentions" || kind === "replies") {
         const mine = (n: Notice) => n.inReplyTo !== null && store.notice(n.inReplyTo)?.userId === user.id;
         const at = new RegExp(`(^|\\W)@${user.nickname}\\b`, "i");
-        return sendList(
-          timeline(
-            store.notices.filter((n) => at.test(n.text) || mine(n)),
-            q,
-          ),
-        );
+        const named = (n: Notice) => at.test(n.text) || mine(n) || n.mentions.includes(user.id);
+        return sendList(timeline(store.publicStream().filter(named), q));
       }
-      return sendList(timeline(store.notices, q));
+      return sendList(timeline(store.publicStream(), q));
     }
 
     return apiError(res, 404, fmt, "API method not found.", reqUri);
@@ -498,6 +614,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     connections: () => connections,
     store,
     site,
+    clock,
     faults,
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,3 +1,5 @@
+import { xmlSafeStr } from "./php.js";
+
 /**
  * The data of the test server and how GNU social 2.0.1 writes it (fixtures/gnusocial): users, notices,
  * and the XML and JSON serialisations of a status, a user and the site config.
@@ -9,6 +11,13 @@ export interface User {
   password: string;
 }
 
+/**
+ * What a notice records. Besides plain posts, GNU social stores activities as notices of their own
+ * (API.md §8): `fav NICK` a favorite, `sub NICK` a follow, and deleting a status a `delete` notice,
+ * so ids skip.
+ */
+export type Verb = "post" | "favorite" | "follow" | "delete";
+
 export interface Notice {
   id: number;
   userId: number;
@@ -18,6 +27,39 @@ export interface Notice {
   inReplyTo: number | null;
   conversation: number;
   deleted: boolean;
+  verb: Verb;
+  /** The tag URI after `tag:HOST,DATE:` (`noticeId=N:objectType=note` for a post). */
+  tag: string;
+  /** Users the notice is addressed to besides @mentions (a follow notice names the one followed). */
+  mentions: number[];
+}
+
+export interface NoticeOptions {
+  verb?: Verb;
+  tag?: string;
+  mentions?: number[];
+}
+
+/**
+ * The server's time. Tests move it (`advance`, `set`, or `offsetMs` directly) to age notices past the
+ * duplicate window or to give replies a skewed `Date`; it stamps new notices' `created_at`, decides
+ * the duplicate window and fills every reply's `Date` header.
+ */
+export class Clock {
+  /** Added to the machine's time. */
+  offsetMs = 0;
+
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+
+  set(when: Date | number): void {
+    this.offsetMs = new Date(when).getTime() - Date.now();
+  }
 }
 
 export interface Site {
@@ -37,6 +79,10 @@ export class Store {
   ];
   readonly notices: Notice[] = [];
   nextId = 30;
+  /** `userId:noticeId` of every favorite. */
+  readonly faves = new Set<string>();
+  /** `subscriberId:subscribedId`; everyone follows themselves, as GNU social registers them. */
+  readonly subscriptions = new Set<string>(this.users.map((u) => `${u.id}:${u.id}`));
 
   userByNick(nick: string): User | undefined {
     const n = nick.toLowerCase();
@@ -51,11 +97,50 @@ export class Store {
     return this.notices.find((n) => n.id === id);
   }
 
-  latestOf(userId: number): Notice | undefined {
-    return this.notices.filter((n) => n.userId === userId && !n.deleted).at(-1);
+  /**
+   * A user's notices as their profile stream lists them (user_timeline, and the "latest notice" a
+   * swallowed command answers with): every verb but `delete` (fixture l-user-timeline: the two delete
+   * notices that followed l-destroy-* are not in it), deleted ones gone.
+   */
+  profileStream(userId: number): Notice[] {
+    return this.notices.filter((n) => n.userId === userId && !n.deleted && n.verb !== "delete");
   }
 
-  add(userId: number, text: string, source: string | null, inReplyTo: number | null, now: Date): Notice {
+  /**
+   * Public, home and mentions timelines: posts and follows (GNU social's FullNoticeStream verbs);
+   * favorites and deletes are not shown there.
+   */
+  publicStream(): Notice[] {
+    return this.notices.filter((n) => !n.deleted && (n.verb === "post" || n.verb === "follow"));
+  }
+
+  latestOf(userId: number): Notice | undefined {
+    return this.profileStream(userId).at(-1);
+  }
+
+  /** Subscriptions to (`followers`) or by (`friends`) a user, the self-subscription left out. */
+  followCount(userId: number, which: "followers" | "friends"): number {
+    let count = 0;
+    for (const key of this.subscriptions) {
+      const [by, to] = key.split(":").map(Number);
+      if (by !== to && (which === "friends" ? by : to) === userId) count++;
+    }
+    return count;
+  }
+
+  /** The latest plain post (not an activity): what most tests mean by "the last notice". */
+  lastPost(): Notice | undefined {
+    return this.notices.filter((n) => n.verb === "post").at(-1);
+  }
+
+  add(
+    userId: number,
+    text: string,
+    source: string | null,
+    inReplyTo: number | null,
+    now: Date,
+    opts: NoticeOptions = {},
+  ): Notice {
     const id = this.nextId++;
     const parent = inReplyTo === null ? undefined : this.notice(inReplyTo);
     const notice: Notice = {
@@ -67,6 +152,9 @@ export class Store {
       inReplyTo,
       conversation: parent ? parent.conversation : id,
       deleted: false,
+      verb: opts.verb ?? "post",
+      tag: opts.tag ?? `noticeId=${id}:objectType=note`,
+      mentions: opts.mentions ?? [],
     };
     this.notices.push(notice);
     return notice;
@@ -88,9 +176,9 @@ export function xmlEscape(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
-/** `common_xml_safe_str()`: tabs and newlines become spaces, CR and NUL vanish (API.md §2.5). */
-function xmlSafe(s: string): string {
-  return xmlEscape(s.replace(/[\t\n\x0B]/g, " ").replace(/[\r\0]/g, ""));
+/** PHP `DateTime::format('c')` in UTC, as tag URIs of activities carry it. */
+export function iso8601(d: Date): string {
+  return `${d.toISOString().slice(0, 19)}+00:00`;
 }
 
 /** PHP `json_encode` defaults: `/` escaped, non-ASCII as `\uXXXX` (surrogate pairs for astral). */
@@ -120,7 +208,7 @@ export function statusObject(
     created_at: twitterDate(n.created),
     // GNU social 2.0.1 writes the reply id as a JSON string (fixture h-reply-no-mention.json).
     in_reply_to_status_id: n.inReplyTo === null ? null : String(n.inReplyTo),
-    uri: `tag:${host},${n.created.toISOString().slice(0, 10)}:noticeId=${n.id}:objectType=note`,
+    uri: `tag:${host},${n.created.toISOString().slice(0, 10)}:${n.tag}`,
     source: n.source,
     source_link: null,
     id: n.id,
@@ -154,12 +242,13 @@ export function userObject(
     groups_count: 0,
     url: null,
     protected: false,
-    followers_count: 0,
-    friends_count: 0,
+    followers_count: store.followCount(u.id, "followers"),
+    friends_count: store.followCount(u.id, "friends"),
     created_at: "Fri Nov 27 05:08:43 +0000 2026",
     utc_offset: "0",
     time_zone: "UTC",
-    statuses_count: store.notices.filter((n) => n.userId === u.id && !n.deleted).length,
+    // Delete notices are not counted (fixtures l-destroy-*: 46, 45 after one, 44 after the second).
+    statuses_count: store.profileStream(u.id).length,
     following: true,
     statusnet_blocking: false,
     notifications: true,
@@ -183,7 +272,8 @@ function xmlFields(obj: Record<string, unknown>, indent: string): string {
     } else if (typeof value === "object") {
       out += `${indent}<${tag}>\n${xmlFields(value as Record<string, unknown>, `${indent} `)}${indent}</${tag}>\n`;
     } else {
-      const text = key === "text" ? xmlSafe(String(value)) : xmlEscape(String(value));
+      // Only the status text goes through common_xml_safe_str(); JSON keeps it as stored.
+      const text = key === "text" ? xmlEscape(xmlSafeStr(String(value))) : xmlEscape(String(value));
       out += `${indent}<${tag}>${text}</${tag}>\n`;
     }
   }
