@@ -14,7 +14,8 @@ import { startServer, type TestServer } from "../server/gnusocial.js";
  */
 const h = useHttpsServer();
 beforeEach(() => {
-  if ((h.server as { clock?: unknown }).clock) h.server.clock.offsetMs = 0;
+  h.server.clock.offsetMs = 0;
+  h.server.site.dupelimit = 60;
 });
 const scenario = () => new Scenario({ IDENTICA_PASSWORD: PASSWORD });
 
