@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { addCompletion } from "./completion.js";
 import type { Context } from "./context.js";
 import { ExitCode, IdenticaError } from "./errors.js";
+import { writeDiagnostic } from "./output/printer.js";
 import { version } from "./version.js";
 
 /**
@@ -243,7 +244,12 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
 }
 
 function report(err: unknown, ctx: Context, debug: boolean): number {
-  const write = (line: string) => ctx.stderr.write(`${ctx.redactor.redact(line)}\n`);
+  // Through the one diagnostic path (credentials masked, server text sanitised): a message stays one
+  // line whatever it quotes (a newline in it is shown as ^J); a --debug stack is written line by line.
+  const write = (line: string) => writeDiagnostic(ctx, line);
+  const writeStack = (e: unknown) => {
+    for (const line of stackOf(e).split("\n")) writeDiagnostic(ctx, line);
+  };
   if (err instanceof CommanderError) {
     if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return ExitCode.Ok;
     if (err.code === "commander.help") return ExitCode.Usage;
@@ -256,13 +262,13 @@ function report(err: unknown, ctx: Context, debug: boolean): number {
       write(
         `identica: the status is saved in the outbox: ${err.savedTo} (send it with: identica outbox send)`,
       );
-    if (debug) write(stackOf(err));
+    if (debug) writeStack(err);
     return err.exitCode;
   }
   write(
     `identica: internal error: ${(err as Error)?.message ?? String(err)} (this is a bug; --debug shows the stack)`,
   );
-  if (debug) write(stackOf(err));
+  if (debug) writeStack(err);
   return ExitCode.Internal;
 }
 

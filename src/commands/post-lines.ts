@@ -8,6 +8,7 @@ import { type PostResult, postOn } from "../core/post.js";
 import { withApi } from "../core/session.js";
 import { checkText } from "../core/text.js";
 import { ExitCode, HttpError, IdenticaError } from "../errors.js";
+import { writeDiagnostic } from "../output/printer.js";
 import { credentialSource, type Globals, httpConfig, userOf } from "./globals.js";
 import { keeper, keepOnFailure, type PostFlags, printResult } from "./post.js";
 
@@ -33,10 +34,8 @@ export async function postLines(
     const code = err instanceof IdenticaError ? err.exitCode : ExitCode.Internal;
     worst = Math.max(worst, code);
     const e = err as IdenticaError;
-    ctx.stderr.write(
-      ctx.redactor.redact(`identica: line ${lineNo}: ${e.message}${e.hint ? ` (${e.hint})` : ""}\n`),
-    );
-    if (e.savedTo) ctx.stderr.write(`identica: line ${lineNo} is saved in the outbox: ${e.savedTo}\n`);
+    writeDiagnostic(ctx, `identica: line ${lineNo}: ${e.message}${e.hint ? ` (${e.hint})` : ""}`);
+    if (e.savedTo) writeDiagnostic(ctx, `identica: line ${lineNo} is saved in the outbox: ${e.savedTo}`);
   };
   const opts = {
     server,
