@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { addCompletion } from "./completion.js";
 import type { Context } from "./context.js";
 import { ExitCode, IdenticaError, type Kept } from "./errors.js";
+import { writeDiagnostic } from "./output/printer.js";
 import { version } from "./version.js";
 
 /**
@@ -244,7 +245,12 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
 }
 
 async function report(err: unknown, ctx: Context, debug: boolean): Promise<number> {
-  const write = (line: string) => ctx.stderr.write(`${ctx.redactor.redact(line)}\n`);
+  // Through the one diagnostic path (credentials masked, server text sanitised): a message stays one
+  // line whatever it quotes (a newline in it is shown as ^J); a --debug stack is written line by line.
+  const write = (line: string) => writeDiagnostic(ctx, line);
+  const writeStack = (e: unknown) => {
+    for (const line of stackOf(e).split("\n")) writeDiagnostic(ctx, line);
+  };
   if (err instanceof CommanderError) {
     if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return ExitCode.Ok;
     if (err.code === "commander.help") return ExitCode.Usage;
@@ -257,12 +263,13 @@ async function report(err: unknown, ctx: Context, debug: boolean): Promise<numbe
     const message = (err as Error)?.message ?? String(err);
     write(`identica: internal error: ${message} (this is a bug; --debug shows the stack)`);
   }
+  // Where the status went; the user's own text, when it could not be saved, is printed as typed.
   const kept = (err as { kept?: Kept } | undefined)?.kept;
   if (kept) {
     const { keptLines } = await import("./core/keep.js");
     for (const line of keptLines(kept)) ctx.stderr.write(`${line}\n`);
   }
-  if (debug) write(stackOf(err));
+  if (debug) writeStack(err);
   return code;
 }
 

@@ -57,10 +57,24 @@ export async function verifyCredentials(api: Api): Promise<ProfileReply> {
       id,
       screenName,
       name: typeof raw.name === "string" ? raw.name : String(raw.name ?? ""),
-      profileUrl: typeof profileUrl === "string" && profileUrl !== "" ? profileUrl : null,
+      profileUrl: webUrl(profileUrl),
       statusesCount: Number.isFinite(count) ? count : null,
       latest,
     },
     reply,
   };
+}
+
+/**
+ * The profile page as a normalised http(s) URL (the URL parser percent-encodes control and format
+ * characters, so `whoami -o url` prints something a terminal and a browser both take as a URL), or null.
+ */
+function webUrl(v: unknown): string | null {
+  if (typeof v !== "string" || v === "") return null;
+  try {
+    const u = new URL(v);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
+  } catch {
+    return null;
+  }
 }

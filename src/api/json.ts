@@ -1,3 +1,4 @@
+import { oneLine } from "../sanitize.js";
 import { ReplyFormatError } from "./xml.js";
 
 /**
@@ -8,7 +9,8 @@ export function parseJson(text: string): unknown {
   try {
     return JSON.parse(quoteBigIntegers(text));
   } catch (err) {
-    throw new ReplyFormatError(`the reply is not valid JSON (${(err as Error).message})`);
+    // V8's message quotes a snippet of the reply: it goes through the sanitiser.
+    throw new ReplyFormatError(`the reply is not valid JSON (${oneLine((err as Error).message, 120)})`);
   }
 }
 

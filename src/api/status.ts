@@ -28,15 +28,20 @@ export function toStatus(raw: unknown): Status {
     throw new ReplyFormatError("the reply holds no status");
   }
   const o = raw as Obj;
+  // StatusNet ids are digits. They end up in URLs, in later requests (--reply-to, show, the outbox's
+  // checks) and on the terminal, so anything else makes the reply malformed rather than being passed on.
   const id = str(o.id);
   if (id === null || !/^\d+$/.test(id)) throw new ReplyFormatError("the reply's status has no valid <id>");
+  const inReplyToId = str(o.in_reply_to_status_id);
+  if (inReplyToId !== null && !/^\d+$/.test(inReplyToId))
+    throw new ReplyFormatError("the reply's status has an <in_reply_to_status_id> that is not a number");
   const userObj = (typeof o.user === "object" && o.user !== null ? o.user : {}) as Obj;
   return {
     id,
     text: str(o.text) ?? "",
     createdAt: parseTwitterDate(str(o.created_at)),
     source: plainSource(str(o.source)),
-    inReplyToId: str(o.in_reply_to_status_id),
+    inReplyToId,
     inReplyToScreenName: str(o.in_reply_to_screen_name),
     conversationId: str(o["statusnet:conversation_id"] ?? o.statusnet_conversation_id),
     user: toUser(userObj),

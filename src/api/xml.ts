@@ -1,4 +1,5 @@
 import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { oneLine } from "../sanitize.js";
 
 export class ReplyFormatError extends Error {
   constructor(message: string) {
@@ -34,13 +35,18 @@ export function parseXml(text: string): Record<string, unknown> {
     throw new ReplyFormatError("the reply contains a DOCTYPE, which the API never sends");
   const valid = XMLValidator.validate(text);
   if (valid !== true) {
-    throw new ReplyFormatError(`the reply is not well-formed XML (${valid.err.msg}, line ${valid.err.line})`);
+    // The validator's message quotes the reply (a tag or attribute name): it goes through the sanitiser.
+    throw new ReplyFormatError(
+      `the reply is not well-formed XML (${oneLine(valid.err.msg, 120)}, line ${valid.err.line})`,
+    );
   }
   let doc: unknown;
   try {
     doc = parser.parse(text);
   } catch (err) {
-    throw new ReplyFormatError(`the reply could not be parsed as XML (${(err as Error).message})`);
+    throw new ReplyFormatError(
+      `the reply could not be parsed as XML (${oneLine((err as Error).message, 120)})`,
+    );
   }
   if (typeof doc !== "object" || doc === null) throw new ReplyFormatError("the reply is empty");
   return doc as Record<string, unknown>;

@@ -148,7 +148,7 @@ export async function httpConfig(g: Globals, ctx: Context, server?: Server): Pro
     insecureHttp: g.flags.insecureHttp === true,
     maxResponseBytes: MAX_RESPONSE_BYTES,
     trace: g.printer.verbose ? g.printer.note : undefined,
-    onSecret: (s) => ctx.redactor.add(s),
+    onSecret: (c) => ctx.redactor.addCredential(c),
   };
 }
 

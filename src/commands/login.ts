@@ -10,7 +10,7 @@ import type { CredentialTarget } from "../credentials/store.js";
 import { ExitCode, UsageError } from "../errors.js";
 import { loadStyle, useColor } from "../output/color.js";
 import { profileJson } from "../output/user.js";
-import { sanitizeForTerminal } from "../sanitize.js";
+import { jsonForTerminal, sanitizeForTerminal } from "../sanitize.js";
 import { type GlobalFlags, type Globals, httpConfig, readGlobals, serverOf, userOf } from "./globals.js";
 
 export interface LoginFlags {
@@ -39,7 +39,7 @@ export async function loginCommand(ctx: Context, flags: LoginFlags, gflags: Glob
   await keychain.check(target);
 
   const password = await readPassword(ctx, g, flags, target, noInput);
-  ctx.redactor.add(password);
+  ctx.redactor.addCredential({ user, password });
   const { profile } = await withApi(
     {
       server,
@@ -61,13 +61,13 @@ export async function loginCommand(ctx: Context, flags: LoginFlags, gflags: Glob
 
   if (g.output === "json") {
     const stored = { service: serviceName(server.key), account };
-    g.printer.result(`${JSON.stringify({ ...profileJson(profile, server.root), stored }, null, 2)}\n`);
+    g.printer.result(`${jsonForTerminal({ ...profileJson(profile, server.root), stored }, 2)}\n`);
   } else if (g.output === "pretty") {
     const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));
     g.printer.result(
       `Logged in to ${server.key} as ${style.accent(`@${sanitizeForTerminal(account)}`)} (${sanitizeForTerminal(profile.name)}).\n` +
         style.dim(
-          `The password is in the OS keychain as ${serviceName(server.key)} / ${account}; ${server.root} is now the default server.`,
+          `The password is in the OS keychain as ${serviceName(server.key)} / ${sanitizeForTerminal(account)}; ${server.root} is now the default server.`,
         ) +
         "\n",
     );

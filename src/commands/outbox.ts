@@ -9,6 +9,7 @@ import { acquireLock } from "../core/lock.js";
 import { Outbox, type OutboxEntry, uncertainSince } from "../core/outbox.js";
 import { setPending } from "../core/pending.js";
 import { ExitCode, IdenticaError, UsageError, worse } from "../errors.js";
+import { writeDiagnostic } from "../output/printer.js";
 import { absoluteTime } from "../output/time.js";
 import { oneLine } from "../sanitize.js";
 import {
@@ -188,5 +189,5 @@ function ownServer(g: Globals, ctx: Context): Server | undefined {
 }
 
 function warn(ctx: Context, line: string): void {
-  ctx.stderr.write(`${ctx.redactor.redact(`identica: ${line}`)}\n`);
+  writeDiagnostic(ctx, `identica: ${line}`);
 }

@@ -10,6 +10,7 @@ import { type PostResult, postOn } from "../core/post.js";
 import { withApi } from "../core/session.js";
 import { checkText } from "../core/text.js";
 import { ExitCode, HttpError, IdenticaError, worse } from "../errors.js";
+import { writeDiagnostic } from "../output/printer.js";
 import { credentialSource, type Globals, httpConfig, userOf } from "./globals.js";
 import { type PostFlags, printResult } from "./post.js";
 
@@ -36,9 +37,7 @@ export async function postLines(
     const code = err instanceof IdenticaError ? err.exitCode : ExitCode.Internal;
     worst = worse(worst, code);
     const e = err as IdenticaError;
-    ctx.stderr.write(
-      ctx.redactor.redact(`identica: line ${lineNo}: ${e.message}${e.hint ? ` (${e.hint})` : ""}\n`),
-    );
+    writeDiagnostic(ctx, `identica: line ${lineNo}: ${e.message}${e.hint ? ` (${e.hint})` : ""}`);
     for (const line of keptLines(e.kept, `line ${lineNo}`)) ctx.stderr.write(`${line}\n`);
   };
   const opts = {

@@ -8,6 +8,7 @@ import { readStatusText } from "../core/text.js";
 import { ExitCode, UsageError } from "../errors.js";
 import { loadStyle, useColor } from "../output/color.js";
 import { plainStatusOutput, prettyStatus, statusJson } from "../output/status.js";
+import { jsonForTerminal } from "../sanitize.js";
 import {
   credentialSource,
   type GlobalFlags,
@@ -105,9 +106,11 @@ export async function printResult(
     const already = result.existing ? style.dim("(already posted; nothing sent)\n") : "";
     g.printer.result(`${already}${prettyStatus(result.status, result.url, style, ctx.now())}`);
   } else if (g.output === "json" && oneLineJson) {
-    g.printer.result(`${JSON.stringify(statusJson(result.status, result.url))}\n`);
+    g.printer.result(`${jsonForTerminal(statusJson(result.status, result.url))}\n`);
   } else {
-    g.printer.result(plainStatusOutput(g.output, result.status, result.url, result.reply.text));
+    g.printer.result(
+      plainStatusOutput(g.output, result.status, result.url, result.reply.text, g.printer.tty),
+    );
   }
 }
 

@@ -46,7 +46,7 @@ async function printStatus(
     const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));
     g.printer.result(`${heading}${prettyStatus(r.status, url, style, ctx.now())}`);
   } else {
-    g.printer.result(plainStatusOutput(g.output, r.status, url, r.reply.text));
+    g.printer.result(plainStatusOutput(g.output, r.status, url, r.reply.text, g.printer.tty));
   }
 }
 
@@ -112,7 +112,7 @@ export async function timelineCommand(
     const width = ctx.stdout.isTTY ? (ctx.stdout.columns ?? 80) : undefined;
     g.printer.result(prettyTimeline(r.statuses, { style, now: ctx.now(), width, urlOf }));
   } else {
-    g.printer.result(plainTimelineOutput(g.output, r.statuses, urlOf, r.text));
+    g.printer.result(plainTimelineOutput(g.output, r.statuses, urlOf, r.text, g.printer.tty));
   }
   return ExitCode.Ok;
 }

@@ -32,7 +32,7 @@ export async function whoamiCommand(ctx: Context, gflags: GlobalFlags): Promise<
     const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));
     g.printer.result(prettyProfile(profile, server.key, style, ctx.now()));
   } else {
-    g.printer.result(plainProfileOutput(g.output, profile, server.root, reply.text));
+    g.printer.result(plainProfileOutput(g.output, profile, server.root, reply.text, g.printer.tty));
   }
   return ExitCode.Ok;
 }

@@ -1,3 +1,5 @@
+import { sanitizeForTerminal } from "../sanitize.js";
+
 /**
  * A linear-time parser for `WWW-Authenticate` (RFC 7235 §2.1 and §4.1): a comma-separated list of
  * challenges, each `scheme [ token68 / #auth-param ]`, where the header may also occur several times.
@@ -18,6 +20,9 @@ export class MalformedChallengeError extends Error {
     this.name = "MalformedChallengeError";
   }
 }
+
+/** A character of the header quoted in a message: made visible (a C1 byte such as U+009B is a CSI). */
+const shown = (c: string | undefined) => sanitizeForTerminal(c ?? "");
 
 // tchar (RFC 7230 §3.2.6)
 const TCHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
@@ -45,7 +50,8 @@ function parseLine(s: string): Challenge[] {
   };
   const expectEndOfElement = () => {
     skipWs();
-    if (i < n && s[i] !== ",") throw new MalformedChallengeError(`unexpected "${s[i]}" at position ${i}`);
+    if (i < n && s[i] !== ",")
+      throw new MalformedChallengeError(`unexpected "${shown(s[i])}" at position ${i}`);
   };
 
   while (i < n) {
@@ -67,7 +73,8 @@ function parseLine(s: string): Challenge[] {
     current = { scheme: token.toLowerCase(), params: new Map() };
     challenges.push(current);
     if (i >= n || s[i] === ",") continue;
-    if (i === afterToken) throw new MalformedChallengeError(`unexpected "${s[i]}" after scheme ${token}`);
+    if (i === afterToken)
+      throw new MalformedChallengeError(`unexpected "${shown(s[i])}" after scheme ${token}`);
     // After the scheme and a space: either a token68 or the first auth-param.
     TOKEN68.lastIndex = i;
     const m = TOKEN68.exec(s);
@@ -82,7 +89,7 @@ function parseLine(s: string): Challenge[] {
       }
     }
     const name = readToken();
-    if (name === "") throw new MalformedChallengeError(`unexpected "${s[i]}" after scheme ${token}`);
+    if (name === "") throw new MalformedChallengeError(`unexpected "${shown(s[i])}" after scheme ${token}`);
     skipWs();
     if (s[i] !== "=") throw new MalformedChallengeError(`expected "=" after "${name}"`);
     i++;

@@ -34,8 +34,8 @@ export interface HttpConfig {
   maxResponseBytes: number;
   /** `-v`: receives the exchange line by line, Authorization already redacted. */
   trace?: ((line: string) => void) | undefined;
-  /** Called with each secret before it is used, so output can mask it. */
-  onSecret?: ((secret: string) => void) | undefined;
+  /** Called with each credential (and the Basic token made of it) before it is used, so diagnostics can mask it. */
+  onSecret?: ((credential: BasicCredential & { token68: string }) => void) | undefined;
   /** Unit tests inject undici's MockAgent here; otherwise a one-connection Client is made. */
   dispatcher?: Dispatcher | undefined;
   /** Protection spaces known from earlier runs: Basic goes out at once for URLs they cover. */
@@ -160,8 +160,7 @@ export class HttpSession {
     const cred = await req.credential(challenge);
     checkCredential(cred);
     const authorization = basicAuthorization(cred.user, cred.password, challenge);
-    this.#config.onSecret?.(cred.password);
-    this.#config.onSecret?.(authorization.slice("Basic ".length));
+    this.#config.onSecret?.({ ...cred, token68: authorization.slice("Basic ".length) });
     const second = await this.#attempt(req, authorization, deadline, timeoutMs);
     if (second.status !== 401) {
       this.#authorization = authorization;
@@ -190,8 +189,7 @@ export class HttpSession {
     const cred = await req.credential(challenge);
     checkCredential(cred);
     const authorization = basicAuthorization(cred.user, cred.password, challenge);
-    this.#config.onSecret?.(cred.password);
-    this.#config.onSecret?.(authorization.slice("Basic ".length));
+    this.#config.onSecret?.({ ...cred, token68: authorization.slice("Basic ".length) });
     this.#config.trace?.(
       `* ${req.url.origin}${req.url.pathname} is in a known protection space: sending Basic at once`,
     );

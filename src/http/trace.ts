@@ -1,8 +1,11 @@
 import { sanitizeForTerminal } from "../sanitize.js";
 
 /**
- * `-v` output in curl's style: `>` lines for what was sent, `<` for what came back. Every Authorization
- * value is shown as `Basic <redacted>` (the scheme is kept, the credential never is).
+ * `-v` output in curl's style: `>` lines for what was sent, `<` for what came back. Redaction here is
+ * structural, by where a secret sits rather than by what it looks like: every Authorization value is
+ * shown as `Basic <redacted>` (the scheme is kept, the credential never is), and so is the value of a
+ * known secret field of a form. Everything else (the status text, the reply) is shown as it is, made
+ * safe for the terminal.
  */
 export function traceRequestHead(
   head: string,
@@ -16,8 +19,36 @@ export function traceRequestHead(
   if (form !== undefined) {
     trace(`> content-length: ${Buffer.byteLength(form)}`);
     trace(">");
-    trace(`> ${sanitizeForTerminal(form)}`);
+    trace(`> ${sanitizeForTerminal(redactForm(form))}`);
   }
+}
+
+/** Form fields that hold a secret whenever they occur; their values are never traced. */
+const SECRET_FIELDS = new Set([
+  "password",
+  "passwd",
+  "token",
+  "access_token",
+  "refresh_token",
+  "client_secret",
+]);
+
+/** The form body with the value of every known secret field shown as `<redacted>`. */
+export function redactForm(form: string): string {
+  return form
+    .split("&")
+    .map((pair) => {
+      const eq = pair.indexOf("=");
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      let key: string;
+      try {
+        key = decodeURIComponent(name.replace(/\+/g, " ")).toLowerCase();
+      } catch {
+        key = name.toLowerCase();
+      }
+      return eq >= 0 && SECRET_FIELDS.has(key) ? `${name}=<redacted>` : pair;
+    })
+    .join("&");
 }
 
 export function redactHeaderLine(line: string): string {

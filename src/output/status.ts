@@ -1,5 +1,5 @@
 import type { Status } from "../api/status.js";
-import { sanitizeForTerminal } from "../sanitize.js";
+import { jsonForTerminal, sanitizeForTerminal, stringsForTerminal } from "../sanitize.js";
 import type { Style } from "./color.js";
 import { absoluteTime, relativeTime } from "./time.js";
 
@@ -35,23 +35,32 @@ export function statusJson(s: Status, url: string): StatusJson {
 
 /**
  * A status for a person, like its page on the web: who, the text, when (relative and absolute), from
- * what, what it replies to, and where it lives. Server text is sanitised for the terminal.
+ * what, what it replies to, and where it lives. It works from a copy in which every server string is
+ * sanitised for the terminal (the text keeping its line breaks), so no field can be printed raw.
  */
-export function prettyStatus(s: Status, url: string, style: Style, now: Date): string {
-  const t = (x: string) => sanitizeForTerminal(x, true);
-  const who = s.user.name && s.user.name !== s.user.screenName ? `${style.name(t(s.user.name))} ` : "";
-  const lines = [`${who}${style.accent(`@${t(s.user.screenName)}`)}`, t(s.text)];
+export function prettyStatus(raw: Status, url: string, style: Style, now: Date): string {
+  const s = { ...stringsForTerminal(raw), text: sanitizeForTerminal(raw.text, true) };
+  const who = s.user.name && s.user.name !== s.user.screenName ? `${style.name(s.user.name)} ` : "";
+  const lines = [`${who}${style.accent(`@${s.user.screenName}`)}`, s.text];
   const meta: string[] = [];
   if (s.createdAt) meta.push(`${relativeTime(s.createdAt, now)} (${absoluteTime(s.createdAt)})`);
-  if (s.source) meta.push(`via ${t(s.source)}`);
+  if (s.source) meta.push(`via ${s.source}`);
   if (s.inReplyToId) {
-    meta.push(
-      `in reply to #${s.inReplyToId}${s.inReplyToScreenName ? ` by @${t(s.inReplyToScreenName)}` : ""}`,
-    );
+    meta.push(`in reply to #${s.inReplyToId}${s.inReplyToScreenName ? ` by @${s.inReplyToScreenName}` : ""}`);
   }
   if (meta.length > 0) lines.push(style.dim(meta.join(" · ")));
-  lines.push(style.link(url));
+  lines.push(style.link(sanitizeForTerminal(url)));
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * `-o xml`: the server's reply body as received, byte for byte, into a pipe or a file. On a terminal
+ * it is being read, not parsed, so it goes through the sanitiser (line breaks kept) like any other
+ * server text shown to a person.
+ */
+export function rawReply(raw: string, tty: boolean): string {
+  const body = tty ? sanitizeForTerminal(raw, true) : raw;
+  return body.endsWith("\n") ? body : `${body}\n`;
 }
 
 /** Everything but `pretty`, which needs a style. */
@@ -60,12 +69,13 @@ export function plainStatusOutput(
   s: Status,
   url: string,
   raw: string,
+  tty: boolean,
 ): string {
   switch (mode) {
     case "json":
-      return `${JSON.stringify(statusJson(s, url), null, 2)}\n`;
+      return `${jsonForTerminal(statusJson(s, url), 2)}\n`;
     case "xml":
-      return raw.endsWith("\n") ? raw : `${raw}\n`;
+      return rawReply(raw, tty);
     case "id":
       return `${s.id}\n`;
     case "url":

@@ -1,7 +1,7 @@
 import type { Status } from "../api/status.js";
-import { sanitizeForTerminal } from "../sanitize.js";
+import { jsonForTerminal, sanitizeForTerminal, stringsForTerminal } from "../sanitize.js";
 import type { Style } from "./color.js";
-import { type OutputMode, statusJson } from "./status.js";
+import { type OutputMode, rawReply, statusJson } from "./status.js";
 import { relativeTime } from "./time.js";
 
 export interface TimelineView {
@@ -16,24 +16,28 @@ export interface TimelineView {
  * A timeline for reading in a terminal: one block per status, the names aligned in a column, the
  * text wrapped beside it, relative times, and a marker on replies.
  */
-export function prettyTimeline(statuses: readonly Status[], v: TimelineView): string {
-  if (statuses.length === 0) return "No statuses.\n";
-  const t = (x: string) => sanitizeForTerminal(x);
-  const names = statuses.map((s) => `@${t(s.user.screenName)}`);
+export function prettyTimeline(raw: readonly Status[], v: TimelineView): string {
+  if (raw.length === 0) return "No statuses.\n";
+  // Every server string sanitised up front (the text line by line when it is wrapped below).
+  const statuses = raw.map((s) => ({
+    ...stringsForTerminal(s),
+    lines: s.text.split("\n").map((l) => sanitizeForTerminal(l)),
+  }));
+  const names = statuses.map((s) => `@${s.user.screenName}`);
   const col = Math.min(20, Math.max(...names.map((n) => [...n].length)));
   const indent = " ".repeat(col + 2);
   const textWidth = v.width === undefined ? undefined : Math.max(20, v.width - col - 2);
   const blocks = statuses.map((s, i) => {
     const name = names[i] as string;
     const pad = " ".repeat(Math.max(0, col - [...name].length));
-    const meta = [s.user.name && s.user.name !== s.user.screenName ? t(s.user.name) : undefined];
+    const meta = [s.user.name && s.user.name !== s.user.screenName ? s.user.name : undefined];
     if (s.createdAt) meta.push(relativeTime(s.createdAt, v.now));
     meta.push(`#${s.id}`);
     const head = `${v.style.accent(name)}${pad}  ${v.style.dim(meta.filter((m) => m !== undefined).join(" · "))}`;
-    const lines = s.text.split("\n").flatMap((line) => wrap(t(line), textWidth));
+    const lines = s.lines.flatMap((line) => wrap(line, textWidth));
     const body = lines.map((l) => `${indent}${l}`);
     if (s.inReplyToId) {
-      const to = s.inReplyToScreenName ? ` by @${t(s.inReplyToScreenName)}` : "";
+      const to = s.inReplyToScreenName ? ` by @${s.inReplyToScreenName}` : "";
       body.push(`${indent}${v.style.dim(`↳ in reply to #${s.inReplyToId}${to}`)}`);
     }
     return [head, ...body].join("\n");
@@ -72,16 +76,16 @@ export function plainTimelineOutput(
   statuses: readonly Status[],
   urlOf: (s: Status) => string,
   raw: string,
+  tty: boolean,
 ): string {
   switch (mode) {
     case "json":
-      return `${JSON.stringify(
+      return `${jsonForTerminal(
         statuses.map((s) => statusJson(s, urlOf(s))),
-        null,
         2,
       )}\n`;
     case "xml":
-      return raw.endsWith("\n") ? raw : `${raw}\n`;
+      return rawReply(raw, tty);
     case "id":
       return statuses.map((s) => `${s.id}\n`).join("");
     case "url":

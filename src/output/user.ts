@@ -1,22 +1,23 @@
 import type { Profile } from "../api/account.js";
-import { sanitizeForTerminal } from "../sanitize.js";
+import { jsonForTerminal, sanitizeForTerminal, stringsForTerminal } from "../sanitize.js";
 import type { Style } from "./color.js";
-import type { OutputMode } from "./status.js";
+import { type OutputMode, rawReply } from "./status.js";
 import { relativeTime } from "./time.js";
 
 /** `whoami` for a person: who, where, how many notices, the latest one. */
-export function prettyProfile(p: Profile, server: string, style: Style, now: Date): string {
-  const t = (x: string) => sanitizeForTerminal(x);
+export function prettyProfile(raw: Profile, rawServer: string, style: Style, now: Date): string {
+  const p = stringsForTerminal(raw);
+  const server = sanitizeForTerminal(rawServer);
   const lines = [
-    `${p.name && p.name !== p.screenName ? `${style.name(t(p.name))} ` : ""}${style.accent(`@${t(p.screenName)}`)} on ${t(server)}`,
+    `${p.name && p.name !== p.screenName ? `${style.name(p.name)} ` : ""}${style.accent(`@${p.screenName}`)} on ${server}`,
   ];
-  if (p.profileUrl) lines.push(style.link(t(p.profileUrl)));
+  if (p.profileUrl) lines.push(style.link(p.profileUrl));
   const facts: string[] = [`user id ${p.id}`];
   if (p.statusesCount !== null) facts.push(`${p.statusesCount} notice${p.statusesCount === 1 ? "" : "s"}`);
   lines.push(style.dim(facts.join(" · ")));
   if (p.latest) {
     const when = p.latest.createdAt ? ` (${relativeTime(p.latest.createdAt, now)})` : "";
-    lines.push(`latest: ${t(p.latest.text)}${style.dim(when)}`);
+    lines.push(`latest: ${p.latest.text}${style.dim(when)}`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -38,12 +39,13 @@ export function plainProfileOutput(
   p: Profile,
   server: string,
   raw: string,
+  tty: boolean,
 ): string {
   switch (mode) {
     case "json":
-      return `${JSON.stringify(profileJson(p, server), null, 2)}\n`;
+      return `${jsonForTerminal(profileJson(p, server), 2)}\n`;
     case "xml":
-      return raw.endsWith("\n") ? raw : `${raw}\n`;
+      return rawReply(raw, tty);
     case "id":
       return `${p.id}\n`;
     case "url":

@@ -10,7 +10,7 @@ const CHALLENGE = {
 const OK = '<?xml version="1.0"?><status><id>1</id><text>hi</text></status>';
 
 function session(origin: string, agent: MockAgent, extra: Partial<HttpConfig> = {}) {
-  const secrets: string[] = [];
+  const secrets: unknown[] = [];
   const s = new HttpSession(origin, {
     timeoutMs: 5000,
     userAgent: "identica/test",
@@ -68,7 +68,9 @@ describe("HttpSession (undici MockAgent)", () => {
     expect(res.status).toBe(200);
     expect(asked).toBe(1);
     expect(seen).toEqual([undefined, `Basic ${Buffer.from("alice:pw").toString("base64")}`]);
-    expect(secrets).toEqual(["pw", Buffer.from("alice:pw").toString("base64")]);
+    expect(secrets).toEqual([
+      { user: "alice", password: "pw", token68: Buffer.from("alice:pw").toString("base64") },
+    ]);
   });
 
   it("a 200 without a challenge never asks for a credential", async () => {
