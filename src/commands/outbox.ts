@@ -16,7 +16,7 @@ import {
   readGlobals,
   userOf,
 } from "./globals.js";
-import { printResult } from "./post.js";
+import { mayHavePosted, printResult } from "./post.js";
 
 /** `identica outbox [list|send|drop ID]`: statuses that could not be posted, kept until sent or dropped. */
 export async function outboxCommand(
@@ -123,7 +123,7 @@ async function send(ctx: Context, g: Globals, outbox: Outbox): Promise<ExitCode>
           exitCode: code,
           error: (err as Error)?.message ?? String(err),
           // Once the outcome was unknown it stays so until the timeline says otherwise.
-          sent: entry.sent || code === ExitCode.Protocol,
+          sent: entry.sent || mayHavePosted(err),
         });
         if (err instanceof IdenticaError) err.savedTo = outbox.pathOf(entry.id);
         throw err;

@@ -6,7 +6,7 @@ import { Outbox } from "../core/outbox.js";
 import { setPending } from "../core/pending.js";
 import type { PostResult } from "../core/post.js";
 import { readStatusText } from "../core/text.js";
-import { ExitCode, IdenticaError, UsageError } from "../errors.js";
+import { ExitCode, HttpError, IdenticaError, UsageError } from "../errors.js";
 import { loadStyle, useColor } from "../output/color.js";
 import { plainStatusOutput, prettyStatus, statusJson } from "../output/status.js";
 import {
@@ -150,13 +150,22 @@ export function keepOnFailure(err: unknown, keep: ReturnType<typeof keeper>): un
   const code = err instanceof IdenticaError ? err.exitCode : ExitCode.Internal;
   if (code === ExitCode.Usage) return err;
   try {
-    const path = keep(code === ExitCode.Protocol, code, (err as Error)?.message ?? String(err));
+    const path = keep(mayHavePosted(err), code, (err as Error)?.message ?? String(err));
     if (err instanceof IdenticaError) err.savedTo = path;
     else if (err instanceof Error) Object.assign(err, { savedTo: path });
   } catch (saveErr) {
     if (err instanceof IdenticaError) err.savedTo = `(could not be saved: ${(saveErr as Error).message})`;
   }
   return err;
+}
+
+/**
+ * Whether a failed attempt may have posted the status: a 76, unless it came from a read (the
+ * `--if-absent` check) or from the first request, sent without credentials, which cannot post.
+ */
+export function mayHavePosted(err: unknown): boolean {
+  if (!(err instanceof IdenticaError) || err.exitCode !== ExitCode.Protocol) return false;
+  return !(err instanceof HttpError) || err.details.sent;
 }
 
 function parseMaxLength(v: string): number {
