@@ -27,7 +27,7 @@ function buildProgram(ctx: Context, setCode: (code: ExitCode) => void): Command 
     .option("--no-input", "never prompt")
     .option("--color", "force colour")
     .option("--no-color", "no colour")
-    .option("--timeout <seconds>", "deadline for the whole request (default 30)")
+    .option("--timeout <seconds>", "one deadline for the whole run (default 30)")
     .option("--cacert <file>", "also trust this CA (PEM), for self-hosted servers")
     .option("--insecure-http", "allow sending the password over plain http to a non-loopback host")
     .option("--no-preemptive", "always wait for the server's challenge before sending the password")

@@ -3,6 +3,7 @@ import { keptLines } from "./core/keep.js";
 import { savePending } from "./core/pending.js";
 import { ExitCode } from "./errors.js";
 import { authenticatedRequestInFlight } from "./http/wire.js";
+import { watchUntilFinished } from "./watchdog.js";
 
 /**
  * The process entry point used by bin/identica.js. A closed stdout (`identica post hi | head -c0`) must
@@ -50,7 +51,14 @@ export async function run(): Promise<void> {
     });
   }
   const { main } = await import("./cli.js");
-  const code = await main(argv, processContext());
+  // Whatever a library does, the process ends with a documented code and the status saved.
+  const finished = watchUntilFinished();
+  let code: number;
+  try {
+    code = await main(argv, processContext());
+  } finally {
+    finished();
+  }
   process.exitCode = code;
   // A keychain call that timed out may still hold a libuv thread; it must not keep the process alive.
   // The timer is unref'd: it fires only if something else is still keeping the event loop busy.

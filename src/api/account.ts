@@ -33,13 +33,18 @@ export async function verifyCredentials(api: Api): Promise<ProfileReply> {
     credential: api.credential,
   });
   if (res.status < 200 || res.status >= 300) throw errorForStatus(res, url.host, "verify the credentials");
-  const reply = parseSuccess(res, api.format, url.host);
+  const reply = parseSuccess(res, api.format, url.host, true);
   const doc = reply.doc as Record<string, unknown>;
   const raw = (api.format === "xml" ? doc.user : doc) as Record<string, unknown> | undefined;
   const id = raw && typeof raw === "object" ? String(raw.id ?? "") : "";
   const screenName = raw && typeof raw === "object" ? String(raw.screen_name ?? "") : "";
   if (!raw || !/^\d+$/.test(id) || screenName === "") {
-    throw unknownOutcome("the reply is not a <user> with an id and a screen_name", res.status, url.host);
+    throw unknownOutcome(
+      "the reply is not a <user> with an id and a screen_name",
+      res.status,
+      url.host,
+      true,
+    );
   }
   let latest: Profile["latest"] = null;
   if (raw.status && typeof raw.status === "object") {

@@ -16,9 +16,10 @@ export interface ParsedReply {
 
 /**
  * Turns a successful (2xx) reply into a document, or throws 76: the request went through but the
- * answer is not the API's (an HTML portal page, an empty or truncated body, a DOCTYPE, gzip).
+ * answer is not the API's (an HTML portal page, an empty or truncated body, a DOCTYPE, gzip). For a
+ * read (`read`), the message says nothing was changed rather than that a status may have been posted.
  */
-export function parseSuccess(res: HttpResponse, format: WireFormat, host: string): ParsedReply {
+export function parseSuccess(res: HttpResponse, format: WireFormat, host: string, read = false): ParsedReply {
   try {
     const encoding = res.headers["content-encoding"];
     if (encoding !== undefined && String(encoding).toLowerCase() !== "identity") {
@@ -34,11 +35,18 @@ export function parseSuccess(res: HttpResponse, format: WireFormat, host: string
     return { doc, text };
   } catch (err) {
     if (!(err instanceof ReplyFormatError)) throw err;
-    throw unknownOutcome(`${err.message}`, res.status, host);
+    throw unknownOutcome(`${err.message}`, res.status, host, read);
   }
 }
 
-export function unknownOutcome(why: string, status: number, host: string): HttpError {
+/** A 2xx whose body is not what was asked for: 76 (CLI.md), and for a write the outcome is unknown. */
+export function unknownOutcome(why: string, status: number, host: string, read = false): HttpError {
+  if (read) {
+    return new HttpError(ExitCode.Protocol, `${host} answered ${status} but ${why}; nothing was changed`, {
+      status,
+      sent: false,
+    });
+  }
   return new HttpError(
     ExitCode.Protocol,
     `${host} answered ${status} but ${why}; the status may have been posted`,

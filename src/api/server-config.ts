@@ -15,10 +15,12 @@ export async function fetchTextLimit(api: Api): Promise<number | undefined> {
     url,
     accept: ACCEPT[api.format],
     credential: undefined,
-    timeoutMs: 5000,
+    // A nicety: at most 5 s, and never more than a third of the run's --timeout, so a server that
+    // does not answer it leaves the post the rest.
+    timeoutMs: Math.min(5000, Math.round(api.session.timeoutMs / 3)),
   });
   if (res.status !== 200) return undefined;
-  const doc = parseSuccess(res, api.format, url.host).doc as Record<string, unknown>;
+  const doc = parseSuccess(res, api.format, url.host, true).doc as Record<string, unknown>;
   const cfg = (api.format === "xml" ? doc.config : doc) as
     | Record<string, Record<string, unknown> | undefined>
     | undefined;

@@ -14,8 +14,8 @@ export async function showStatus(api: Api, id: string): Promise<StatusReply> {
     credential: api.credential,
   });
   if (res.status < 200 || res.status >= 300) throw errorForStatus(res, url.host, `show status ${id}`);
-  const reply = parseSuccess(res, api.format, url.host);
-  return { status: statusOf(reply, api.format, res.status, url.host), reply };
+  const reply = parseSuccess(res, api.format, url.host, true);
+  return { status: statusOf(reply, api.format, res.status, url.host, true), reply };
 }
 
 /**
@@ -30,6 +30,7 @@ export async function destroyStatus(api: Api, id: string): Promise<StatusReply> 
     form: "",
     accept: ACCEPT[api.format],
     credential: api.credential,
+    writesOnlyWhenAuthenticated: true,
   });
   if (res.status < 200 || res.status >= 300) throw errorForStatus(res, url.host, `delete status ${id}`);
   const reply = parseSuccess(res, api.format, url.host);
@@ -79,7 +80,7 @@ export async function timeline(api: Api, q: TimelineQuery): Promise<TimelineRepl
   });
   if (res.status < 200 || res.status >= 300)
     throw errorForStatus(res, url.host, `read the ${q.kind} timeline`);
-  const reply = parseSuccess(res, api.format, url.host);
+  const reply = parseSuccess(res, api.format, url.host, true);
   const doc = reply.doc as Record<string, unknown>;
   let raw: unknown;
   if (api.format === "json") {
@@ -89,10 +90,11 @@ export async function timeline(api: Api, q: TimelineQuery): Promise<TimelineRepl
     // An empty timeline is `<statuses type="array"/>`: an empty string or an object without <status>.
     raw = root === undefined ? undefined : typeof root === "object" ? (root.status ?? []) : [];
   }
-  if (!Array.isArray(raw)) throw unknownOutcome("the reply is not a list of statuses", res.status, url.host);
+  if (!Array.isArray(raw))
+    throw unknownOutcome("the reply is not a list of statuses", res.status, url.host, true);
   try {
     return { statuses: raw.map(toStatus), text: reply.text };
   } catch (err) {
-    throw unknownOutcome((err as Error).message, res.status, url.host);
+    throw unknownOutcome((err as Error).message, res.status, url.host, true);
   }
 }

@@ -36,6 +36,7 @@ export async function updateStatus(api: Api, p: UpdateParams): Promise<UpdateRep
     form: updateForm(p),
     accept: ACCEPT[api.format],
     credential: api.credential,
+    writesOnlyWhenAuthenticated: true,
   });
   const host = url.host;
   if (res.status < 200 || res.status >= 300) throw errorForStatus(res, host, "post the status");
@@ -45,8 +46,17 @@ export async function updateStatus(api: Api, p: UpdateParams): Promise<UpdateRep
   return { status: statusOf(reply, api.format, res.status, host), reply, notBefore };
 }
 
-/** The `<status>` root (XML) or the object (JSON), as a Status; anything else is an unknown outcome. */
-export function statusOf(reply: ParsedReply, format: WireFormat, httpStatus: number, host: string): Status {
+/**
+ * The `<status>` root (XML) or the object (JSON), as a Status; anything else is an unknown outcome
+ * (for a read, `read`: a malformed reply, which changed nothing).
+ */
+export function statusOf(
+  reply: ParsedReply,
+  format: WireFormat,
+  httpStatus: number,
+  host: string,
+  read = false,
+): Status {
   const doc = reply.doc as Record<string, unknown>;
   const raw = format === "xml" ? doc.status : doc;
   if (format === "xml" && (raw === undefined || Object.keys(doc).length !== 1)) {
@@ -54,12 +64,13 @@ export function statusOf(reply: ParsedReply, format: WireFormat, httpStatus: num
       `the reply is not a <status> (root: <${Object.keys(doc)[0] ?? "none"}>)`,
       httpStatus,
       host,
+      read,
     );
   }
   try {
     return toStatus(raw);
   } catch (err) {
     if (err instanceof HttpError) throw err;
-    throw unknownOutcome((err as Error).message, httpStatus, host);
+    throw unknownOutcome((err as Error).message, httpStatus, host, read);
   }
 }

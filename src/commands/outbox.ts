@@ -3,7 +3,7 @@ import { resolveUser } from "../config/account.js";
 import { cacheDir, stateDir } from "../config/paths.js";
 import { parseServer, type Server } from "../config/server.js";
 import type { Context } from "../context.js";
-import { keptLines, updater } from "../core/keep.js";
+import { keptLines, mayHavePosted, updater } from "../core/keep.js";
 import { LimitCache } from "../core/limit-cache.js";
 import { acquireLock } from "../core/lock.js";
 import { Outbox, type OutboxEntry, uncertainSince } from "../core/outbox.js";
@@ -161,7 +161,7 @@ async function send(
         }
         const code = err instanceof IdenticaError ? err.exitCode : ExitCode.Internal;
         worst = worse(worst, code);
-        const kept = save(code === ExitCode.Protocol, code, (err as Error)?.message ?? String(err));
+        const kept = save(mayHavePosted(err), code, (err as Error)?.message ?? String(err));
         const e = err as IdenticaError;
         let hint = e.hint;
         if (code === ExitCode.Config && !sameOrigin) {

@@ -61,6 +61,8 @@ export async function postLines(
         continue;
       }
       if (text.trim() === "") continue;
+      // --timeout is per line: the stream may last for days.
+      api.session.newDeadline();
       try {
         checkText(text);
         if (!limitKnown) {
@@ -84,15 +86,15 @@ export async function postLines(
       setPending(keep);
       let result: PostResult;
       try {
-        result = await withRetryAfter(
-          () =>
-            postOn(
-              api,
-              { ...opts, text, source: flags.source, replyTo: flags.replyTo },
-              { maxLength: 0, cache, note: g.printer.note, unlessPosted: flags.ifAbsent ? {} : undefined },
-            ),
-          g.printer.note,
-        );
+        result = await withRetryAfter((retry) => {
+          // The wait for Retry-After is not the server failing to answer: a new deadline.
+          if (retry) api.session.newDeadline();
+          return postOn(
+            api,
+            { ...opts, text, source: flags.source, replyTo: flags.replyTo },
+            { maxLength: 0, cache, note: g.printer.note, unlessPosted: flags.ifAbsent ? {} : undefined },
+          );
+        }, g.printer.note);
       } catch (err) {
         setPending(undefined);
         fail(lineNo, keepOnFailure(err, keep));
@@ -106,10 +108,13 @@ export async function postLines(
 }
 
 /** 429 and 503 say nothing was posted; with a Retry-After the same line is tried again after the wait. */
-async function withRetryAfter<T>(fn: () => Promise<T>, note: (line: string) => void): Promise<T> {
+async function withRetryAfter<T>(
+  fn: (retry: boolean) => Promise<T>,
+  note: (line: string) => void,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await fn();
+      return await fn(attempt > 0);
     } catch (err) {
       const wait = err instanceof HttpError ? err.details.retryAfter : undefined;
       if (wait === undefined || wait > MAX_RETRY_WAIT_S || attempt >= MAX_RETRIES) throw err;

@@ -1,5 +1,5 @@
 import type { Server } from "../config/server.js";
-import { ExitCode, IdenticaError, type Kept } from "../errors.js";
+import { ExitCode, HttpError, IdenticaError, type Kept } from "../errors.js";
 import { afterAttempt, type Outbox, type OutboxEntry } from "./outbox.js";
 import type { SavePending } from "./pending.js";
 
@@ -59,7 +59,7 @@ function orPrint(text: string, save: SavePending): SavePending {
 /**
  * After a failed post: keeps the text (CLI.md "The outbox's promises") unless the failure was bad usage
  * (64, nothing sent, the user still has the text) or the server already has the status (a refused
- * duplicate). "Unknown outcome" (76) marks the entry uncertain. If the outbox cannot be written, the
+ * duplicate). An unknown outcome that may have posted marks the entry uncertain. If the outbox cannot be written, the
  * error carries the whole text, so the report can print it.
  */
 export function keepOnFailure(err: unknown, keep: SavePending): unknown {
@@ -67,10 +67,19 @@ export function keepOnFailure(err: unknown, keep: SavePending): unknown {
   if (code === ExitCode.Usage) return err;
   const e = err instanceof IdenticaError ? err : undefined;
   if (e?.kept?.kind === "already-posted") return err;
-  const kept = keep(code === ExitCode.Protocol, code, (err as Error)?.message ?? String(err));
+  const kept = keep(mayHavePosted(err), code, (err as Error)?.message ?? String(err));
   if (e) e.kept = kept;
   else if (err instanceof Error) Object.assign(err, { kept });
   return err;
+}
+
+/**
+ * Whether a failed attempt may have posted the status: a 76, unless it came from a read (the
+ * `--if-absent` check) or from the first request, sent without credentials, which cannot post.
+ */
+export function mayHavePosted(err: unknown): boolean {
+  if (!(err instanceof IdenticaError) || err.exitCode !== ExitCode.Protocol) return false;
+  return !(err instanceof HttpError) || err.details.sent;
 }
 
 /**

@@ -31,7 +31,9 @@ export async function withApi<T>(opts: ApiOptions, fn: (api: Api) => Promise<T>)
   const { HttpSession } = await import("../http/client.js");
   const session = new HttpSession(opts.server.origin, opts.http);
   const source = opts.credential;
-  const credential = async (): Promise<BasicCredential> => {
+  // `interactive: false` (a known protection space, before any challenge): only the sources that ask
+  // no one; the ConfigError when none has it tells the HTTP layer to send without credentials.
+  const credential = async (_challenge: unknown, how = { interactive: true }): Promise<BasicCredential> => {
     if ("fixed" in source) return source.fixed;
     const user = opts.user ?? (await source.soleAccount?.());
     if (user === undefined) {
@@ -41,7 +43,7 @@ export async function withApi<T>(opts: ApiOptions, fn: (api: Api) => Promise<T>)
     }
     return resolveCredential(
       { origin: opts.server.origin, key: opts.server.key, user },
-      source.stores,
+      how.interactive ? source.stores : source.stores.filter((s) => s.interactive !== true),
       source.note,
     );
   };

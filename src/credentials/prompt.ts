@@ -1,5 +1,6 @@
 import type { Context } from "../context.js";
 import { ExitCode, IdenticaError } from "../errors.js";
+import { whilePaused } from "../http/deadline.js";
 import { stopSpinner } from "../output/spinner.js";
 import { sanitizeForTerminal } from "../sanitize.js";
 import type { CredentialStore, CredentialTarget, Lookup } from "./store.js";
@@ -11,9 +12,14 @@ export function canPrompt(ctx: Context, noInput: boolean): boolean {
 
 /**
  * Reads one line from the terminal in raw mode, echoing nothing (or the characters, with `echo`).
- * Ctrl-C cancels with 130, Ctrl-D on an empty line cancels with 78; backspace and Ctrl-U edit.
+ * Ctrl-C cancels with 130, Ctrl-D on an empty line cancels with 78; backspace and Ctrl-U edit. The
+ * `--timeout` deadline stands still meanwhile: a person typing is not a server that does not answer.
  */
 export function readLineFromTerminal(ctx: Context, prompt: string, echo = false): Promise<string> {
+  return whilePaused(() => readLine(ctx, prompt, echo));
+}
+
+function readLine(ctx: Context, prompt: string, echo: boolean): Promise<string> {
   stopSpinner();
   const stdin = ctx.stdin as Context["stdin"] & { setRawMode?: (raw: boolean) => void };
   // Echo goes off before the prompt appears, so nothing typed right after it shows on the screen.
@@ -64,6 +70,7 @@ export function readLineFromTerminal(ctx: Context, prompt: string, echo = false)
 /** The last source: ask on the terminal, without echo (CLI.md "Credentials" 5). */
 export class PromptStore implements CredentialStore {
   readonly name = "terminal prompt";
+  readonly interactive = true;
   readonly setupHint = "";
   readonly #ctx: Context;
   readonly #noInput: boolean;

@@ -22,6 +22,8 @@ export interface CredentialStore {
   readonly name: string;
   /** How to set this source up, for the "no credentials" message. */
   readonly setupHint: string;
+  /** It asks a person (the terminal prompt): never used just to save a round trip. */
+  readonly interactive?: boolean;
   get(target: CredentialTarget): Promise<Lookup>;
 }
 

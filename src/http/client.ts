@@ -11,6 +11,7 @@ import {
   MalformedChallengeError,
   parseChallenges,
 } from "./challenge.js";
+import { Deadline, DeadlineExpired } from "./deadline.js";
 import { makeDispatcher, request } from "./dispatcher.js";
 import { classifyNetworkError } from "./network-errors.js";
 import { traceRequestHead, traceResponse } from "./trace.js";
@@ -24,7 +25,10 @@ export interface ProtectionSpaces {
 }
 
 export interface HttpConfig {
-  /** One deadline for the whole exchange (challenge and retry included), in milliseconds. */
+  /**
+   * One deadline for the whole exchange of a session (limit lookup, post, challenge and retry), in
+   * milliseconds from its first request; time at the password prompt does not count.
+   */
   timeoutMs: number;
   userAgent: string;
   /** The complete list of trusted CAs when `--cacert` is given; otherwise Node's defaults. */
@@ -49,8 +53,15 @@ export interface BasicCredential {
   password: string;
 }
 
-/** Asked for the credential only once a Basic challenge has arrived (SECURITY.md A1). */
-export type CredentialCallback = (challenge: Challenge) => Promise<BasicCredential>;
+/**
+ * Asked for the credential only once a Basic challenge has arrived (SECURITY.md A1), or for a known
+ * protection space with `interactive: false`: then only sources that need no person are asked, and a
+ * ConfigError (no user, no password) means "send without it".
+ */
+export type CredentialCallback = (
+  challenge: Challenge,
+  options?: { interactive: boolean },
+) => Promise<BasicCredential>;
 
 export interface HttpRequest {
   method: "GET" | "POST" | "DELETE";
@@ -60,8 +71,14 @@ export interface HttpRequest {
   accept: string;
   /** How to answer a Basic challenge; without it a 401 is returned as is. */
   credential?: CredentialCallback | undefined;
-  /** A shorter deadline than the session's, for requests that are only a nicety (the limit lookup). */
+  /** A shorter limit within the session's deadline, for requests that are only a nicety (the limit lookup). */
   timeoutMs?: number | undefined;
+  /**
+   * For a POST to an endpoint that changes nothing without credentials (statuses/update and destroy
+   * need a logged-in user): a failure of the first request, sent without them, means nothing was
+   * posted (75, not 76). A GET changes nothing in any case (RFC 9110 §9.2.1).
+   */
+  writesOnlyWhenAuthenticated?: boolean | undefined;
 }
 
 export interface HttpResponse {
@@ -76,8 +93,12 @@ export interface HttpResponse {
 /** The attempt in flight; undici reports through a diagnostics channel when its headers hit the socket. */
 interface Attempt {
   sent: boolean;
+  /** The status line and headers of a reply came back (a failure then is in the body). */
+  answered: boolean;
   trace: ((line: string) => void) | undefined;
   authorization: boolean;
+  /** The request can change something on the server (not a GET). */
+  mayWrite: boolean;
   form: string | undefined;
 }
 let active: Attempt | undefined;
@@ -88,7 +109,7 @@ diagnostics.subscribe("undici:client:sendHeaders", (message) => {
   const { headers, socket } = message as { headers: string; socket: Socket };
   if (!active) return;
   active.sent = true;
-  wire.current = { sent: true, authenticated: active.authorization };
+  wire.current = { sent: true, authenticated: active.authorization, mayWrite: active.mayWrite };
   if (active.trace) {
     let id = socketIds.get(socket);
     const reused = id !== undefined;
@@ -110,14 +131,30 @@ diagnostics.subscribe("undici:client:sendHeaders", (message) => {
 export class HttpSession {
   readonly #origin: string;
   readonly #config: HttpConfig;
-  readonly #client: Dispatcher;
+  /** Made on first use, and again after a failed exchange (see #attempt). */
+  #client: Dispatcher | undefined;
+  /** The session's one deadline, started by its first request (see `newDeadline`). */
+  #deadline: Deadline | undefined;
   /** The Authorization that the last challenge accepted, for the next requests of this session. */
   #authorization: string | undefined;
 
   constructor(origin: string, config: HttpConfig) {
     this.#origin = origin;
     this.#config = config;
-    this.#client = config.dispatcher ?? makeDispatcher(origin, config);
+    this.#client = config.dispatcher;
+  }
+
+  /** The session's whole `--timeout`, in milliseconds. */
+  get timeoutMs(): number {
+    return this.#config.timeoutMs;
+  }
+
+  /**
+   * The next request starts a deadline of its own: for a session that outlives one exchange
+   * (`post --lines` makes one per line, however long stdin takes to bring it).
+   */
+  newDeadline(): void {
+    this.#deadline = undefined;
   }
 
   /**
@@ -127,15 +164,11 @@ export class HttpSession {
   async send(req: HttpRequest): Promise<HttpResponse> {
     if (req.url.origin !== this.#origin)
       throw new Error(`request for ${req.url.origin} on a session for ${this.#origin}`);
-    const timeoutMs = Math.min(req.timeoutMs ?? this.#config.timeoutMs, this.#config.timeoutMs);
-    const deadline = AbortSignal.timeout(timeoutMs);
-    // After one successful challenge on this connection, later requests carry the credential at once
-    // (same origin, by construction); a 401 all the same sends us through the challenge again.
     // After one successful challenge on this connection, or in an earlier run for this protection
     // space, the request carries the credential at once (same origin, by construction); a 401 all the
     // same sends us through the challenge once.
     const known = req.credential ? (this.#authorization ?? (await this.#preemptive(req))) : undefined;
-    const first = await this.#attempt(req, known, deadline, timeoutMs);
+    const first = await this.#attempt(req, known);
     if (first.status !== 401 || !req.credential) {
       // Accepted: the rest of this session sends it without looking the credential up again.
       if (known !== undefined) this.#authorization = known;
@@ -161,7 +194,7 @@ export class HttpSession {
     checkCredential(cred);
     const authorization = basicAuthorization(cred.user, cred.password, challenge);
     this.#config.onSecret?.({ ...cred, token68: authorization.slice("Basic ".length) });
-    const second = await this.#attempt(req, authorization, deadline, timeoutMs);
+    const second = await this.#attempt(req, authorization);
     if (second.status !== 401) {
       this.#authorization = authorization;
       this.#config.spaces?.remember(req.url, challenge.params.get("realm"), challenge.params.get("charset"));
@@ -177,7 +210,12 @@ export class HttpSession {
     return second;
   }
 
-  /** The Authorization for a URL in a known protection space, or undefined. */
+  /**
+   * The Authorization for a URL in a known protection space, or undefined. Sending it at once only
+   * saves a round trip, so it never asks a person and never fails the request: without a user or a
+   * password from a source that needs no one, the request goes without it and the server decides (a
+   * public timeline needs no login; a real challenge then takes the ordinary path).
+   */
   async #preemptive(req: HttpRequest): Promise<string | undefined> {
     const space = this.#config.spaces?.covers(req.url);
     if (!space || !req.credential || !this.#mayAuthenticate(req.url)) return undefined;
@@ -186,8 +224,17 @@ export class HttpSession {
       scheme: "basic",
       params: new Map(space.charset === null ? [] : [["charset", space.charset]]),
     };
-    const cred = await req.credential(challenge);
-    checkCredential(cred);
+    let cred: BasicCredential;
+    try {
+      cred = await req.credential(challenge, { interactive: false });
+      checkCredential(cred);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this.#config.trace?.(
+        `* ${req.url.origin}${req.url.pathname} is in a known protection space, but ${oneLine(err.message, 200)}: sending without credentials`,
+      );
+      return undefined;
+    }
     const authorization = basicAuthorization(cred.user, cred.password, challenge);
     this.#config.onSecret?.({ ...cred, token68: authorization.slice("Basic ".length) });
     this.#config.trace?.(
@@ -203,7 +250,25 @@ export class HttpSession {
 
   async close(): Promise<void> {
     if (this.#config.dispatcher) return;
-    await this.#client.destroy().catch(() => {});
+    await this.#discard();
+  }
+
+  /**
+   * Drops the connection. Bounded: the outcome is known by now, and a client that never finishes
+   * closing must not hold the process (nor leave it with nothing to wait for: the timer is ref'd).
+   */
+  async #discard(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    if (client === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      client.destroy().catch(() => {}),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 1000);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   #basicChallenge(res: HttpResponse): Challenge {
@@ -238,58 +303,46 @@ export class HttpSession {
     );
   }
 
-  async #attempt(
-    req: HttpRequest,
-    authorization: string | undefined,
-    signal: AbortSignal,
-    timeoutMs: number,
-  ): Promise<HttpResponse> {
+  /**
+   * One request and its whole reply, within the session's deadline. The deadline settles it even when
+   * undici does not (SECURITY.md I5), and after any failure the connection is replaced: undici 7.30.2
+   * never runs another request on a Client whose connection failed the certificate's name check.
+   */
+  async #attempt(req: HttpRequest, authorization: string | undefined): Promise<HttpResponse> {
     const headers: Record<string, string> = { "user-agent": this.#config.userAgent, accept: req.accept };
     if (req.form !== undefined) headers["content-type"] = "application/x-www-form-urlencoded; charset=utf-8";
     if (authorization !== undefined) headers.authorization = authorization;
     const attempt: Attempt = {
       sent: false,
+      answered: false,
       trace: this.#config.trace,
       authorization: authorization !== undefined,
+      mayWrite: req.method !== "GET",
       form: req.form,
     };
+    // Whether this request can have changed anything if it fails after it was written.
+    const harmless =
+      req.method === "GET"
+        ? "read"
+        : req.writesOnlyWhenAuthenticated && authorization === undefined
+          ? "anonymous"
+          : undefined;
+    this.#deadline ??= new Deadline(this.#config.timeoutMs);
     active = attempt;
-    const trace = this.#config.trace;
     try {
-      const res = await request.call(this.#client, {
-        origin: this.#origin,
-        method: req.method,
-        path: `${req.url.pathname}${req.url.search}`,
-        headers,
-        body: req.form ?? null,
-        signal,
-      });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        if (size > this.#config.maxResponseBytes) {
-          res.body.destroy();
-          throw Object.assign(new Error("reply too large"), { code: "UND_ERR_RES_EXCEEDED_MAX_SIZE" });
-        }
-        chunks.push(chunk as Buffer);
-      }
-      const bytes = Buffer.concat(chunks);
-      const contentType = headerValue(res.headers["content-type"]) ?? "";
-      if (trace) traceResponse(res.statusCode, res.headers, bytes, trace);
-      return {
-        status: res.statusCode,
-        headers: res.headers,
-        contentType,
-        bytes,
-        authenticated: attempt.authorization,
-      };
+      return await this.#deadline.run(
+        (signal) => this.#exchange(req, headers, attempt, signal),
+        req.timeoutMs,
+      );
     } catch (err) {
+      if (!this.#config.dispatcher) void this.#discard();
       throw classifyNetworkError(err, {
         sent: attempt.sent,
-        deadlineHit: signal.aborted,
-        timeoutMs,
+        answered: attempt.answered,
+        deadlineHit: err instanceof DeadlineExpired,
+        timeoutMs: err instanceof DeadlineExpired ? err.limitMs : this.#config.timeoutMs,
         host: req.url.host,
+        harmless,
       });
     } finally {
       if (active === attempt) {
@@ -297,6 +350,44 @@ export class HttpSession {
         wire.current = undefined;
       }
     }
+  }
+
+  async #exchange(
+    req: HttpRequest,
+    headers: Record<string, string>,
+    attempt: Attempt,
+    signal: AbortSignal,
+  ): Promise<HttpResponse> {
+    this.#client ??= makeDispatcher(this.#origin, this.#config);
+    const res = await request.call(this.#client, {
+      origin: this.#origin,
+      method: req.method,
+      path: `${req.url.pathname}${req.url.search}`,
+      headers,
+      body: req.form ?? null,
+      signal,
+    });
+    attempt.answered = true;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length;
+      if (size > this.#config.maxResponseBytes) {
+        res.body.destroy();
+        throw Object.assign(new Error("reply too large"), { code: "UND_ERR_RES_EXCEEDED_MAX_SIZE" });
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const bytes = Buffer.concat(chunks);
+    const contentType = headerValue(res.headers["content-type"]) ?? "";
+    if (attempt.trace) traceResponse(res.statusCode, res.headers, bytes, attempt.trace);
+    return {
+      status: res.statusCode,
+      headers: res.headers,
+      contentType,
+      bytes,
+      authenticated: attempt.authorization,
+    };
   }
 }
 

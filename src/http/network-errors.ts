@@ -1,12 +1,22 @@
 import { ExitCode, HttpError } from "../errors.js";
+import { oneLine } from "../sanitize.js";
 
 export interface FailureContext {
   /** Whether the request's headers had been written to the socket. */
   sent: boolean;
-  /** Whether the overall deadline (`--timeout`) fired. */
+  /** Whether a reply's status line and headers had come back (the body then failed). */
+  answered?: boolean | undefined;
+  /** Whether the deadline (`--timeout`, or the request's shorter limit) fired. */
   deadlineHit: boolean;
+  /** The limit that applied, for the message. */
   timeoutMs: number;
   host: string;
+  /**
+   * The request cannot have changed anything: a read, or a write sent without the credentials its
+   * endpoint needs (the challenge flow's first request). Then no reply is 75, never "may have been
+   * posted"; a reply to a read that came back broken is 76, worded without "posted".
+   */
+  harmless?: "read" | "anonymous" | undefined;
 }
 
 // Node and OpenSSL codes for a certificate the client would not trust (curl exit 60).
@@ -38,6 +48,9 @@ export function classifyNetworkError(err: unknown, ctx: FailureContext): HttpErr
   const code = e.code ?? e.cause?.code ?? "";
   const secs = ctx.timeoutMs / 1000;
   const detail = { sent: ctx.sent };
+  const harmless =
+    ctx.sent && ctx.harmless !== undefined ? harmlessFailure(err, code, e.message, ctx) : undefined;
+  if (harmless) return harmless;
   if (ctx.deadlineHit) {
     return ctx.sent
       ? new HttpError(
@@ -59,9 +72,16 @@ export function classifyNetworkError(err: unknown, ctx: FailureContext): HttpErr
         );
   }
   if (CERT_CODES.has(code)) {
+    // Whom the certificate names, for a name mismatch (the names are the server's text: sanitised).
+    const names = (err as { cert?: { subjectaltname?: unknown } }).cert?.subjectaltname;
+    const hostname = ctx.host.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+    const mismatch =
+      code === "ERR_TLS_CERT_ALTNAME_INVALID" && typeof names === "string"
+        ? ` (the certificate is for ${oneLine(names, 120)}, which does not include ${hostname})`
+        : "";
     return new HttpError(
       ExitCode.Unavailable,
-      `certificate problem with ${ctx.host}: ${code}; nothing was sent`,
+      `certificate problem with ${ctx.host}: ${code}${mismatch}; nothing was sent`,
       detail,
       {
         hint: "for a self-hosted server, pass its CA with --cacert FILE",
@@ -122,6 +142,62 @@ export function classifyNetworkError(err: unknown, ctx: FailureContext): HttpErr
     detail,
     {
       hint: "check the timeline before posting again",
+      cause: err,
+    },
+  );
+}
+
+/**
+ * A request that cannot have changed anything failed after it was written: a read, or the challenge
+ * flow's first request, sent without credentials to an endpoint that needs them. When nothing came
+ * back (a reset, a timeout) nothing was posted or changed: 75 (CLI.md "Reads", and the paragraph on the
+ * request without credentials). A read whose reply came back broken is 76, worded without "posted";
+ * a broken reply to the first request is left to the ordinary rules (undefined): the server answered.
+ */
+function harmlessFailure(
+  err: unknown,
+  code: string,
+  message: string | undefined,
+  ctx: FailureContext,
+): HttpError | undefined {
+  const secs = ctx.timeoutMs / 1000;
+  const anonymous = ctx.harmless === "anonymous";
+  const outcome = anonymous ? "nothing was posted" : "nothing was changed";
+  const closed = code === "UND_ERR_SOCKET" || code === "ECONNRESET" || code === "EPIPE";
+  const stopped = code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT";
+  if (!ctx.answered && (ctx.deadlineHit || closed || stopped)) {
+    const to = anonymous ? " to the request sent without credentials" : "";
+    const how = ctx.deadlineHit
+      ? ` within ${secs} s`
+      : closed
+        ? " (the connection was closed)"
+        : " (the server stopped answering)";
+    return new HttpError(
+      ExitCode.TempFail,
+      `no reply from ${ctx.host}${to}${how}; ${outcome}`,
+      { sent: false },
+      {
+        hint: "safe to retry later",
+        cause: err,
+      },
+    );
+  }
+  if (anonymous) return undefined;
+  const why = ctx.deadlineHit
+    ? `was not complete within ${secs} s`
+    : code === "UND_ERR_RES_EXCEEDED_MAX_SIZE"
+      ? "was larger than the 4 MiB limit"
+      : closed
+        ? "was cut off (the connection closed before its end)"
+        : stopped
+          ? "stopped before its end"
+          : `could not be read (${code || message || "unknown error"})`;
+  return new HttpError(
+    ExitCode.Protocol,
+    `the reply from ${ctx.host} ${why}; ${outcome}`,
+    { sent: false },
+    {
+      hint: "try again later",
       cause: err,
     },
   );

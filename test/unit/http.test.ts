@@ -1,6 +1,6 @@
 import { MockAgent } from "undici";
 import { describe, expect, it } from "vitest";
-import { ExitCode, type HttpError, type IdenticaError } from "../../src/errors.js";
+import { ConfigError, ExitCode, type HttpError, type IdenticaError } from "../../src/errors.js";
 import { type HttpConfig, HttpSession } from "../../src/http/client.js";
 import { classifyNetworkError } from "../../src/http/network-errors.js";
 
@@ -184,5 +184,103 @@ describe("network failures → exit codes", () => {
       expect(code({ code: c }, { sent: true })).toBe(ExitCode.Protocol);
     }
     expect(code({ name: "TimeoutError" }, { sent: true, deadlineHit: true })).toBe(ExitCode.Protocol);
+  });
+});
+
+describe("failures that cannot have posted (issue 10 item 11)", () => {
+  const ctx = { sent: true, deadlineHit: false, timeoutMs: 3000, host: "h" };
+  const err = (e: object, over = {}) => classifyNetworkError(e, { ...ctx, ...over }) as HttpError;
+  it("the first request, without credentials, reset or timed out before a reply: 75, not sent", () => {
+    for (const [e, over] of [
+      [{ code: "UND_ERR_SOCKET" }, {}],
+      [{ code: "ECONNRESET" }, {}],
+      [{ code: "UND_ERR_HEADERS_TIMEOUT" }, {}],
+      [{ name: "TimeoutError" }, { deadlineHit: true }],
+    ] as const) {
+      const x = err(e, { harmless: "anonymous", ...over });
+      expect(x.exitCode).toBe(ExitCode.TempFail);
+      expect(x.details.sent).toBe(false);
+      expect(x.message).toMatch(/to the request sent without credentials.*; nothing was posted$/);
+    }
+  });
+  it("a broken reply to the first request is still the ordinary 76: the server did answer", () => {
+    expect(err({ code: "UND_ERR_HEADERS_OVERFLOW" }, { harmless: "anonymous" }).exitCode).toBe(
+      ExitCode.Protocol,
+    );
+    expect(err({ code: "UND_ERR_SOCKET" }, { harmless: "anonymous", answered: true }).exitCode).toBe(
+      ExitCode.Protocol,
+    );
+  });
+  it("a read: no reply is 75, a broken reply 76; neither says posted", () => {
+    const none = err({ code: "UND_ERR_SOCKET" }, { harmless: "read" });
+    expect([none.exitCode, none.message]).toEqual([
+      ExitCode.TempFail,
+      "no reply from h (the connection was closed); nothing was changed",
+    ]);
+    const late = err({ name: "TimeoutError" }, { harmless: "read", deadlineHit: true });
+    expect([late.exitCode, late.message]).toEqual([
+      ExitCode.TempFail,
+      "no reply from h within 3 s; nothing was changed",
+    ]);
+    for (const [e, over] of [
+      [{ code: "UND_ERR_SOCKET" }, { answered: true }],
+      [{ code: "UND_ERR_RES_EXCEEDED_MAX_SIZE" }, { answered: true }],
+      [{ name: "TimeoutError" }, { answered: true, deadlineHit: true }],
+      [{ code: "HPE_INVALID_CONSTANT" }, {}],
+    ] as const) {
+      const x = err(e, { harmless: "read", ...over });
+      expect(x.exitCode).toBe(ExitCode.Protocol);
+      expect(x.message).not.toMatch(/posted/);
+    }
+  });
+});
+
+describe("HttpSession: deadline and known protection spaces", () => {
+  const spaces = {
+    covers: () => ({ charset: null }),
+    remember: () => {},
+    forget: () => {},
+  };
+  it("a known space without an available credential: the request goes without it (item 13)", async () => {
+    const { agent, pool } = mock("https://social.example");
+    const seen: (string | undefined)[] = [];
+    pool.intercept({ path: "/api/statuses/public_timeline.xml", method: "GET" }).reply(({ headers }) => {
+      seen.push((headers as Record<string, string>).authorization);
+      return { statusCode: 200, data: "<statuses/>" };
+    });
+    const asked: (boolean | undefined)[] = [];
+    const { s } = session("https://social.example", agent, { spaces });
+    const res = await s.send({
+      method: "GET",
+      url: new URL("https://social.example/api/statuses/public_timeline.xml"),
+      accept: "application/xml",
+      credential: async (_ch, how) => {
+        asked.push(how?.interactive);
+        throw new ConfigError("social.example asks for a login, but no user is set");
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(seen).toEqual([undefined]);
+    expect(asked).toEqual([false]);
+  });
+
+  it("a request the library never settles still ends at the deadline", async () => {
+    // A dispatcher that accepts the request and never calls back, as undici 7.30.2 after a TLS error.
+    const lost = { dispatch: () => true } as unknown as import("undici").Dispatcher;
+    const { s } = session("https://social.example", mock("https://social.example").agent, {
+      dispatcher: lost,
+      timeoutMs: 200,
+    });
+    const started = Date.now();
+    const err = (await failure(
+      s.send({
+        method: "GET",
+        url: new URL("https://social.example/api/statuses/show/1.xml"),
+        accept: "application/xml",
+      }),
+    )) as HttpError;
+    expect(err.exitCode).toBe(ExitCode.TempFail);
+    expect(err.message).toMatch(/within 0\.2 s; nothing was sent/);
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });

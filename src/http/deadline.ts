@@ -1,0 +1,103 @@
+/**
+ * `--timeout`: one deadline for a whole exchange (the limit lookup, the post, the challenge and its
+ * retry), counted in wall-clock time from the first request, less the time a person spends at the
+ * password prompt. Loaded without undici: the prompt pauses every deadline through `whilePaused`.
+ */
+
+/** Milliseconds spent paused (at a prompt) since the process started, and since when it is paused now. */
+let pausedTotal = 0;
+let pausedSince: number | undefined;
+let pauses = 0;
+
+const clock = () => performance.now();
+
+function pausedSoFar(): number {
+  return pausedTotal + (pausedSince === undefined ? 0 : clock() - pausedSince);
+}
+
+/** Runs `fn` (a prompt) with every deadline stopped: the time a person takes to type is not the server's. */
+export async function whilePaused<T>(fn: () => Promise<T>): Promise<T> {
+  if (pauses++ === 0) pausedSince = clock();
+  try {
+    return await fn();
+  } finally {
+    if (--pauses === 0 && pausedSince !== undefined) {
+      pausedTotal += clock() - pausedSince;
+      pausedSince = undefined;
+    }
+  }
+}
+
+/** Thrown by `Deadline.run` when the time is up, whatever the work was doing. */
+export class DeadlineExpired extends Error {
+  readonly code = "IDENTICA_DEADLINE";
+  /** The limit that fired: the whole deadline, or a shorter cap the request asked for. */
+  readonly limitMs: number;
+
+  constructor(limitMs: number) {
+    super(`no answer within ${limitMs / 1000} s`);
+    this.name = "TimeoutError";
+    this.limitMs = limitMs;
+  }
+}
+
+export class Deadline {
+  readonly totalMs: number;
+  #startedAt: number | undefined;
+  #pausedAtStart = 0;
+
+  constructor(totalMs: number) {
+    this.totalMs = totalMs;
+  }
+
+  /** What is left; the clock starts with the first `run`. */
+  remainingMs(): number {
+    if (this.#startedAt === undefined) return this.totalMs;
+    const elapsed = clock() - this.#startedAt - (pausedSoFar() - this.#pausedAtStart);
+    return Math.max(0, this.totalMs - elapsed);
+  }
+
+  /**
+   * Runs `work` and settles when it does, or rejects with DeadlineExpired when the deadline (or the
+   * shorter `capMs`) passes — even if `work` never settles: a library that loses a request (undici
+   * after a TLS name mismatch) must not leave the process waiting on nothing. The timer is ref'd, so
+   * the event loop stays alive until then; `work` gets a signal that is aborted at that moment.
+   */
+  run<T>(work: (signal: AbortSignal) => Promise<T>, capMs = Number.POSITIVE_INFINITY): Promise<T> {
+    if (this.#startedAt === undefined) {
+      this.#startedAt = clock();
+      this.#pausedAtStart = pausedSoFar();
+    }
+    const capped = capMs < this.remainingMs();
+    const limitMs = capped ? capMs : this.totalMs;
+    const controller = new AbortController();
+    return new Promise<T>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const expire = () => {
+        const err = new DeadlineExpired(limitMs);
+        controller.abort(err);
+        reject(err);
+      };
+      const until = capped ? clock() + capMs : undefined;
+      const arm = () => {
+        const left = until === undefined ? this.remainingMs() : Math.max(0, until - clock());
+        if (left <= 0) return expire();
+        // A pause (a prompt) during the work moves the end: look again when the timer fires.
+        timer = setTimeout(arm, Math.ceil(left));
+      };
+      arm();
+      if (controller.signal.aborted) return;
+      const settled = work(controller.signal);
+      settled.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
+}
