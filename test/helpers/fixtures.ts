@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-/** `../shared/fixtures/gnusocial`, beside the repository (as in CI). */
-export const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/gnusocial/", import.meta.url));
+/** `curl -sv` transcripts of a real GNU social 2.0.1 server, kept in the repository (INDEX.md lists them). */
+export const FIXTURES = fileURLToPath(new URL("../fixtures/gnusocial/", import.meta.url));
 
 export interface FixtureReply {
   status: number;

@@ -6,7 +6,7 @@ import { htmlEntityDecode, parseForm, xmlSafeStr } from "../server/php.js";
 
 /**
  * The GNU social look-alike must do to a status what the real GNU social 2.0.1 does
- * (../shared/fixtures/gnusocial, API.md §2.3, §2.4, §8): the e2e tests of the product are only as
+ * (test/fixtures/gnusocial): the e2e tests of the product are only as
  * good as this server.
  */
 
