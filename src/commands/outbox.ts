@@ -6,7 +6,7 @@ import type { Context } from "../context.js";
 import { keptLines, mayHavePosted, updater } from "../core/keep.js";
 import { LimitCache } from "../core/limit-cache.js";
 import { acquireLock } from "../core/lock.js";
-import { Outbox, type OutboxEntry, uncertainSince } from "../core/outbox.js";
+import { type CorruptEntry, isCorrupt, Outbox, type OutboxEntry, uncertainSince } from "../core/outbox.js";
 import { setPending } from "../core/pending.js";
 import { ExitCode, IdenticaError, UsageError, worse } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
@@ -35,7 +35,7 @@ export async function outboxCommand(
   const outbox = new Outbox(stateDir(ctx.env));
   switch (action ?? "list") {
     case "list":
-      list(g, outbox.list());
+      list(g, outbox.listAll());
       return ExitCode.Ok;
     case "drop": {
       const id = args[0];
@@ -51,9 +51,15 @@ export async function outboxCommand(
   }
 }
 
-function list(g: Globals, entries: OutboxEntry[]): void {
+/** Every file of the outbox; a corrupt one with its file and what is wrong (`"corrupt"` in JSON). */
+function list(g: Globals, entries: (OutboxEntry | CorruptEntry)[]): void {
   if (g.output === "json") {
-    g.printer.result(`${JSON.stringify(entries, null, 2)}\n`);
+    const rows = entries.map((e) =>
+      isCorrupt(e)
+        ? { id: e.id, file: e.file, corrupt: e.corrupt, text: e.text ?? null }
+        : { ...e, corrupt: null },
+    );
+    g.printer.result(`${JSON.stringify(rows, null, 2)}\n`);
     return;
   }
   if (g.output === "id") {
@@ -66,6 +72,11 @@ function list(g: Globals, entries: OutboxEntry[]): void {
     return;
   }
   const blocks = entries.map((e) => {
+    if (isCorrupt(e)) {
+      const text = e.text === undefined ? "" : `\n    ${oneLine(e.text, 200)}`;
+      const id = oneLine(e.id);
+      return `${id}  CORRUPT: ${oneLine(e.corrupt)}\n    file: ${oneLine(e.file, 1000)} (fix it, or: identica outbox drop ${id})${text}\n`;
+    }
     const who = `${e.user ?? "?"} at ${e.server}`;
     const since = uncertainSince(e);
     const state = e.refused
@@ -92,9 +103,9 @@ async function send(
   retryRefused: string | undefined,
 ): Promise<ExitCode> {
   outbox.ensureDir();
-  const release = acquireLock(join(stateDir(ctx.env), "outbox.lock"));
+  const lock = await acquireLock(join(stateDir(ctx.env), "outbox.lock"));
   try {
-    const entries = outbox.list();
+    const entries = outbox.listAll();
     if (retryRefused !== undefined && !entries.some((e) => e.id === retryRefused)) {
       throw new UsageError(`no entry "${retryRefused}" in the outbox`);
     }
@@ -106,9 +117,27 @@ async function send(
     const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
     const home = ownServer(g, ctx);
     let worst: ExitCode = ExitCode.Ok;
-    for (const entry of entries) {
+    for (const listed of entries) {
+      if (!lock.held()) {
+        // A later run judged our lock stale and broke it: it may be sending these entries now.
+        warn(
+          ctx,
+          `another identica took over the outbox lock; stopped before ${listed.id} (send the rest with: identica outbox send)`,
+        );
+        return worse(worst, ExitCode.TempFail);
+      }
       // Another run may have sent it while we waited for the server.
-      if (outbox.get(entry.id) === undefined) continue;
+      const entry = outbox.get(listed.id);
+      if (entry === undefined) continue;
+      if (isCorrupt(entry)) {
+        // Never sent with a guess, never blocking the others; 65 so a script knows one is stuck.
+        worst = worse(worst, ExitCode.Data);
+        warn(
+          ctx,
+          `${oneLine(entry.id)}: the outbox entry ${oneLine(entry.file, 1000)} is corrupt (${oneLine(entry.corrupt)}); skipped (fix it, or: identica outbox drop ${oneLine(entry.id)})`,
+        );
+        continue;
+      }
       if (entry.refused && entry.id !== retryRefused) {
         g.printer.note(`* ${entry.id}: refused earlier (${entry.error}); skipped`);
         warn(
@@ -175,7 +204,7 @@ async function send(
     }
     return worst;
   } finally {
-    release();
+    lock.release();
   }
 }
 

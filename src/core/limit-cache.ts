@@ -22,8 +22,9 @@ export class LimitCache {
   }
 
   async get(server: Server): Promise<number | undefined> {
-    const entry = (await this.#read()).limits?.[server.root];
-    if (!entry) return undefined;
+    const limits = (await this.#read()).limits ?? {};
+    if (!Object.hasOwn(limits, server.root)) return undefined;
+    const entry = limits[server.root] as { textlimit: number; fetchedAt: string };
     const age = this.#now().getTime() - Date.parse(entry.fetchedAt);
     return age >= 0 && age < LIMIT_TTL_MS ? entry.textlimit : undefined;
   }
@@ -36,13 +37,20 @@ export class LimitCache {
     await this.#write({ ...data, limits });
   }
 
+  /**
+   * The cached limits, each entry checked: a wrong one (`"textlimit": "5"`, a date that is not one)
+   * would disable or distort the length check, so it is dropped and the file rewritten without it.
+   */
   async #read(): Promise<CacheFile> {
+    let raw: string;
     try {
-      const data = JSON.parse(await readFile(this.#file, "utf8")) as unknown;
-      return typeof data === "object" && data !== null ? (data as CacheFile) : {};
+      raw = await readFile(this.#file, "utf8");
     } catch {
       return {};
     }
+    const { data, clean } = parseLimits(raw);
+    if (!clean) await this.#write(data);
+    return data;
   }
 
   async #write(data: CacheFile): Promise<void> {
@@ -55,6 +63,40 @@ export class LimitCache {
       // A cache that cannot be written only costs one request next time.
     }
   }
+}
+
+/** The valid entries of a `servers.json`, and whether the file held nothing else. */
+export function parseLimits(raw: string): { data: CacheFile; clean: boolean } {
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return { data: {}, clean: false };
+  }
+  if (!isObject(data)) return { data: {}, clean: false };
+  if (data.limits === undefined) return { data: {}, clean: Object.keys(data).length === 0 };
+  if (!isObject(data.limits)) return { data: {}, clean: false };
+  const limits: NonNullable<CacheFile["limits"]> = {};
+  let clean = true;
+  for (const [root, entry] of Object.entries(data.limits)) {
+    if (
+      /^https?:\/\//.test(root) &&
+      isObject(entry) &&
+      Number.isSafeInteger(entry.textlimit) &&
+      (entry.textlimit as number) >= 0 &&
+      typeof entry.fetchedAt === "string" &&
+      !Number.isNaN(Date.parse(entry.fetchedAt))
+    ) {
+      limits[root] = { textlimit: entry.textlimit as number, fetchedAt: entry.fetchedAt };
+    } else {
+      clean = false;
+    }
+  }
+  return { data: { limits }, clean };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** 64 before any request when the text is longer than the limit (0 or undefined: no limit). */

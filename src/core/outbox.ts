@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
+  fstatSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -10,6 +11,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
+import { parseServer } from "../config/server.js";
 
 /**
  * Statuses that could not be posted, one JSON file each in `$XDG_STATE_HOME/identica/outbox/`
@@ -39,6 +41,102 @@ export interface OutboxEntry {
   refused: boolean;
   exitCode: number;
   error: string;
+}
+
+/** An outbox file that is not a valid entry: listed with what is wrong, skipped by `outbox send`. */
+export interface CorruptEntry {
+  id: string;
+  /** The file's path. */
+  file: string;
+  /** What is wrong with it, e.g. `"attemptedAt" is not an ISO 8601 time`. */
+  corrupt: string;
+  /** The status text, when the file still holds one: shown so the user can recover it. */
+  text?: string;
+}
+
+export function isCorrupt(e: OutboxEntry | CorruptEntry): e is CorruptEntry {
+  return "corrupt" in e && typeof e.corrupt === "string";
+}
+
+/** Far above any entry (1 MiB of text, escaped): a larger file is not ours and is not read whole. */
+const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * An entry read back from its file, every field checked, since anything may have written it (an older
+ * version, an editor, a full disk): a wrong field makes the whole entry corrupt rather than sending it
+ * with a guess. Entries written before `uncertainSince` and `refused` existed still load.
+ */
+export function parseEntry(id: string, file: string, raw: string): OutboxEntry | CorruptEntry {
+  let data: unknown;
+  try {
+    data = JSON.parse(raw.replace(/^\uFEFF/, ""));
+  } catch {
+    // Not V8's message: it quotes the file, which holds the user's text.
+    return { id, file, corrupt: raw.trim() === "" ? "empty file" : "not valid JSON" };
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    return { id, file, corrupt: "not a JSON object" };
+  }
+  const o = data as Record<string, unknown>;
+  const problems: string[] = [];
+  const str = (k: string) => typeof o[k] === "string";
+  const strOrNull = (k: string) => o[k] === null || str(k);
+  const time = (k: string) =>
+    str(k) && ISO_TIME.test(o[k] as string) && !Number.isNaN(Date.parse(o[k] as string));
+  if (!str("text")) problems.push(`"text" is ${describe(o.text)}, not a string`);
+  if (!str("server")) problems.push(`"server" is ${describe(o.server)}, not a string`);
+  else if (!validServer(o.server as string)) problems.push(`"server" is not an http(s) API root`);
+  if (!strOrNull("user")) problems.push(`"user" is ${describe(o.user)}, not a string or null`);
+  if (!strOrNull("replyTo")) problems.push(`"replyTo" is ${describe(o.replyTo)}, not a string or null`);
+  if (!str("source")) problems.push(`"source" is ${describe(o.source)}, not a string`);
+  if (!time("attemptedAt")) problems.push(`"attemptedAt" is not an ISO 8601 time`);
+  if (o.uncertainSince !== undefined && o.uncertainSince !== null && !time("uncertainSince")) {
+    problems.push(`"uncertainSince" is not an ISO 8601 time or null`);
+  }
+  if (typeof o.sent !== "boolean") problems.push(`"sent" is ${describe(o.sent)}, not true or false`);
+  if (o.refused !== undefined && typeof o.refused !== "boolean") {
+    problems.push(`"refused" is ${describe(o.refused)}, not true or false`);
+  }
+  if (!Number.isInteger(o.exitCode)) problems.push(`"exitCode" is ${describe(o.exitCode)}, not an integer`);
+  if (!str("error")) problems.push(`"error" is ${describe(o.error)}, not a string`);
+  if (problems.length > 0) {
+    return { id, file, corrupt: problems.join("; "), ...(str("text") ? { text: o.text as string } : {}) };
+  }
+  // Only the known fields: nothing else in the file (a "corrupt" key, say) travels with the entry.
+  return {
+    id,
+    text: o.text as string,
+    server: o.server as string,
+    user: o.user as string | null,
+    replyTo: o.replyTo as string | null,
+    source: o.source as string,
+    attemptedAt: o.attemptedAt as string,
+    uncertainSince: (o.uncertainSince as string | null | undefined) ?? null,
+    sent: o.sent as boolean,
+    refused: o.refused === true,
+    exitCode: o.exitCode as number,
+    error: o.error as string,
+  };
+}
+
+/** A date and a time, as `toISOString` writes them (an offset other than Z accepted). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+function validServer(root: string): boolean {
+  try {
+    parseServer(root);
+    return /^https?:\/\//i.test(root);
+  } catch {
+    return false;
+  }
+}
+
+/** A JSON value's kind, for messages that must not quote the file. */
+function describe(v: unknown): string {
+  if (v === undefined) return "missing";
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
 }
 
 /** The start of the "already posted?" search, also for entries written before `uncertainSince` existed. */
@@ -97,33 +195,64 @@ export class Outbox {
     this.#write(entry.id, entry);
   }
 
+  /** The entries that can be sent, oldest first (corrupt files left out: see `listAll`). */
   list(): OutboxEntry[] {
+    return this.listAll().filter((e): e is OutboxEntry => !isCorrupt(e));
+  }
+
+  /**
+   * Every `*.json` file of the outbox, oldest first: an entry, or a corrupt one saying what is wrong
+   * with it, so a file holding the user's text is never hidden (CLI.md "The outbox's promises").
+   */
+  listAll(): (OutboxEntry | CorruptEntry)[] {
     let names: string[];
     try {
       names = readdirSync(this.dir);
     } catch {
       return [];
     }
-    const entries: OutboxEntry[] = [];
-    for (const name of names.filter((n) => n.endsWith(".json")).sort()) {
-      try {
-        const e = JSON.parse(readFileSync(join(this.dir, name), "utf8")) as OutboxEntry;
-        if (typeof e.text === "string" && typeof e.server === "string")
-          entries.push({ ...e, id: name.slice(0, -5) });
-      } catch {
-        // A file that is not an entry (or is being written) is left alone.
-      }
-    }
-    return entries;
+    return names
+      .filter((n) => n.endsWith(".json") && !n.startsWith("."))
+      .sort()
+      .map((name) => this.#read(name.slice(0, -5)));
   }
 
-  get(id: string): OutboxEntry | undefined {
-    return this.list().find((e) => e.id === id);
+  /** One entry by id, read afresh (undefined when its file is gone). */
+  get(id: string): OutboxEntry | CorruptEntry | undefined {
+    if (!this.#has(id)) return undefined;
+    return this.#read(id);
+  }
+
+  #read(id: string): OutboxEntry | CorruptEntry {
+    const file = this.pathOf(id);
+    let raw: string;
+    try {
+      const fd = openSync(file, "r");
+      try {
+        const size = fstatSync(fd).size;
+        if (size > MAX_ENTRY_BYTES) return { id, file, corrupt: `too large (${size} bytes)` };
+        raw = readFileSync(fd, "utf8");
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      return { id, file, corrupt: `cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"})` };
+    }
+    return parseEntry(id, file, raw);
+  }
+
+  #has(id: string): boolean {
+    // Only names the folder really holds: an id is never a path.
+    try {
+      return readdirSync(this.dir).includes(`${id}.json`) && !id.startsWith(".");
+    } catch {
+      return false;
+    }
   }
 
   /** Removes an entry; false when there was none. */
   remove(id: string): boolean {
-    if (!/^[\w-]+$/.test(id)) return false;
+    if (!this.#has(id)) return false;
     try {
       unlinkSync(this.pathOf(id));
       return true;

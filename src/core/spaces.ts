@@ -60,13 +60,20 @@ export class FileSpaces implements ProtectionSpaces {
     if (kept.length !== all.length) this.#write(kept);
   }
 
+  /**
+   * The remembered spaces, each record checked: the file is a cache anything may have damaged, so a
+   * wrong record is dropped (and the file rewritten without it) rather than trusted or crashed on.
+   */
   #read(): SpaceRecord[] {
+    let raw: string;
     try {
-      const data = JSON.parse(readFileSync(this.#file, "utf8")) as { spaces?: unknown };
-      return Array.isArray(data.spaces) ? (data.spaces as SpaceRecord[]) : [];
+      raw = readFileSync(this.#file, "utf8");
     } catch {
       return [];
     }
+    const { records, clean } = parseSpaces(raw);
+    if (!clean) this.#write(records);
+    return records;
   }
 
   #write(spaces: SpaceRecord[]): void {
@@ -78,5 +85,48 @@ export class FileSpaces implements ProtectionSpaces {
     } catch {
       // Not remembering only costs the challenge next time.
     }
+  }
+}
+
+/** The valid records of a `spaces.json`, and whether the file held nothing else. */
+export function parseSpaces(raw: string): { records: SpaceRecord[]; clean: boolean } {
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return { records: [], clean: false };
+  }
+  const list = isObject(data) ? data.spaces : undefined;
+  if (!Array.isArray(list)) return { records: [], clean: false };
+  const records = list.filter(isSpaceRecord).map((r) => ({
+    origin: r.origin,
+    path: r.path,
+    realm: r.realm,
+    charset: r.charset,
+    savedAt: r.savedAt,
+  }));
+  return { records, clean: records.length === list.length };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * A record as `remember` writes it: an origin that is its own URL's origin (http or https), a path
+ * that is empty or absolute without a trailing slash, a realm and a charset that are strings or null.
+ */
+function isSpaceRecord(r: unknown): r is SpaceRecord {
+  if (!isObject(r)) return false;
+  const { origin, path, realm, charset, savedAt } = r;
+  if (typeof origin !== "string" || typeof path !== "string" || typeof savedAt !== "string") return false;
+  if (!(realm === null || typeof realm === "string") || !(charset === null || typeof charset === "string"))
+    return false;
+  if (path !== "" && !/^\/.*[^/]$/.test(path)) return false;
+  try {
+    const url = new URL(origin);
+    return (url.protocol === "https:" || url.protocol === "http:") && url.origin === origin;
+  } catch {
+    return false;
   }
 }
