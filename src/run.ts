@@ -60,7 +60,8 @@ export async function run(): Promise<void> {
     finished();
   }
   process.exitCode = code;
-  // A keychain call that timed out may still hold a libuv thread; it must not keep the process alive.
+  // Nothing should still be running; if something is (a library's stray handle), it must not keep the
+  // process alive. (Keychain calls run in a helper process that cannot: credentials/keytar-child.ts.)
   // The timer is unref'd: it fires only if something else is still keeping the event loop busy.
   setTimeout(() => process.exit(code), 200).unref();
 }

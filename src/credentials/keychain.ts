@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import type { Env } from "../context.js";
 import { ConfigError } from "../errors.js";
+import { KeytarLoadError, keytarInChild } from "./keytar-child.js";
 import type { CredentialStore, CredentialTarget, Lookup } from "./store.js";
 
 /** The part of keytar identica uses; tests may pass a fake. */
@@ -9,6 +10,11 @@ export interface KeytarApi {
   setPassword(service: string, account: string, password: string): Promise<void>;
   deletePassword(service: string, account: string): Promise<boolean>;
   findCredentials(service: string): Promise<{ account: string; password: string }[]>;
+  /**
+   * Called when a call did not answer in time: ends whatever is blocked (the helper process), so that
+   * nothing keeps the CLI alive; a fake need not have it.
+   */
+  abandon?(): void;
 }
 
 /** `identica:<host[:port]>` (CLI.md "Credentials"): the same key that parsed the connection's URL. */
@@ -27,20 +33,32 @@ export interface KeychainOptions {
   env: Env;
   /** Each keychain call gets this long before the keychain counts as unavailable (D6). */
   timeoutMs?: number;
-  /** How keytar is loaded; tests inject a fake or a failing loader. */
+  /** How keytar is loaded (by default: in a helper process); tests inject a fake or a failing loader. */
   load?: () => Promise<KeytarApi>;
-  /** Whether the default collection is locked: true, false, or undefined when it cannot be told. */
-  probeLocked?: (env: Env) => Promise<boolean | undefined>;
+  /**
+   * Whether the default collection is locked: true, false, or undefined when it cannot be told. Given
+   * the same time limit as a keytar call; `signal` aborts when it is up.
+   */
+  probeLocked?: (env: Env, signal: AbortSignal) => Promise<boolean | undefined>;
 }
+
+/**
+ * The keychains (one per environment, i.e. per D-Bus session) that did not answer in time during this
+ * run, with the reason: they are not asked again, so one wedged session bus costs one timeout, not one
+ * per call or per outbox entry (SECURITY.md I8).
+ */
+const unanswered = new WeakMap<Env, string>();
 
 export const KEYCHAIN_HINT =
   "for cron or a headless machine, use --password-file FILE (mode 0600), IDENTICA_PASSWORD or ~/.netrc";
 
 /**
  * The OS keychain through keytar (libsecret on Linux, Keychain on macOS, Credential Vault on Windows).
- * keytar is a native module and is loaded only here, on first use. Every call is time-boxed, and
- * "the keychain cannot be used now" (no D-Bus session, locked, module missing) is kept apart from
- * "it has no entry", because the first needs a different fix (SECURITY.md D1–D3, D6).
+ * keytar is a native module, run in a helper process started on first use (keytar-child.ts): a call
+ * blocked in keytar cannot be cancelled, so it must block a process that can be killed, not this one
+ * (SECURITY.md I8). Every call, and the lock probe, is time-boxed, and "the keychain cannot be used
+ * now" (no D-Bus session, locked, module missing, no answer) is kept apart from "it has no entry",
+ * because the first needs a different fix (SECURITY.md D1–D3, D6).
  */
 export class KeychainStore implements CredentialStore {
   readonly name = "OS keychain";
@@ -48,13 +66,13 @@ export class KeychainStore implements CredentialStore {
   readonly #env: Env;
   readonly #timeoutMs: number;
   readonly #load: () => Promise<KeytarApi>;
-  readonly #probeLocked: (env: Env) => Promise<boolean | undefined>;
+  readonly #probeLocked: (env: Env, signal: AbortSignal) => Promise<boolean | undefined>;
   #keytar: Promise<KeytarApi> | undefined;
 
   constructor(opts: KeychainOptions) {
     this.#env = opts.env;
     this.#timeoutMs = opts.timeoutMs ?? 5000;
-    this.#load = opts.load ?? loadKeytar;
+    this.#load = opts.load ?? (async () => keytarInChild(opts.env));
     this.#probeLocked = opts.probeLocked ?? probeLockedWithDbusSend;
   }
 
@@ -63,7 +81,7 @@ export class KeychainStore implements CredentialStore {
       const pw = await this.#call("read", (k) => k.getPassword(serviceName(target.key), target.user));
       if (pw !== null && pw !== "") return { kind: "found", password: pw };
       // libsecret answers a locked collection with "nothing found"; ask D-Bus which it was (D2).
-      if (await this.#probeLocked(this.#env)) return { kind: "unavailable", reason: "the keyring is locked" };
+      if (await this.#isLocked()) return { kind: "unavailable", reason: "the keyring is locked" };
       return { kind: "missing" };
     } catch (err) {
       if (err instanceof KeychainUnavailable) return { kind: "unavailable", reason: err.message };
@@ -93,7 +111,7 @@ export class KeychainStore implements CredentialStore {
   /** The accounts stored for one server (never their passwords). */
   async accounts(key: string): Promise<string[]> {
     // findCredentials on a locked gnome-keyring crashes keytar (SIGSEGV, SECURITY.md D2): look first.
-    if (await this.#probeLocked(this.#env))
+    if (await this.#orConfigError(() => this.#isLocked()))
       throw new ConfigError("the keyring is locked", { hint: KEYCHAIN_HINT });
     const found = await this.#orConfigError(() =>
       this.#call("read", (k) => k.findCredentials(serviceName(key))),
@@ -122,45 +140,59 @@ export class KeychainStore implements CredentialStore {
     }
   }
 
-  async #call<T>(what: string, fn: (k: KeytarApi) => Promise<T>): Promise<T> {
+  #isLocked(): Promise<boolean | undefined> {
+    return this.#within((signal) => this.#probeLocked(this.#env, signal));
+  }
+
+  #call<T>(what: string, fn: (k: KeytarApi) => Promise<T>): Promise<T> {
+    return this.#within(async (signal) => {
+      try {
+        this.#keytar ??= this.#load();
+        const keytar = await this.#keytar;
+        if (signal.aborted) keytar.abandon?.();
+        else signal.addEventListener("abort", () => keytar.abandon?.(), { once: true });
+        return await fn(keytar);
+      } catch (err) {
+        if (err instanceof KeychainUnavailable) throw err;
+        throw new KeychainUnavailable(describeKeytarError(err, what, this.#env));
+      }
+    });
+  }
+
+  /**
+   * One step (a keytar call, the lock probe) within the timeout. When the time is up the step is
+   * aborted (the helper process or dbus-send is killed) and the keychain counts as unavailable for the
+   * rest of the run. The timer is not unref'd: it is what ends the wait when nothing else would.
+   */
+  async #within<T>(step: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const gone = unanswered.get(this.#env);
+    if (gone !== undefined) throw new KeychainUnavailable(gone);
+    const abort = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new KeychainUnavailable(`no answer within ${this.#timeoutMs / 1000} s`)),
-        this.#timeoutMs,
-      );
-      timer.unref();
+      timer = setTimeout(() => {
+        const reason = `no answer within ${this.#timeoutMs / 1000} s`;
+        unanswered.set(this.#env, reason);
+        reject(new KeychainUnavailable(reason));
+        abort.abort();
+      }, this.#timeoutMs);
     });
     try {
-      this.#keytar ??= this.#load();
-      const keytar = await Promise.race([this.#keytar, timeout]);
-      return await Promise.race([fn(keytar), timeout]);
-    } catch (err) {
-      if (err instanceof KeychainUnavailable) throw err;
-      throw new KeychainUnavailable(describeKeytarError(err, what, this.#env));
+      return await Promise.race([step(abort.signal), timeout]);
     } finally {
       clearTimeout(timer);
     }
   }
 }
 
-async function loadKeytar(): Promise<KeytarApi> {
-  try {
-    const mod = (await import("keytar")) as unknown as { default?: KeytarApi } & KeytarApi;
-    return mod.default ?? mod;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new KeychainUnavailable(
-      code === "ERR_MODULE_NOT_FOUND"
-        ? "the keytar module is not installed (on Linux it needs libsecret: apt-get install libsecret-1-0)"
-        : `the keytar module could not be loaded (${(err as Error).message.split("\n")[0]})`,
-    );
-  }
-}
-
 /** keytar's errors, in words that say what to do. */
 function describeKeytarError(err: unknown, what: string, env: Env): string {
   const msg = (err as Error)?.message ?? String(err);
+  if (err instanceof KeytarLoadError || (err as NodeJS.ErrnoException)?.code === "ERR_DLOPEN_FAILED") {
+    return (err as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND"
+      ? "the keytar module is not installed (on Linux it needs libsecret: apt-get install libsecret-1-0)"
+      : `the keytar module could not be loaded (${msg.split("\n")[0]})`;
+  }
   if (/autolaunch D-Bus|DBUS_SESSION_BUS_ADDRESS|Could not connect|Failed to connect to socket/i.test(msg)) {
     return env.DBUS_SESSION_BUS_ADDRESS
       ? `cannot reach the D-Bus session bus (${msg})`
@@ -175,12 +207,17 @@ function describeKeytarError(err: unknown, what: string, env: Env): string {
 
 /**
  * Asks the Secret Service whether the default collection is locked, with `dbus-send` (D-Bus's own
- * command-line client) so no D-Bus library is needed; undefined when it cannot tell.
+ * command-line client) so no D-Bus library is needed; undefined when it cannot tell. On a session bus
+ * that accepts and never answers, dbus-send waits forever (its --reply-timeout starts only once it is
+ * connected): `signal` kills it when the keychain's time is up, and our exit (Ctrl-C) kills it too,
+ * or it would be left behind for good.
  */
-function probeLockedWithDbusSend(env: Env): Promise<boolean | undefined> {
+function probeLockedWithDbusSend(env: Env, signal: AbortSignal): Promise<boolean | undefined> {
   if (process.platform !== "linux" || !env.DBUS_SESSION_BUS_ADDRESS) return Promise.resolve(undefined);
   return new Promise((resolve) => {
-    execFile(
+    const atExit = () => probe.kill("SIGKILL");
+    process.on("exit", atExit);
+    const probe = execFile(
       "dbus-send",
       [
         "--session",
@@ -192,8 +229,9 @@ function probeLockedWithDbusSend(env: Env): Promise<boolean | undefined> {
         "string:org.freedesktop.Secret.Collection",
         "string:Locked",
       ],
-      { env: env as NodeJS.ProcessEnv, timeout: 3000 },
+      { env: env as NodeJS.ProcessEnv, signal, killSignal: "SIGKILL" },
       (err, stdout) => {
+        process.removeListener("exit", atExit);
         if (err) return resolve(undefined);
         resolve(/boolean true/.test(stdout) ? true : /boolean false/.test(stdout) ? false : undefined);
       },

@@ -28,6 +28,7 @@ describe("the npm package", () => {
     for (const f of [
       "bin/identica.js",
       "dist/run.js",
+      "dist/keychain-helper.js",
       "dist/help.json",
       "dist/identica.1",
       "README.md",
@@ -60,6 +61,16 @@ describe("the npm package", () => {
     const posted = await exec(bin, ["post", ...h.args, "-o", "id", text], { env });
     expect(posted.stdout).toMatch(/^\d+\n$/);
     expect(h.server.store.notices.at(-1)?.text).toBe(text);
+
+    // The keychain runs in the installed helper process: with no D-Bus session it is keytar (or its
+    // loader) that says why, not a helper that could not be started.
+    const keychain = await exec(bin, ["accounts", "--server", h.server.apiRoot], { env }).catch(
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(keychain).toMatchObject({ code: 78 });
+    expect(keychain.stderr).toMatch(
+      /the OS keychain is unavailable: (no D-Bus session|the keytar module (is not installed|could not be loaded))/,
+    );
   });
 });
 

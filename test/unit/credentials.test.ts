@@ -123,6 +123,47 @@ describe("KeychainStore with a fake keytar", () => {
     const s = store(fake({ getPassword: () => new Promise(() => {}) }));
     expect(await s.get(t)).toEqual({ kind: "unavailable", reason: "no answer within 0.2 s" });
   });
+  it("a call that never answers is abandoned, and the keychain is not asked again in this run (I8)", async () => {
+    let asked = 0;
+    let abandoned = 0;
+    const env = {};
+    const k = fake({
+      getPassword: () => {
+        asked++;
+        return new Promise(() => {});
+      },
+      abandon: () => abandoned++,
+    });
+    const s = new KeychainStore({ env, timeoutMs: 200, load: async () => k, probeLocked: async () => false });
+    expect(await s.get(t)).toEqual({ kind: "unavailable", reason: "no answer within 0.2 s" });
+    expect({ asked, abandoned }).toEqual({ asked: 1, abandoned: 1 });
+    // Another store on the same environment (another outbox entry) gets the answer at once.
+    const again = new KeychainStore({
+      env,
+      timeoutMs: 200,
+      load: async () => k,
+      probeLocked: async () => false,
+    });
+    await expect(again.set(t, "pw")).rejects.toThrow(
+      "the OS keychain is unavailable: no answer within 0.2 s",
+    );
+    expect(asked).toBe(1);
+  });
+  it("a lock probe that never answers is killed and counts as no answer (I8)", async () => {
+    let aborted = false;
+    const s = new KeychainStore({
+      env: {},
+      timeoutMs: 200,
+      load: async () => fake({}),
+      probeLocked: (_env, signal) =>
+        new Promise(() => signal.addEventListener("abort", () => (aborted = true))),
+    });
+    await expect(s.accounts("social.example")).rejects.toMatchObject({
+      exitCode: ExitCode.Config,
+      message: "the OS keychain is unavailable: no answer within 0.2 s",
+    });
+    expect(aborted).toBe(true);
+  });
   it("no D-Bus session is unavailable, not missing (D1)", async () => {
     const s = store(
       fake({
