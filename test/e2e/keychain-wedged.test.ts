@@ -154,7 +154,10 @@ describe.skipIf(process.platform !== "linux")("a session bus that never answers 
     expect(r.code).toBe(143);
     expect(r.stdout).toBe("");
     expect(r.stderr.split("\n")[0]).toBe("identica: interrupted (SIGTERM); nothing was posted");
-    const path = /^identica: the status is saved in the outbox: (\S+)$/m.exec(r.stderr)?.[1];
+    const path =
+      /^identica: the status is saved in the outbox: (\S+) \(send it with: identica outbox send\)$/m.exec(
+        r.stderr,
+      )?.[1];
     expect(path, r.stderr).toBeDefined();
     expect(JSON.parse(readFileSync(path as string, "utf8"))).toMatchObject({
       text,
