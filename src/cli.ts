@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
 import { addCompletion } from "./completion.js";
+import { checkStateDir } from "./config/paths.js";
 import type { Context } from "./context.js";
 import { ExitCode, IdenticaError, type Kept } from "./errors.js";
 import { writeDiagnostic } from "./output/printer.js";
@@ -143,6 +144,8 @@ Examples:
     )
     .option("--retry-refused <id>", "for send: also send this entry, which the server refused before")
     .action(async (action: string | undefined, id: string | undefined, flags, cmd: Command) => {
+      // Every action works on the state folder: one that cannot be a folder is the user's setting (78).
+      if (["list", "send", "drop", undefined].includes(action)) checkStateDir(ctx.env);
       const { outboxCommand } = await import("./commands/outbox.js");
       setCode(await outboxCommand(ctx, action, id === undefined ? [] : [id], cmd.optsWithGlobals(), flags));
     });
@@ -257,8 +260,13 @@ async function report(err: unknown, ctx: Context, debug: boolean): Promise<numbe
     write(`identica: ${err.message.replace(/^error: /, "")} (see identica --help)`);
     return ExitCode.Usage;
   }
-  const code = err instanceof IdenticaError ? err.exitCode : ExitCode.Internal;
+  const fs = refusedByFilesystem(err);
+  const code = err instanceof IdenticaError ? err.exitCode : fs ? ExitCode.Config : ExitCode.Internal;
   if (err instanceof IdenticaError) write(`identica: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
+  else if (fs)
+    write(
+      `identica: cannot use ${fs.path}: ${fs.message} (check that folder and its permissions; XDG_CONFIG_HOME, XDG_CACHE_HOME and XDG_STATE_HOME say where identica keeps its files)`,
+    );
   else {
     const message = (err as Error)?.message ?? String(err);
     write(`identica: internal error: ${message} (this is a bug; --debug shows the stack)`);
@@ -271,6 +279,32 @@ async function report(err: unknown, ctx: Context, debug: boolean): Promise<numbe
   }
   if (debug) writeStack(err);
   return code;
+}
+
+/**
+ * The errors of a file or folder that the machine refuses (a read-only or full disk, no permission, a
+ * file where a folder should be): where identica keeps its files is the user's setting, so 78, not a
+ * bug. Only errors that name a path: a bug elsewhere stays 70.
+ */
+const FS_REFUSALS = new Set([
+  "EACCES",
+  "EPERM",
+  "EROFS",
+  "ENOTDIR",
+  "EISDIR",
+  "EEXIST",
+  "ELOOP",
+  "ENAMETOOLONG",
+  "ENOSPC",
+  "EDQUOT",
+]);
+
+function refusedByFilesystem(err: unknown): { path: string; message: string } | undefined {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (!(e instanceof Error) || typeof e.path !== "string" || !FS_REFUSALS.has(e.code ?? "")) return undefined;
+  // Node's message is "CODE: description, syscall 'path'": the description is what a person needs.
+  const description = /^[A-Z]+: ([^,]+)/.exec(e.message)?.[1] ?? e.code ?? "refused";
+  return { path: e.path, message: description };
 }
 
 function stackOf(err: unknown): string {

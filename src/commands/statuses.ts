@@ -110,7 +110,9 @@ export async function timelineCommand(
   if (g.output === "pretty") {
     const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));
     const width = ctx.stdout.isTTY ? (ctx.stdout.columns ?? 80) : undefined;
-    g.printer.result(prettyTimeline(r.statuses, { style, now: ctx.now(), width, urlOf }));
+    // Loaded here only: no other output measures text in terminal columns.
+    const { default: widthOf } = await import("string-width");
+    g.printer.result(prettyTimeline(r.statuses, { style, now: ctx.now(), width, widthOf, urlOf }));
   } else {
     g.printer.result(plainTimelineOutput(g.output, r.statuses, urlOf, r.text, g.printer.tty));
   }

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../errors.js";
-import { CONFIG_KEYS, isConfigKey } from "./keys.js";
+import { oneLine } from "../sanitize.js";
+import { CONFIG_KEYS, type ConfigKey, isConfigKey } from "./keys.js";
 
 /** The config file: defaults only, never a secret. */
 export interface ConfigFile {
@@ -16,7 +17,10 @@ export interface ConfigFile {
   preemptive?: string;
 }
 
-/** Reads the config file; a missing file is an empty config, an unreadable or invalid one is exit 78. */
+/**
+ * Reads the config file; a missing file is an empty config, an unreadable or invalid one is exit 78.
+ * A leading UTF-8 byte order mark (Windows editors write one) is not part of the JSON.
+ */
 export function readConfig(path: string): ConfigFile {
   let text: string;
   try {
@@ -27,39 +31,81 @@ export function readConfig(path: string): ConfigFile {
   }
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    data = JSON.parse(text.replace(/^\uFEFF/, ""));
   } catch (err) {
-    throw new ConfigError(`the config file ${path} is not valid JSON: ${(err as Error).message}`, {
-      cause: err,
-      hint: "fix or delete it",
-    });
+    // JSON.parse quotes the file's text: one line, and short.
+    throw new ConfigError(
+      `the config file ${path} is not valid JSON: ${oneLine((err as Error).message, 120)}`,
+      {
+        cause: err,
+        hint: "fix or delete it",
+      },
+    );
   }
   return validate(data, path);
 }
 
+/**
+ * The JSON types a key may have. A value is checked as it is, never turned into a string first:
+ * `"server": null` or `42` would otherwise pass as the hosts `null` and `0.0.0.42`. `timeout` is a
+ * number (a string of one, as `config set` takes it, too); `preemptive` is a string as `config set`
+ * writes it, or the boolean a person writes in JSON.
+ */
+const TYPES: Record<ConfigKey, readonly ("string" | "number" | "boolean")[]> = {
+  server: ["string"],
+  user: ["string"],
+  output: ["string"],
+  color: ["string"],
+  preemptive: ["string", "boolean"],
+  timeout: ["number", "string"],
+};
+
+/** How a JSON value is named in a message: its type, and a short, sanitised quote of it. */
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
+  if (typeof value === "string") return `the string "${oneLine(value, 60)}"`;
+  if (typeof value === "number") return `the number ${oneLine(String(value), 60)}`;
+  return oneLine(String(value), 60);
+}
+
 function validate(data: unknown, path: string): ConfigFile {
-  const bad = (what: string) =>
+  const invalid = (what: string) =>
     new ConfigError(`the config file ${path} is invalid: ${what}`, {
       hint: "fix it, or use identica config set",
     });
-  if (typeof data !== "object" || data === null || Array.isArray(data)) throw bad("expected a JSON object");
+  const bad = (key: string, what: string) => invalid(`"${oneLine(key, 80)}" ${what}`);
+  if (typeof data !== "object" || data === null || Array.isArray(data))
+    throw invalid(`it must hold a JSON object, not ${describe(data)}`);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
     if (key === "servers") {
       if (typeof value !== "object" || value === null || Array.isArray(value))
-        throw bad('"servers" must be an object');
+        throw bad("servers", `must be an object, not ${describe(value)}`);
       const servers: Record<string, { user?: string }> = {};
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        const user = (v as { user?: unknown } | null)?.user;
-        if (user !== undefined && typeof user !== "string") throw bad(`"servers.${k}.user" must be a string`);
-        servers[k] = user === undefined ? {} : { user };
+        const name = `servers.${k}`;
+        if (typeof v !== "object" || v === null || Array.isArray(v))
+          throw bad(name, `must be an object, not ${describe(v)}`);
+        const user = (v as { user?: unknown }).user;
+        if (user === undefined) servers[k] = {};
+        else if (typeof user !== "string")
+          throw bad(`${name}.user`, `must be a string, not ${describe(user)}`);
+        // Not held to the nickname pattern: `login` stores the name the server accepted, as typed.
+        else servers[k] = { user };
       }
       out.servers = servers;
     } else if (isConfigKey(key)) {
+      const types = TYPES[key];
+      const type = typeof value;
+      if (!(types as readonly string[]).includes(type))
+        throw bad(key, `must be ${types.map((t) => `a ${t}`).join(" or ")}, not ${describe(value)}`);
       try {
         out[key] = CONFIG_KEYS[key].parse(String(value));
       } catch (err) {
-        throw bad(`"${key}": ${(err as Error).message}`);
+        // The key's own check (the one `config set` makes); its message may quote the value.
+        throw invalid(`"${key}": ${oneLine((err as Error).message, 160)}`);
       }
     }
     // Unknown keys are kept out of the parsed config but left in the file (a newer version may use them).

@@ -2,7 +2,7 @@ import { ConfigError, UsageError } from "../errors.js";
 
 /** One server's API root, parsed once; the credential key and the connection target both come from it. */
 export interface Server {
-  /** The API root, without a trailing slash, e.g. `https://social.example/api`. */
+  /** The API root, e.g. `https://social.example/api` (its path is "/" for a root at the site root). */
   apiRoot: URL;
   /** The API root as a string (`origin` + path, no trailing slash); the config file keys servers by it. */
   root: string;
@@ -50,10 +50,13 @@ export function parseServer(input: string): Server {
   if (url.search !== "" || url.hash !== "")
     throw new UsageError("the server URL must not have a query or fragment");
   if (url.hostname === "") throw new UsageError(`the server URL has no host: "${raw}"`);
-  url.pathname = url.pathname.replace(/\/+$/, "");
+  // Without its trailing slashes; an API root at the site root (`http://host:port/`) keeps none at all,
+  // although a URL's path cannot be empty (it reads back as "/"): endpoints are `<root>/<path>`.
+  const path = url.pathname.replace(/\/+$/, "");
+  url.pathname = path;
   const host = url.hostname.toLowerCase();
   const key = url.port === "" ? host : `${host}:${url.port}`;
-  const base = `${url.origin}${url.pathname}`;
+  const base = `${url.origin}${path}`;
   const webRoot = base.replace(/\/api$/, "");
   return { apiRoot: url, root: base, origin: url.origin, key, webRoot };
 }

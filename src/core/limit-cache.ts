@@ -2,7 +2,7 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Server } from "../config/server.js";
 import { UsageError } from "../errors.js";
-import { codePointLength } from "./text.js";
+import { codePointLength, serverTrimmed } from "./text.js";
 
 /** A server's limit is looked up at most once a day (CLI.md "Status text"). */
 export const LIMIT_TTL_MS = 24 * 60 * 60 * 1000;
@@ -99,10 +99,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** 64 before any request when the text is longer than the limit (0 or undefined: no limit). */
+/**
+ * 64 before any request when the text is longer than the limit (0 or undefined: no limit). What counts
+ * is what the server will store: whitespace at either end, which it trims first, does not.
+ */
 export function checkLength(text: string, limit: number | undefined, whose: string): void {
   if (limit === undefined || limit <= 0) return;
-  const length = codePointLength(text);
+  const length = codePointLength(serverTrimmed(text));
   if (length > limit) {
     throw new UsageError(
       `the status is ${length} characters long, over ${whose} limit of ${limit}; nothing was sent`,

@@ -88,3 +88,12 @@ export function codePointLength(text: string): number {
   for (const _ of text) n++;
   return n;
 }
+
+/**
+ * The text the server stores and measures: GNU social runs PHP `trim()` on the status before its
+ * length check (apistatusesupdate.php), which strips space, tab, LF, CR, NUL and vertical tab from
+ * both ends, and nothing else (no NBSP, no Unicode spaces).
+ */
+export function serverTrimmed(text: string): string {
+  return text.replace(/^[ \t\n\r\0\x0B]+|[ \t\n\r\0\x0B]+$/g, "");
+}

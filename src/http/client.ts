@@ -90,6 +90,12 @@ export interface HttpResponse {
   authenticated: boolean;
 }
 
+/** A Basic Authorization value this session sends without waiting for a challenge, and whose it is. */
+interface Sent {
+  authorization: string;
+  user: string;
+}
+
 /** The attempt in flight; undici reports through a diagnostics channel when its headers hit the socket. */
 interface Attempt {
   sent: boolean;
@@ -136,7 +142,7 @@ export class HttpSession {
   /** The session's one deadline, started by its first request (see `newDeadline`). */
   #deadline: Deadline | undefined;
   /** The Authorization that the last challenge accepted, for the next requests of this session. */
-  #authorization: string | undefined;
+  #authorization: Sent | undefined;
 
   constructor(origin: string, config: HttpConfig) {
     this.#origin = origin;
@@ -168,7 +174,7 @@ export class HttpSession {
     // space, the request carries the credential at once (same origin, by construction); a 401 all the
     // same sends us through the challenge once.
     const known = req.credential ? (this.#authorization ?? (await this.#preemptive(req))) : undefined;
-    const first = await this.#attempt(req, known);
+    const first = await this.#attempt(req, known?.authorization);
     if (first.status !== 401 || !req.credential) {
       // Accepted: the rest of this session sends it without looking the credential up again.
       if (known !== undefined) this.#authorization = known;
@@ -180,8 +186,13 @@ export class HttpSession {
       this.#config.trace?.("* the server refused the credential sent at once; going through its challenge");
     }
 
-    const challenge = this.#basicChallenge(first);
     const host = req.url.host;
+    // A 401 with no challenge at all to a request that carried Basic: the server knows Basic here (it
+    // challenged before, or accepted it on this connection) and refused this credential.
+    if (known !== undefined && challengeLines(first).every((v) => v.trim() === "")) {
+      throw rejected(host, known.user);
+    }
+    const challenge = this.#basicChallenge(first);
     if (!this.#mayAuthenticate(req.url)) {
       throw new HttpError(
         ExitCode.NoPerm,
@@ -196,17 +207,10 @@ export class HttpSession {
     this.#config.onSecret?.({ ...cred, token68: authorization.slice("Basic ".length) });
     const second = await this.#attempt(req, authorization);
     if (second.status !== 401) {
-      this.#authorization = authorization;
+      this.#authorization = { authorization, user: cred.user };
       this.#config.spaces?.remember(req.url, challenge.params.get("realm"), challenge.params.get("charset"));
     }
-    if (second.status === 401) {
-      throw new HttpError(
-        ExitCode.NoPerm,
-        `the server at ${host} rejected the password for ${cred.user}; nothing was posted`,
-        { status: 401, sent: true },
-        { hint: "check the user name and the password source (-v shows which one was used)" },
-      );
-    }
+    if (second.status === 401) throw rejected(host, cred.user);
     return second;
   }
 
@@ -216,7 +220,7 @@ export class HttpSession {
    * password from a source that needs no one, the request goes without it and the server decides (a
    * public timeline needs no login; a real challenge then takes the ordinary path).
    */
-  async #preemptive(req: HttpRequest): Promise<string | undefined> {
+  async #preemptive(req: HttpRequest): Promise<Sent | undefined> {
     const space = this.#config.spaces?.covers(req.url);
     if (!space || !req.credential || !this.#mayAuthenticate(req.url)) return undefined;
     // The challenge this space was remembered from, as far as it matters here (its charset).
@@ -240,7 +244,7 @@ export class HttpSession {
     this.#config.trace?.(
       `* ${req.url.origin}${req.url.pathname} is in a known protection space: sending Basic at once`,
     );
-    return authorization;
+    return { authorization, user: cred.user };
   }
 
   /** Basic over plain http only to loopback, unless --insecure-http (RFC 7617 §4, SECURITY.md A8). */
@@ -272,11 +276,9 @@ export class HttpSession {
   }
 
   #basicChallenge(res: HttpResponse): Challenge {
-    const raw = res.headers["www-authenticate"];
-    const values = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
     let challenges: Challenge[];
     try {
-      challenges = parseChallenges(values);
+      challenges = parseChallenges(challengeLines(res));
     } catch (err) {
       const why = err instanceof MalformedChallengeError ? err.message : String(err);
       throw new HttpError(ExitCode.NoPerm, `the server sent a malformed WWW-Authenticate header (${why})`, {
@@ -389,6 +391,20 @@ export class HttpSession {
       authenticated: attempt.authorization,
     };
   }
+}
+
+function challengeLines(res: HttpResponse): string[] {
+  const raw = res.headers["www-authenticate"];
+  return raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+}
+
+function rejected(host: string, user: string): HttpError {
+  return new HttpError(
+    ExitCode.NoPerm,
+    `the server at ${host} rejected the password for ${user}; nothing was posted`,
+    { status: 401, sent: true },
+    { hint: "check the user name and the password source (-v shows which one was used)" },
+  );
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {

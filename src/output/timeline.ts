@@ -9,6 +9,8 @@ export interface TimelineView {
   now: Date;
   /** Terminal width to wrap to; undefined (not a terminal) means no wrapping. */
   width: number | undefined;
+  /** Columns a string takes on the terminal: the text is wrapped and the names aligned by it. */
+  widthOf: WidthOf;
   urlOf: (s: Status) => string;
 }
 
@@ -24,17 +26,17 @@ export function prettyTimeline(raw: readonly Status[], v: TimelineView): string 
     lines: s.text.split("\n").map((l) => sanitizeForTerminal(l)),
   }));
   const names = statuses.map((s) => `@${s.user.screenName}`);
-  const col = Math.min(20, Math.max(...names.map((n) => [...n].length)));
+  const col = Math.min(20, Math.max(...names.map((n) => v.widthOf(n))));
   const indent = " ".repeat(col + 2);
   const textWidth = v.width === undefined ? undefined : Math.max(20, v.width - col - 2);
   const blocks = statuses.map((s, i) => {
     const name = names[i] as string;
-    const pad = " ".repeat(Math.max(0, col - [...name].length));
+    const pad = " ".repeat(Math.max(0, col - v.widthOf(name)));
     const meta = [s.user.name && s.user.name !== s.user.screenName ? s.user.name : undefined];
     if (s.createdAt) meta.push(relativeTime(s.createdAt, v.now));
     meta.push(`#${s.id}`);
     const head = `${v.style.accent(name)}${pad}  ${v.style.dim(meta.filter((m) => m !== undefined).join(" · "))}`;
-    const lines = s.lines.flatMap((line) => wrap(line, textWidth));
+    const lines = s.lines.flatMap((line) => wrap(line, textWidth, v.widthOf));
     const body = lines.map((l) => `${indent}${l}`);
     if (s.inReplyToId) {
       const to = s.inReplyToScreenName ? ` by @${s.inReplyToScreenName}` : "";
@@ -45,30 +47,57 @@ export function prettyTimeline(raw: readonly Status[], v: TimelineView): string 
   return `${blocks.join("\n\n")}\n`;
 }
 
-/** Greedy word wrap by code points; words longer than the width are cut. */
-export function wrap(text: string, width: number | undefined): string[] {
-  if (width === undefined || [...text].length <= width) return [text];
+/** Columns a string takes on a terminal (string-width: wide CJK and emoji are 2, combining marks 0). */
+export type WidthOf = (text: string) => number;
+
+/** Greedy word wrap to `width` terminal columns; words wider than that are cut between graphemes. */
+export function wrap(text: string, width: number | undefined, widthOf: WidthOf): string[] {
+  if (width === undefined || widthOf(text) <= width) return [text];
   const out: string[] = [];
   let line = "";
+  let used = 0;
   for (const word of text.split(/ +/)) {
     let w = word;
-    while ([...w].length > width) {
+    let ww = widthOf(w);
+    while (ww > width) {
       if (line !== "") {
         out.push(line);
         line = "";
+        used = 0;
       }
-      out.push([...w].slice(0, width).join(""));
-      w = [...w].slice(width).join("");
+      const [head, rest] = cut(w, width, widthOf);
+      out.push(head);
+      w = rest;
+      ww = widthOf(w);
     }
-    if (line === "") line = w;
-    else if ([...line].length + 1 + [...w].length <= width) line += ` ${w}`;
-    else {
+    if (line === "") {
+      line = w;
+      used = ww;
+    } else if (used + 1 + ww <= width) {
+      line += ` ${w}`;
+      used += 1 + ww;
+    } else {
       out.push(line);
       line = w;
+      used = ww;
     }
   }
   if (line !== "") out.push(line);
   return out;
+}
+
+let graphemes: Intl.Segmenter | undefined;
+
+/** The longest start of `word` that fits in `width` columns (at least one grapheme), and the rest. */
+function cut(word: string, width: number, widthOf: WidthOf): [string, string] {
+  graphemes ??= new Intl.Segmenter(undefined, { granularity: "grapheme" });
+  let used = 0;
+  for (const { segment, index } of graphemes.segment(word)) {
+    const w = widthOf(segment);
+    if (index > 0 && used + w > width) return [word.slice(0, index), word.slice(index)];
+    used += w;
+  }
+  return [word, ""];
 }
 
 export function plainTimelineOutput(

@@ -85,6 +85,8 @@ export interface StartOptions {
   site?: Partial<Site>;
   /** Share one clock between servers (default: a clock of its own, at the machine's time). */
   clock?: Clock;
+  /** Where the API lives: "/api" (default), or "" for an API at the site root. */
+  apiPath?: string;
 }
 
 export interface TestServer {
@@ -189,6 +191,7 @@ export const REPEAT_TYPE_ERROR =
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
   const store = new Store();
   const clock = opts.clock ?? new Clock();
+  const apiPath = opts.apiPath ?? "/api";
   const site: Site = {
     name: "Realserver Test",
     textlimit: 1000,
@@ -472,7 +475,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     const url = new URL(rec.url, "http://x");
     const path = url.pathname;
     const reqUri = rec.url;
-    const m = /^\/api\/(.+)\.(xml|json)$/.exec(path);
+    const m = path.startsWith(`${apiPath}/`) ? /^\/(.+)\.(xml|json)$/.exec(path.slice(apiPath.length)) : null;
     if (!m) return notFoundPage(res);
     const route = m[1] as string;
     const fmt = m[2] as Fmt;
@@ -609,7 +612,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
 
   return {
     origin,
-    apiRoot: `${origin}/api`,
+    apiRoot: `${origin}${apiPath}`,
     requests,
     connections: () => connections,
     store,

@@ -1,3 +1,4 @@
+import stringWidth from "string-width";
 import { MockAgent } from "undici";
 import { describe, expect, it } from "vitest";
 import { fetchTextLimit } from "../../src/api/server-config.js";
@@ -163,9 +164,16 @@ describe("a status swallowed as a command (fixtures o-command-*)", () => {
 });
 
 describe("wrap", () => {
-  it("wraps on spaces by code points and cuts words longer than the width", () => {
-    expect(wrap("aaa bbb ccc", 7)).toEqual(["aaa bbb", "ccc"]);
-    expect(wrap("😀😀😀😀😀 x", 3)).toEqual(["😀😀😀", "😀😀", "x"]);
-    expect(wrap("short", undefined)).toEqual(["short"]);
+  it("wraps on spaces by terminal columns and cuts words wider than the width", () => {
+    expect(wrap("aaa bbb ccc", 7, stringWidth)).toEqual(["aaa bbb", "ccc"]);
+    // An emoji takes two columns.
+    expect(wrap("😀😀😀😀😀 x", 4, stringWidth)).toEqual(["😀😀", "😀😀", "😀 x"]);
+    expect(wrap("short", undefined, stringWidth)).toEqual(["short"]);
+  });
+  it("CJK takes two columns a character; a grapheme (ZWJ emoji, skin tone, accent) is never cut", () => {
+    const lines = wrap("日本語のテキストはとても長いです 漢字", 10, stringWidth);
+    expect(lines).toEqual(["日本語のテ", "キストはと", "ても長いで", "す 漢字"]);
+    for (const l of lines) expect(stringWidth(l)).toBeLessThanOrEqual(10);
+    expect(wrap("👩‍👩‍👧👍🏽é👩‍👩‍👧", 4, stringWidth)).toEqual(["👩‍👩‍👧👍🏽", "é👩‍👩‍👧"]);
   });
 });
