@@ -112,8 +112,13 @@ const socketIds = new WeakMap<Socket, number>();
 let nextSocketId = 1;
 
 diagnostics.subscribe("undici:client:sendHeaders", (message) => {
-  const { headers, socket } = message as { headers: string; socket: Socket };
-  if (!active) return;
+  const { headers, socket, request } = message as {
+    headers: string;
+    socket: Socket;
+    request?: { method?: string };
+  };
+  // A proxy's CONNECT carries nothing of ours to the site: a tunnel it refuses means nothing was sent.
+  if (!active || request?.method === "CONNECT") return;
   active.sent = true;
   wire.current = { sent: true, authenticated: active.authorization, mayWrite: active.mayWrite };
   if (active.trace) {

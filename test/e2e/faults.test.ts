@@ -108,6 +108,21 @@ describe("A: credentials go nowhere but their origin", () => {
     expect(seen).toHaveLength(2);
     proxy.close();
   });
+  it("G9 a proxy that refuses the tunnel (407): nothing reached the site, so 75 and the entry not sent", async () => {
+    const proxy: HttpServer = createHttpServer();
+    proxy.on("connect", (_req, socket) => {
+      socket.end(
+        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="proxy"\r\n\r\n',
+      );
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    const text = uniqueText("refused tunnel");
+    const r = await post([...h.args, "--proxy", proxyUrl, "--max-length", "0", text], h.env);
+    expectFailure(r, 75, /nothing was sent/);
+    expect(outboxOf(r)).toMatchObject({ text, sent: false });
+    proxy.close();
+  });
   it("A9 NODE_DEBUG=undici,net, DEBUG=* and -v print no secret", async () => {
     const r = await post([...h.args, "-v", uniqueText("debug")], {
       ...h.env,
