@@ -59,6 +59,11 @@ export interface TimelineQuery {
 export interface TimelineReply {
   statuses: Status[];
   text: string;
+  /**
+   * How far the server's clock is ahead of ours (negative: behind), from its `Date` header; 0 when it
+   * sent none. Its `created_at` times are on its clock.
+   */
+  clockSkewMs: number;
 }
 
 /**
@@ -93,7 +98,9 @@ export async function timeline(api: Api, q: TimelineQuery): Promise<TimelineRepl
   if (!Array.isArray(raw))
     throw unknownOutcome("the reply is not a list of statuses", res.status, url.host, true);
   try {
-    return { statuses: raw.map(toStatus), text: reply.text };
+    const serverNow = Date.parse(String(res.headers.date ?? ""));
+    const clockSkewMs = Number.isNaN(serverNow) ? 0 : serverNow - Date.now();
+    return { statuses: raw.map(toStatus), text: reply.text, clockSkewMs };
   } catch (err) {
     throw unknownOutcome((err as Error).message, res.status, url.host, true);
   }

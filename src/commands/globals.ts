@@ -92,9 +92,10 @@ export function userOf(g: Globals, ctx: Context, server: Server): string | undef
 /**
  * The credential sources in CLI.md's order: the password file, the environment, the OS keychain,
  * ~/.netrc, then a prompt on the terminal. Nothing here touches a source; they are asked in turn only
- * when a server has challenged. `--password-file` and `IDENTICA_PASSWORD` name no server: they belong
- * to the run's own server only, so for any other origin (an outbox entry of another server) they are
- * left out and only the sources that are bound to an origin remain (SECURITY.md I7).
+ * when a server has challenged. `--password-file`, `IDENTICA_PASSWORD` and netrc's `default` entry name
+ * no server: they belong to the run's own server and account only, so for anything else (an outbox
+ * entry of another server or user) they are left out and only the sources bound to an origin and a
+ * user remain (SECURITY.md I7).
  */
 export function credentialStores(
   g: Globals,
@@ -107,7 +108,11 @@ export function credentialStores(
     if (g.flags.passwordFile !== undefined) stores.push(new PasswordFileStore(g.flags.passwordFile));
     stores.push(new EnvStore(ctx.env));
   }
-  stores.push(keychain, new NetrcStore(ctx.env), new PromptStore(ctx, g.flags.input === false));
+  stores.push(
+    keychain,
+    new NetrcStore(ctx.env, { useDefault: originFree }),
+    new PromptStore(ctx, g.flags.input === false),
+  );
   return stores;
 }
 

@@ -32,7 +32,7 @@ export async function outboxCommand(
   flags: { retryRefused?: string } = {},
 ): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
-  const outbox = new Outbox(stateDir(ctx.env));
+  const outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
   switch (action ?? "list") {
     case "list":
       list(g, outbox.listAll());
@@ -148,8 +148,12 @@ async function send(
       }
       const server = parseServer(entry.server);
       const sameOrigin = home !== undefined && home.origin === server.origin;
-      const user =
-        entry.user ?? (sameOrigin ? userOf(g, ctx, server) : resolveUser({}, {}, g.config, server));
+      const runUser = sameOrigin ? userOf(g, ctx, server) : undefined;
+      const user = entry.user ?? runUser ?? resolveUser({}, {}, g.config, server);
+      // The sources that name no server or user are the run's own: for its server and account only.
+      const own =
+        sameOrigin &&
+        (runUser === undefined || user === undefined || user.toLowerCase() === runUser.toLowerCase());
       const since = uncertainSince(entry);
       const startedAt = ctx.now();
       const save = updater(outbox, entry, startedAt);
@@ -161,7 +165,7 @@ async function send(
             user,
             format: g.format,
             http: await httpConfig(g, ctx, server),
-            credential: credentialSource(g, ctx, server, sameOrigin),
+            credential: credentialSource(g, ctx, server, own),
             text: entry.text,
             source: entry.source,
             replyTo: entry.replyTo ?? undefined,
@@ -193,8 +197,10 @@ async function send(
         const kept = save(mayHavePosted(err), code, (err as Error)?.message ?? String(err));
         const e = err as IdenticaError;
         let hint = e.hint;
-        if (code === ExitCode.Config && !sameOrigin) {
-          hint = `--password-file and IDENTICA_PASSWORD apply only to ${home?.key ?? "the configured server"}; send it with: identica --server ${server.root} outbox send, or store a password: identica login --server ${server.root}`;
+        if (code === ExitCode.Config && !own) {
+          hint = sameOrigin
+            ? `--password-file and IDENTICA_PASSWORD apply only to ${runUser}; send it with: identica --server ${server.root} --user ${user} outbox send, or store a password: identica login --server ${server.root} --user ${user}`
+            : `--password-file and IDENTICA_PASSWORD apply only to ${home?.key ?? "the configured server"}; send it with: identica --server ${server.root} outbox send, or store a password: identica login --server ${server.root}`;
         }
         warn(ctx, `${entry.id}: ${e.message}${hint ? ` (${hint})` : ""}`);
         for (const line of keptLines(kept, entry.id).slice(kept.kind === "saved" && !kept.refused ? 1 : 0)) {

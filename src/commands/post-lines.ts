@@ -31,7 +31,7 @@ export async function postLines(
 ): Promise<ExitCode> {
   const user = userOf(g, ctx, server);
   const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
-  const outbox = new Outbox(stateDir(ctx.env));
+  const outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
   let worst: ExitCode = ExitCode.Ok;
   const fail = (lineNo: number, err: unknown) => {
     const code = err instanceof IdenticaError ? err.exitCode : ExitCode.Internal;

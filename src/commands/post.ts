@@ -73,7 +73,7 @@ export async function postCommand(
 
   const { postStatus } = await import("../core/post.js");
   const { keeper, keepOnFailure } = await import("../core/keep.js");
-  const outbox = new Outbox(stateDir(ctx.env));
+  const outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
   const draft = { text, server, user: request.user, replyTo: flags.replyTo, source: flags.source };
   const keep = keeper(outbox, draft, ctx.now());
   setPending(keep);

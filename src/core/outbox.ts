@@ -167,8 +167,12 @@ export type NewEntry = Omit<OutboxEntry, "id">;
 export class Outbox {
   readonly dir: string;
 
-  constructor(stateDir: string) {
+  /** Masks credentials in what is written (an error message may quote a server that echoed them). */
+  readonly #redact: (text: string) => string;
+
+  constructor(stateDir: string, redact: (text: string) => string = (t) => t) {
     this.dir = join(stateDir, "outbox");
+    this.#redact = redact;
   }
 
   /** The state folder and its outbox, private to the user. */
@@ -261,7 +265,9 @@ export class Outbox {
     }
   }
 
-  #write(id: string, data: OutboxEntry): void {
+  #write(id: string, entry: OutboxEntry): void {
+    // The text is the user's, as typed; only the error, which quotes the server, is masked.
+    const data = { ...entry, error: this.#redact(entry.error) };
     const tmp = join(this.dir, `.${id}.${process.pid}.tmp`);
     const fd = openSync(tmp, "w", 0o600);
     try {

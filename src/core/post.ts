@@ -79,7 +79,7 @@ export async function postOn(api: Api, req: PostRequest, limits: LimitOptions): 
     }
     throw err;
   }
-  const swallowed = await swallowedCommand(req.text, result, latestBefore);
+  const swallowed = swallowedCommand(req.text, result, latestBefore);
   if (swallowed !== undefined) throw swallowed;
   return { ...result, url: noticeUrl(req.server, result.status.id) };
 }
@@ -120,15 +120,15 @@ async function latestNoticeId(api: Api, user: string | undefined): Promise<strin
  * returned for a swallowed command; a new one is what the command made (`fav` and `sub` make activity
  * notices).
  */
-export async function swallowedCommand(
+export function swallowedCommand(
   sent: string,
   reply: UpdateReply,
   latestBefore?: string,
-): Promise<HttpError | undefined> {
+): HttpError | undefined {
   const command = commandWord(sent);
   if (command === undefined) return undefined;
   const { status, notBefore } = reply;
-  if (await isStoredFormOf(sent, status.text)) return undefined;
+  if (isStoredFormOf(sent, status.text)) return undefined;
   const created = status.createdAt === null ? Number.NaN : Date.parse(status.createdAt);
   const age =
     latestBefore !== undefined && /^\d+$/.test(latestBefore) && /^\d+$/.test(status.id)
@@ -154,7 +154,8 @@ export async function swallowedCommand(
 
 /**
  * The user's own recent status with this text as the server stores it (see api/stored-text.ts),
- * posted no earlier than `since` (less two minutes for clocks that disagree).
+ * posted no earlier than `since` on our clock: the server's `created_at` is read on its own clock
+ * (the skew its `Date` header shows), less two minutes for what that cannot tell.
  */
 export async function findPosted(
   api: Api,
@@ -166,12 +167,12 @@ export async function findPosted(
     throw new ConfigError("checking for an earlier copy needs the user name", { hint: "pass --user NICK" });
   }
   const recent = await timeline(api, { kind: "user", of: user, count: 50 });
-  const after = since === undefined ? undefined : since.getTime() - 120_000;
+  const after = since === undefined ? undefined : since.getTime() + recent.clockSkewMs - 120_000;
   let status: Status | undefined;
   for (const s of recent.statuses) {
     const mine = s.user.screenName.toLowerCase() === user.toLowerCase();
     const inWindow = after === undefined || (s.createdAt !== null && Date.parse(s.createdAt) >= after);
-    if (mine && inWindow && (await isStoredFormOf(text, s.text))) {
+    if (mine && inWindow && isStoredFormOf(text, s.text)) {
       status = s;
       break;
     }

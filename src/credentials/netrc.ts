@@ -78,8 +78,11 @@ export class NetrcStore implements CredentialStore {
   readonly name: string;
   readonly setupHint: string;
   readonly #path: string;
+  /** Whether the `default` entry applies: it names no host, so not for another origin's outbox entry. */
+  readonly #useDefault: boolean;
 
-  constructor(env: Env) {
+  constructor(env: Env, opts: { useDefault?: boolean } = {}) {
+    this.#useDefault = opts.useDefault ?? true;
     this.#path = env.NETRC || join(env.HOME || homedir(), ".netrc");
     this.name = `netrc (${this.#path})`;
     this.setupHint = `add "machine HOST login USER password PASSWORD" to ${this.#path} (mode 0600)`;
@@ -100,7 +103,7 @@ export class NetrcStore implements CredentialStore {
     const matches = (e: NetrcEntry) => e.login === undefined || e.login === target.user;
     const hit =
       entries.find((e) => e.machine === host && matches(e)) ??
-      (entries.some((e) => e.machine === host)
+      (entries.some((e) => e.machine === host) || !this.#useDefault
         ? undefined
         : entries.find((e) => e.machine === undefined && matches(e)));
     if (hit?.password === undefined || hit.password === "") return { kind: "missing" };

@@ -152,7 +152,8 @@ export function classifyNetworkError(err: unknown, ctx: FailureContext): HttpErr
  * flow's first request, sent without credentials to an endpoint that needs them. When nothing came
  * back (a reset, a timeout) nothing was posted or changed: 75 (CLI.md "Reads", and the paragraph on the
  * request without credentials). A read whose reply came back broken is 76, worded without "posted";
- * a broken reply to the first request is left to the ordinary rules (undefined): the server answered.
+ * so is a broken reply to the first request of the challenge flow, but that one is 75: whatever the
+ * server meant to say, it cannot have posted without credentials (a malformed 401 is the usual case).
  */
 function harmlessFailure(
   err: unknown,
@@ -182,7 +183,6 @@ function harmlessFailure(
       },
     );
   }
-  if (anonymous) return undefined;
   const why = ctx.deadlineHit
     ? `was not complete within ${secs} s`
     : code === "UND_ERR_RES_EXCEEDED_MAX_SIZE"
@@ -192,12 +192,13 @@ function harmlessFailure(
         : stopped
           ? "stopped before its end"
           : `could not be read (${code || message || "unknown error"})`;
+  const to = anonymous ? " to the request sent without credentials" : "";
   return new HttpError(
-    ExitCode.Protocol,
-    `the reply from ${ctx.host} ${why}; ${outcome}`,
+    anonymous ? ExitCode.TempFail : ExitCode.Protocol,
+    `the reply from ${ctx.host}${to} ${why}; ${outcome}`,
     { sent: false },
     {
-      hint: "try again later",
+      hint: anonymous ? "safe to retry later" : "try again later",
       cause: err,
     },
   );

@@ -156,9 +156,15 @@ describe("C and G: the network misbehaves", () => {
     expectFailure(r, 75, /nothing was sent/);
     expect(outboxOf(r)).toMatchObject({ text, sent: false, exitCode: 75 });
   });
-  it("C: huge response headers: 76", async () => {
+  it("C: huge response headers to the authenticated post: 76", async () => {
     const port = await raw((sock) => {
-      sock.once("data", () => sock.end(`HTTP/1.1 200 OK\r\nX-Big: ${"a".repeat(64 * 1024)}\r\n\r\n`));
+      sock.on("data", (d: Buffer) => {
+        if (!/\r\nauthorization:/i.test(d.toString("latin1"))) {
+          sock.write(
+            'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="x"\r\nContent-Length: 0\r\n\r\n',
+          );
+        } else sock.end(`HTTP/1.1 200 OK\r\nX-Big: ${"a".repeat(64 * 1024)}\r\n\r\n`);
+      });
       sock.on("error", () => {});
     });
     const text = uniqueText("big headers");
@@ -173,6 +179,26 @@ describe("C and G: the network misbehaves", () => {
     ]);
     expectFailure(r, 76, /may have been posted/);
     expect(outboxOf(r)).toMatchObject({ text, sent: true, exitCode: 76 });
+  });
+  it("C: a malformed reply to the request without credentials (a broken 401): 75, nothing was posted", async () => {
+    const port = await raw((sock) => {
+      sock.once("data", () =>
+        sock.end('HTTP/1.1 401 Unauthorized\r\nWWW-Au\x01thenticate: Basic realm="x"\r\n\r\n'),
+      );
+      sock.on("error", () => {});
+    });
+    const text = uniqueText("broken 401");
+    const r = await post([
+      "--server",
+      `http://127.0.0.1:${port}/api`,
+      "--user",
+      "alice",
+      "--max-length",
+      "0",
+      text,
+    ]);
+    expectFailure(r, 75, /to the request sent without credentials could not be read .*; nothing was posted/);
+    expect(outboxOf(r)).toMatchObject({ text, sent: false, exitCode: 75 });
   });
   it("C3 a gzip bomb is not decompressed: 76", async () => {
     const bomb = gzipSync(Buffer.alloc(50 * 1024 * 1024));

@@ -83,7 +83,6 @@ describe("posted twice (issue 10 items 1-4)", () => {
     const r = await s.run(["post", ...h.args, `a &amp; b\n\tc ${marker}`]);
     expectFailure(r, 76, /may have been posted/);
     expect(copies(marker)).toBe(1);
-    h.server.clock.advance(120_000);
     const send = await s.run(["outbox", "send", ...h.args]);
     expect(send.code, send.stderr).toBe(0);
     expect(send.stdout).toMatch(/^\(already posted; nothing sent\)\n/);
@@ -198,6 +197,156 @@ describe("posted twice (issue 10 items 1-4)", () => {
     expect(send.code, send.stderr).toBe(0);
     expect(copies(text)).toBe(1);
     expect(s.outbox()).toEqual([]);
+  });
+});
+
+describe("posted twice or lost, found by a hostile tester after the first fixes", () => {
+  it("HTML5-only entities and code points HTML 4.01 forbids are not decoded: --if-absent and outbox send find them", async () => {
+    const s = scenario();
+    const marker = uniqueText("h5");
+    const text = `I &check; it &Tab; &#128; ${marker}`;
+    expect((await s.run(["post", ...h.args, text])).code).toBe(0);
+    expect(h.server.store.notices.find((n) => n.text.includes(marker))?.text).toBe(text);
+    h.server.clock.advance(120_000);
+    const again = await s.run(["post", ...h.args, "--if-absent", text]);
+    expect(again.stdout).toMatch(/^\(already posted; nothing sent\)\n/);
+    // A command word in front: a post all the same, not "the command ran".
+    const cmd = await s.run(["post", ...h.args, `last night &check; was fun ${marker}`]);
+    expect(cmd.code, cmd.stderr).toBe(0);
+    expect(copies(marker)).toBe(2);
+  });
+
+  it("a lone CR (which XML replies drop) is still this status", async () => {
+    const s = scenario();
+    const marker = uniqueText("cr");
+    h.server.faults.push({ fault: { kind: "lose-reply" }, when: "authenticated", path: /update/, times: 1 });
+    expectFailure(await s.run(["post", ...h.args], { input: `last night\rwas fun ${marker}` }), 76, /posted/);
+    const send = await s.run(["outbox", "send", ...h.args]);
+    expect(send.code, send.stderr).toBe(0);
+    expect(copies(marker)).toBe(1);
+    const plain = await s.run(["post", ...h.args], { input: `last night\rwas great ${marker}` });
+    expect(plain.code, plain.stderr).toBe(0);
+  });
+
+  it("another link is another status: neither --if-absent nor outbox send takes it for the earlier one", async () => {
+    const s = scenario();
+    const marker = uniqueText("rel");
+    expect(
+      (await s.run(["post", ...h.args, `New release ${marker}: https://example.org/releases/v1.0`])).code,
+    ).toBe(0);
+    const v2 = await s.run([
+      "post",
+      ...h.args,
+      "--if-absent",
+      `New release ${marker}: https://example.org/releases/v2.0`,
+    ]);
+    expect(v2.code, v2.stderr).toBe(0);
+    expect(v2.stdout).not.toMatch(/already posted/);
+    h.server.faults.push({
+      fault: { kind: "reset-after-read" },
+      when: "authenticated",
+      path: /update/,
+      times: 1,
+    });
+    expectFailure(
+      await s.run(["post", ...h.args, `New release ${marker}: https://example.org/releases/v3.0`]),
+      76,
+      /posted/,
+    );
+    expect((await s.run(["outbox", "send", ...h.args])).code).toBe(0);
+    expect(copies(marker)).toBe(3);
+  });
+
+  it("a server clock five minutes behind: the outbox's search uses the server's own time, one copy", async () => {
+    const s = scenario();
+    const text = uniqueText("skew");
+    h.server.clock.advance(-5 * 60_000);
+    h.server.faults.push({ fault: { kind: "lose-reply" }, when: "authenticated", path: /update/, times: 1 });
+    expectFailure(await s.run(["post", ...h.args, text]), 76, /posted/);
+    const send = await s.run(["outbox", "send", ...h.args]);
+    expect(send.code, send.stderr).toBe(0);
+    expect(send.stdout).toMatch(/^\(already posted; nothing sent\)\n/);
+    expect(copies(text)).toBe(1);
+  });
+
+  it("a server error that echoes the credential: not in the outbox file, nor in outbox list", async () => {
+    const s = scenario();
+    const basic = Buffer.from(`alice:${PASSWORD}`).toString("base64");
+    h.server.faults.push({
+      fault: {
+        kind: "reply",
+        status: 400,
+        body: `<?xml version="1.0"?>\n<hash><error>bad login alice:${PASSWORD} / ${basic}</error></hash>`,
+      },
+      when: "authenticated",
+      path: /update/,
+    });
+    const r = await s.run(["post", ...h.args, uniqueText("echo")]);
+    expect(r.code).toBe(65);
+    const file = readFileSync(s.outbox()[0]?.file as string, "utf8");
+    const list = await s.run(["outbox", "list", "-o", "json"]);
+    for (const where of [file, list.stdout, r.stderr]) {
+      expect(where).not.toContain(`alice:${PASSWORD}`);
+      expect(where).not.toContain(basic.replace(/=+$/, ""));
+    }
+  });
+
+  it("an entry of another user on the same server does not get the run's --password-file", async () => {
+    const s = new Scenario();
+    const dir = mkdtempSync(join(tmpdir(), "identica-pw-"));
+    const pw = join(dir, "pw");
+    writeFileSync(pw, `${PASSWORD}\n`);
+    chmodSync(pw, 0o600);
+    const bobs = ["--server", h.server.apiRoot, "--user", "bob", "--cacert", h.certPath];
+    h.server.faults.push({ fault: { kind: "reply", status: 503, body: "down", contentType: "text/plain" } });
+    expectFailure(
+      await s.run(["post", ...bobs, uniqueText("bob's")], { env: { IDENTICA_PASSWORD: "battery staple" } }),
+      75,
+      /unavailable/,
+    );
+    h.server.faults.length = 0;
+    h.server.requests.length = 0;
+    const r = await s.run(["outbox", "send", ...h.args, "--password-file", pw]);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(
+      /no password for bob at .*--password-file and IDENTICA_PASSWORD apply only to alice/,
+    );
+    const basics = h.server.requests.map((q) => String(q.headers.authorization ?? ""));
+    expect(basics.filter((a) => a !== "")).toEqual([]);
+  });
+
+  it("netrc's default entry names no host: it is not used for another server's entry", async () => {
+    const b = await startServer();
+    try {
+      const s = new Scenario();
+      const netrc = join(s.home, ".netrc");
+      writeFileSync(netrc, `default login alice password "${PASSWORD}"\n`);
+      chmodSync(netrc, 0o600);
+      const forB = uniqueText("netrc-b");
+      b.faults.push({ fault: { kind: "reply", status: 503, body: "down", contentType: "text/plain" } });
+      expectFailure(await s.run(["post", "--server", b.apiRoot, "--user", "alice", forB]), 75, /unavailable/);
+      b.faults.length = 0;
+      b.requests.length = 0;
+      const r = await s.run(["outbox", "send", ...h.args]);
+      expect(r.code).toBe(78);
+      expect(b.requests.filter((q) => q.headers.authorization !== undefined)).toEqual([]);
+      // Its own run may use it.
+      expect((await s.run(["outbox", "send", "--server", b.apiRoot, "--user", "alice"])).code).toBe(0);
+      expect(copies(forB, b)).toBe(1);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it("stdout or stderr on a full disk (ENOSPC) never changes the code", async () => {
+    const s = scenario();
+    const full = await s.run(["post", ...h.args, "-o", "json", uniqueText("full")], {
+      stdoutTo: "/dev/full",
+    });
+    expect(full.code).toBe(0);
+    h.server.faults.push({ fault: { kind: "reply", status: 503, body: "down", contentType: "text/plain" } });
+    const err = await s.run(["post", ...h.args, uniqueText("full2")], { stderrTo: "/dev/full" });
+    expect(err.code).toBe(75);
   });
 });
 

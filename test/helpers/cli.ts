@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +22,9 @@ export interface RunOptions {
   closeStdout?: boolean;
   /** Close our end of the child's stderr at once (`2>&1 | head -c0`): its writes then fail with EPIPE. */
   closeStderr?: boolean;
+  /** Send the child's stdout or stderr to this file instead (`>/dev/full`). */
+  stdoutTo?: string;
+  stderrTo?: string;
   /** Called with the child process once it is running (to signal it, or to feed stdin slowly). */
   onSpawn?: (child: ChildProcess) => void;
   /** A pipe on stdin that `onSpawn` writes to and ends. */
@@ -48,18 +51,23 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<RunResult
     else env[k] = v;
   }
   return new Promise((resolve, reject) => {
+    const to = (path: string | undefined) => (path === undefined ? "pipe" : openSync(path, "w"));
     const child = spawn(process.execPath, [BIN, ...args], {
       env,
-      stdio: [opts.input === undefined && !opts.keepStdinOpen ? "ignore" : "pipe", "pipe", "pipe"],
+      stdio: [
+        opts.input === undefined && !opts.keepStdinOpen ? "ignore" : "pipe",
+        to(opts.stdoutTo),
+        to(opts.stderrTo),
+      ],
     });
     let stdout = "";
     let stderr = "";
-    const out = child.stdout as NodeJS.ReadableStream & { destroy(): void };
-    if (opts.closeStdout) out.destroy();
-    else out.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-    const err = child.stderr as NodeJS.ReadableStream & { destroy(): void };
-    if (opts.closeStderr) err.destroy();
-    else err.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+    const out = child.stdout as (NodeJS.ReadableStream & { destroy(): void }) | null;
+    if (opts.closeStdout) out?.destroy();
+    else out?.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+    const err = child.stderr as (NodeJS.ReadableStream & { destroy(): void }) | null;
+    if (opts.closeStderr) err?.destroy();
+    else err?.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
     if (opts.input !== undefined) child.stdin?.end(opts.input);

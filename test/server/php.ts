@@ -1,4 +1,9 @@
-import { HTML401_ENTITIES } from "./entities.js";
+// The decoder is the product's own (src/api/stored-text.ts): GNU social's html_entity_decode() is a fact
+// about the server that both sides need, and test/unit/test-server.test.ts checks it against the real
+// server's transcripts (fixtures i2, i3, …), which are the oracle here.
+import { htmlEntityDecode } from "../../src/api/stored-text.js";
+
+export { htmlEntityDecode };
 
 /**
  * The PHP functions whose behaviour GNU social 2.0.1 shows on input (API.md §2.3, §8), written
@@ -14,47 +19,6 @@ export function phpTrim(s: string): string {
 /** PHP's truthiness of a string: "" and "0" are false. */
 export function phpTruthy(s: string | null | undefined): s is string {
   return s !== null && s !== undefined && s !== "" && s !== "0";
-}
-
-/**
- * Code points that PHP's html_entity_decode() agrees to produce from a numeric reference in an
- * HTML 4.01 document (php-src ext/standard/html.c `unicode_cp_is_allowed`); others stay as typed.
- */
-function allowedInHtml401(cp: number): boolean {
-  return (
-    (cp >= 0x20 && cp <= 0x7e) ||
-    cp === 0x09 ||
-    cp === 0x0a ||
-    cp === 0x0d ||
-    (cp >= 0xa0 && cp <= 0xd7ff) ||
-    (cp >= 0xe000 && cp <= 0x10ffff && (cp & 0xffff) < 0xfffe && (cp < 0xfdd0 || cp > 0xfdef))
-  );
-}
-
-/**
- * `html_entity_decode($text, ENT_NOQUOTES, 'UTF-8')`, as GNU social runs it on a new status:
- * - named references of HTML 4.01 (case-sensitive, `;` required): `&amp;` `&lt;` `&eacute;` …;
- * - numeric ones, `&#233;` and `&#xE9;` / `&#XE9;`, when the code point is allowed in HTML 4.01;
- * - but with ENT_NOQUOTES every reference to `"` or `'` is kept as typed: `&quot;`, `&#34;`,
- *   `&#x22;`, `&#39;`, `&#x27;` (and `&apos;`, which HTML 4.01 does not define at all);
- * - anything else (`&foo;`, `&amp` without `;`, `&#0;`, `&#xD800;`) is left alone.
- */
-export function htmlEntityDecode(text: string): string {
-  return text.replace(
-    /&(?:#[xX]([0-9A-Fa-f]+)|#([0-9]+)|([A-Za-z0-9]+));/g,
-    (whole, hex: string | undefined, dec: string | undefined, name: string | undefined) => {
-      let cp: number | undefined;
-      if (name !== undefined) {
-        cp = HTML401_ENTITIES.get(name);
-      } else {
-        // strtol saturates on overflow, so a huge number is simply out of range.
-        const n = hex !== undefined ? Number.parseInt(hex, 16) : Number.parseInt(dec as string, 10);
-        if (n <= 0x10ffff && allowedInHtml401(n)) cp = n;
-      }
-      if (cp === undefined || cp === 0x22 || cp === 0x27) return whole;
-      return String.fromCodePoint(cp);
-    },
-  );
 }
 
 /**

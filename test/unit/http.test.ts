@@ -203,13 +203,14 @@ describe("failures that cannot have posted (issue 10 item 11)", () => {
       expect(x.message).toMatch(/to the request sent without credentials.*; nothing was posted$/);
     }
   });
-  it("a broken reply to the first request is still the ordinary 76: the server did answer", () => {
-    expect(err({ code: "UND_ERR_HEADERS_OVERFLOW" }, { harmless: "anonymous" }).exitCode).toBe(
-      ExitCode.Protocol,
+  it("a broken reply to the first request is 75 too: without credentials nothing can have been posted", () => {
+    const overflow = err({ code: "UND_ERR_HEADERS_OVERFLOW" }, { harmless: "anonymous" });
+    expect([overflow.exitCode, overflow.details.sent]).toEqual([ExitCode.TempFail, false]);
+    expect(overflow.message).toMatch(
+      /to the request sent without credentials could not be read .*; nothing was posted$/,
     );
-    expect(err({ code: "UND_ERR_SOCKET" }, { harmless: "anonymous", answered: true }).exitCode).toBe(
-      ExitCode.Protocol,
-    );
+    const cut = err({ code: "UND_ERR_SOCKET" }, { harmless: "anonymous", answered: true });
+    expect([cut.exitCode, cut.details.sent]).toEqual([ExitCode.TempFail, false]);
   });
   it("a read: no reply is 75, a broken reply 76; neither says posted", () => {
     const none = err({ code: "UND_ERR_SOCKET" }, { harmless: "read" });
