@@ -77,7 +77,7 @@ function list(g: Globals, entries: (OutboxEntry | CorruptEntry)[]): void {
       const id = oneLine(e.id);
       return `${id}  CORRUPT: ${oneLine(e.corrupt)}\n    file: ${oneLine(e.file, 1000)} (fix it, or: identica outbox drop ${id})${text}\n`;
     }
-    const who = `${e.user ?? "?"} at ${e.server}`;
+    const who = `${oneLine(e.user ?? "?", 80)} at ${oneLine(e.server, 200)}`;
     const since = uncertainSince(e);
     const state = e.refused
       ? "refused; skipped by outbox send"

@@ -338,6 +338,37 @@ describe("posted twice or lost, found by a hostile tester after the first fixes"
     }
   });
 
+  it("an entry that would put control characters on the wire or the screen is listed as corrupt, never sent", async () => {
+    const s = scenario();
+    const dir = s.ensureOutboxDir();
+    writeFileSync(
+      join(dir, "20260101-000000000-aaaaaa.json"),
+      JSON.stringify({
+        text: "hello",
+        server: h.server.apiRoot,
+        user: "alice\u001b[31m",
+        replyTo: "../../x",
+        source: "id\u001b[2J",
+        attemptedAt: "2026-01-01T00:00:00Z",
+        uncertainSince: null,
+        sent: false,
+        refused: false,
+        exitCode: 75,
+        error: "x",
+      }),
+    );
+    const list = await s.run(["outbox", "list"]);
+    expect(list.stdout).toMatch(
+      /CORRUPT: "user" holds a control character; "replyTo" is not a status id; "source" holds/,
+    );
+    expect(list.stdout + list.stderr).not.toContain("\u001b");
+    h.server.requests.length = 0;
+    const send = await s.run(["outbox", "send", ...h.args]);
+    expect(send.stderr).toMatch(/is corrupt/);
+    expect(send.stderr).not.toContain("\u001b");
+    expect(updates()).toEqual([]);
+  });
+
   it("stdout or stderr on a full disk (ENOSPC) never changes the code", async () => {
     const s = scenario();
     const full = await s.run(["post", ...h.args, "-o", "json", uniqueText("full")], {
