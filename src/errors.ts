@@ -46,9 +46,11 @@ export function worse(a: ExitCode, b: ExitCode): ExitCode {
  * the whole text is printed so that nothing the user typed is lost.
  */
 export type Kept =
-  | { kind: "saved"; path: string; id: string; refused: boolean }
+  /** `fix`: what the user must do to the text before sending it (a text identica refused, a part). */
+  | { kind: "saved"; path: string; id: string; refused: boolean; fix?: string }
   | { kind: "already-posted" }
-  | { kind: "unsaved"; why: string; text: string };
+  /** `bytesBase64`: the exact input when it was not UTF-8 (`text` then has U+FFFD in its place). */
+  | { kind: "unsaved"; why: string; text: string; bytesBase64?: string };
 
 export interface IdenticaErrorOptions {
   /** A line the user can act on, printed after the message. */

@@ -1,6 +1,5 @@
 import { processContext } from "./context.js";
-import { keptLines } from "./core/keep.js";
-import { savePending } from "./core/pending.js";
+import { saveAll } from "./core/pending.js";
 import { ExitCode } from "./errors.js";
 import { authenticatedRequestInFlight } from "./http/wire.js";
 import { watchUntilFinished } from "./watchdog.js";
@@ -40,8 +39,9 @@ export async function run(): Promise<void> {
       const state = sent
         ? "after the status was sent; it may have been posted (check before posting again)"
         : "nothing was posted";
-      const kept = savePending(sent, code, `interrupted (${signal})`);
-      for (const line of [`identica: interrupted (${signal}); ${state}`, ...keptLines(kept)]) {
+      // The status being posted (or the text being read) and, for --lines, the lines read after it.
+      const { lines } = saveAll(sent, code, `interrupted (${signal})`);
+      for (const line of [`identica: interrupted (${signal}); ${state}`, ...lines]) {
         process.stderr.write(`${line}\n`);
       }
       process.exit(code);

@@ -1,5 +1,4 @@
-import { keptLines } from "./core/keep.js";
-import { savePending } from "./core/pending.js";
+import { saveAll } from "./core/pending.js";
 import { ExitCode } from "./errors.js";
 import { authenticatedRequestInFlight } from "./http/wire.js";
 
@@ -20,13 +19,13 @@ export function watchUntilFinished(stderr: { write(s: string): unknown } = proce
     const inFlight = authenticatedRequestInFlight();
     const code = inFlight ? ExitCode.Protocol : ExitCode.Internal;
     const what = "the run ended before the command finished (a bug: nothing was left to wait for)";
-    const kept = savePending(inFlight, code, what);
+    const { kept, lines } = saveAll(inFlight, code, what);
     stderr.write(
       inFlight
         ? `identica: ${what}; the status was sent and no reply came back, so it may have been posted (check the timeline before posting again)\n`
         : `identica: internal error: ${what}${kept ? "; nothing was posted" : ""}\n`,
     );
-    for (const line of keptLines(kept)) stderr.write(`${line}\n`);
+    for (const line of lines) stderr.write(`${line}\n`);
     return code;
   };
   const onBeforeExit = () => {

@@ -8,6 +8,7 @@ import { LimitCache } from "../core/limit-cache.js";
 import { acquireLock } from "../core/lock.js";
 import { type CorruptEntry, isCorrupt, Outbox, type OutboxEntry, uncertainSince } from "../core/outbox.js";
 import { setPending } from "../core/pending.js";
+import { checkText } from "../core/text.js";
 import { ExitCode, IdenticaError, UsageError, worse } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
 import { absoluteTime } from "../output/time.js";
@@ -142,7 +143,7 @@ async function send(
         g.printer.note(`* ${entry.id}: refused earlier (${entry.error}); skipped`);
         warn(
           ctx,
-          `${entry.id} was refused by the server (exit ${entry.exitCode}); skipped (identica outbox send --retry-refused ${entry.id} to try it again, or identica outbox drop ${entry.id})`,
+          `${entry.id} was refused (exit ${entry.exitCode}: ${oneLine(entry.error, 200)}); skipped (identica outbox send --retry-refused ${entry.id} to try it again, or identica outbox drop ${entry.id})`,
         );
         continue;
       }
@@ -159,6 +160,8 @@ async function send(
       const save = updater(outbox, entry, startedAt);
       setPending(save);
       try {
+        // A text identica refused when it was read is checked again: never sent as it was kept.
+        checkEntryText(entry);
         const result = await postStatus(
           {
             server,
@@ -211,6 +214,30 @@ async function send(
     return worst;
   } finally {
     lock.release();
+  }
+}
+
+/**
+ * The checks `post` makes on a text before sending it (core/text.ts checkText), for an entry that may
+ * have been kept refused because of them, or edited since: NUL, control characters, and the U+FFFD that
+ * stand for input that was not UTF-8 (`bytesBase64`) until the user has fixed the text. Always 65, so
+ * the entry stays refused: a blank text will not get better by itself either.
+ */
+function checkEntryText(entry: OutboxEntry): void {
+  if (entry.bytesBase64 !== undefined && entry.text.includes("\uFFFD")) {
+    throw new IdenticaError(
+      ExitCode.Data,
+      `the text still holds U+FFFD where its input was not valid UTF-8 (the bytes are in "bytesBase64"); nothing was sent`,
+      { hint: `fix its "text" in the entry's file, then: identica outbox send --retry-refused ${entry.id}` },
+    );
+  }
+  try {
+    checkText(entry.text);
+  } catch (err) {
+    const e = err as IdenticaError;
+    throw new IdenticaError(ExitCode.Data, e.message, {
+      hint: `fix its "text" in the entry's file, then: identica outbox send --retry-refused ${entry.id}`,
+    });
   }
 }
 

@@ -1,5 +1,6 @@
 import { cacheDir, stateDir } from "../config/paths.js";
 import type { Context } from "../context.js";
+import { keeper, keepOnFailure, keepRefused, partialKeeper } from "../core/keep.js";
 import { checkLength, LimitCache } from "../core/limit-cache.js";
 import { Outbox } from "../core/outbox.js";
 import { setPending } from "../core/pending.js";
@@ -51,12 +52,32 @@ export async function postCommand(
     const { postLines } = await import("./post-lines.js");
     return postLines(ctx, g, server, { ...flags, maxLength });
   }
-  const text = await readStatusText({ args: words, stdin: ctx.stdin });
+  const user = userOf(g, ctx, server);
+  const outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
+  const unsent = { server, user, replyTo: flags.replyTo, source: flags.source };
+  const readAt = ctx.now();
+  let text: string;
+  try {
+    text = await readStatusText({
+      args: words,
+      stdin: ctx.stdin,
+      // A signal before the end of stdin keeps what was read, marked refused: it may be incomplete.
+      reading: (soFar) => {
+        if (!flags.dryRun) setPending(partialKeeper(outbox, unsent, soFar, readAt));
+      },
+    });
+  } catch (err) {
+    // A text identica refuses (65) is kept too: a piped text exists nowhere else. A dry run writes
+    // nothing, the outbox included: it only says what a real run would do.
+    throw flags.dryRun ? err : keepRefused(err, outbox, unsent, readAt);
+  } finally {
+    setPending(undefined);
+  }
   const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
   if (maxLength !== undefined) checkLength(text, maxLength, "the --max-length");
   const request = {
     server,
-    user: userOf(g, ctx, server),
+    user,
     format: g.format,
     text,
     source: flags.source,
@@ -72,9 +93,7 @@ export async function postCommand(
   }
 
   const { postStatus } = await import("../core/post.js");
-  const { keeper, keepOnFailure } = await import("../core/keep.js");
-  const outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
-  const draft = { text, server, user: request.user, replyTo: flags.replyTo, source: flags.source };
+  const draft = { ...unsent, text };
   const keep = keeper(outbox, draft, ctx.now());
   setPending(keep);
   let result: PostResult;

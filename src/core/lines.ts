@@ -1,6 +1,6 @@
-import { ExitCode, IdenticaError, UsageError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import { sanitizeForTerminal } from "../sanitize.js";
-import { codePointLength, MAX_STDIN_BYTES } from "./text.js";
+import { codePointLength, decodeKeeping, MAX_STDIN_BYTES, RefusedTextError } from "./text.js";
 
 /** A line of `post --lines` may be as long as the whole text of `post` (CLI.md "Status text"). */
 export const MAX_LINE_BYTES = MAX_STDIN_BYTES;
@@ -25,75 +25,142 @@ export type Line =
 
 const LF = 0x0a;
 const CR = 0x0d;
+const EMPTY = Buffer.alloc(0);
 
 /**
- * Splits a byte stream into lines as readline did for `post --lines`: a line ends at LF, CRLF or a lone
- * CR, and a last line without an end counts. Each line is yielded as soon as its end arrives (so
- * `tail -f | identica post --lines` posts as it goes), and the stream is only read while the caller
- * asks for the next line. A line longer than `maxBytes` is not kept: its bytes are dropped as they
- * stream by and only its start and its size are yielded, so memory stays bounded whatever the input.
+ * Splits bytes into lines as readline did for `post --lines`: a line ends at LF, CRLF or a lone CR, and
+ * a last line without an end counts. Synchronous and pull-based (`push` a chunk, take lines with `next`
+ * until it says more input is needed), so that a signal handler can still take every line that was
+ * read but not yet handed out (`unread`). A line longer than `maxBytes` is not kept: its bytes are
+ * dropped as they stream by and only its start and its size are kept, so memory stays bounded.
+ */
+export class LineSplitter {
+  readonly #maxBytes: number;
+  #lineNo = 0;
+  #parts: Buffer[] = [];
+  #size = 0;
+  #head: Buffer | undefined; // set once the line is too long; `parts` is then empty
+  // After a CR that ended a line, an LF that follows (maybe in the next chunk) is the same line end.
+  #afterCR = false;
+  // The chunk being split and how far: the bytes from `pos` on are read but not yet handed out.
+  #buf: Buffer = EMPTY;
+  #pos = 0;
+  #nextCR = -1;
+
+  constructor(maxBytes = MAX_LINE_BYTES) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** How many lines were handed out so far (the number of the last one). */
+  get lineNo(): number {
+    return this.#lineNo;
+  }
+
+  /** The next chunk of input; call only once `next` has returned undefined. */
+  push(chunk: Buffer): void {
+    this.#buf = chunk;
+    this.#pos = 0;
+    if (this.#afterCR && chunk.length > 0) {
+      if (chunk[0] === LF) this.#pos = 1;
+      this.#afterCR = false;
+    }
+    // Searched once per chunk and again only when passed, so many LFs before a far CR stay linear.
+    this.#nextCR = chunk.indexOf(CR, this.#pos);
+  }
+
+  /** The next complete line of what was pushed, or undefined when it needs more input. */
+  next(): Line | undefined {
+    const buf = this.#buf;
+    const pos = this.#pos;
+    if (pos >= buf.length) return undefined;
+    if (this.#nextCR !== -1 && this.#nextCR < pos) this.#nextCR = buf.indexOf(CR, pos);
+    const nextLF = buf.indexOf(LF, pos);
+    const nextCR = this.#nextCR;
+    const end = nextLF === -1 ? nextCR : nextCR === -1 ? nextLF : Math.min(nextLF, nextCR);
+    if (end === -1) {
+      this.#add(buf.subarray(pos));
+      this.#buf = EMPTY;
+      this.#pos = 0;
+      return undefined;
+    }
+    this.#add(buf.subarray(pos, end));
+    this.#pos = end + 1;
+    if (buf[end] === CR) {
+      if (this.#pos === buf.length) this.#afterCR = true;
+      else if (buf[this.#pos] === LF) this.#pos++;
+    }
+    return this.#take();
+  }
+
+  /** At the end of the input: the last line, which had no line end, if there is one. */
+  end(): Line | undefined {
+    return this.#size > 0 ? this.#take() : undefined;
+  }
+
+  /**
+   * Everything read but not yet handed out, for a run that is being interrupted: the complete lines of
+   * the current chunk and of `more` (what the stream still buffers), then the line whose end has not
+   * arrived (`partial`; at the end of the input, when `ended`, it is a complete line). The splitter is
+   * used up afterwards.
+   */
+  unread(more: Buffer[], ended: boolean): { lines: Line[]; partial: Line | undefined } {
+    const lines: Line[] = [];
+    const drain = () => {
+      for (let line = this.next(); line !== undefined; line = this.next()) lines.push(line);
+    };
+    drain();
+    for (const chunk of more) {
+      this.push(chunk);
+      drain();
+    }
+    const last = this.end();
+    if (last && ended) return { lines: [...lines, last], partial: undefined };
+    return { lines, partial: last };
+  }
+
+  #add(piece: Buffer): void {
+    if (piece.length === 0) return;
+    this.#size += piece.length;
+    if (this.#head) return;
+    if (this.#size <= this.#maxBytes) {
+      this.#parts.push(piece);
+      return;
+    }
+    // A copy of the first bytes only, so the chunks they came from can be collected.
+    this.#head = Buffer.concat([...this.#parts, piece], Math.min(HEAD_BYTES, this.#size));
+    this.#parts = [];
+  }
+
+  #take(): Line {
+    this.#lineNo++;
+    const lineNo = this.#lineNo;
+    const parts = this.#parts;
+    const line: Line = this.#head
+      ? { lineNo, tooLong: true, size: this.#size, head: this.#head }
+      : { lineNo, tooLong: false, bytes: parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts) };
+    this.#parts = [];
+    this.#size = 0;
+    this.#head = undefined;
+    return line;
+  }
+}
+
+/**
+ * The lines of a byte stream (LineSplitter), each yielded as soon as its end arrives (so `tail -f |
+ * identica post --lines` posts as it goes); the stream is only read while the caller asks for the next
+ * line. Pass a splitter to be able to take what was read but not yet yielded (`unread`).
  */
 export async function* splitLines(
   input: AsyncIterable<Buffer | string>,
   maxBytes = MAX_LINE_BYTES,
+  splitter = new LineSplitter(maxBytes),
 ): AsyncGenerator<Line> {
-  let lineNo = 0;
-  let parts: Buffer[] = [];
-  let size = 0;
-  let head: Buffer | undefined; // set once the line is too long; `parts` is then empty
-  // After a CR that ended a line, an LF that follows (maybe in the next chunk) is the same line end.
-  let afterCR = false;
-
-  const add = (piece: Buffer) => {
-    if (piece.length === 0) return;
-    size += piece.length;
-    if (head) return;
-    if (size <= maxBytes) {
-      parts.push(piece);
-      return;
-    }
-    // A copy of the first bytes only, so the chunks they came from can be collected.
-    head = Buffer.concat([...parts, piece], Math.min(HEAD_BYTES, size));
-    parts = [];
-  };
-  const take = (): Line => {
-    lineNo++;
-    const line: Line = head
-      ? { lineNo, tooLong: true, size, head }
-      : { lineNo, tooLong: false, bytes: parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts) };
-    parts = [];
-    size = 0;
-    head = undefined;
-    return line;
-  };
-
   for await (const chunk of input) {
-    const buf = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
-    let pos = 0;
-    if (afterCR && buf.length > 0) {
-      if (buf[0] === LF) pos = 1;
-      afterCR = false;
-    }
-    // Searched once per chunk and again only when passed, so many LFs before a far CR stay linear.
-    let nextCR = buf.indexOf(CR, pos);
-    while (pos < buf.length) {
-      if (nextCR !== -1 && nextCR < pos) nextCR = buf.indexOf(CR, pos);
-      const nextLF = buf.indexOf(LF, pos);
-      const end = nextLF === -1 ? nextCR : nextCR === -1 ? nextLF : Math.min(nextLF, nextCR);
-      if (end === -1) {
-        add(buf.subarray(pos));
-        break;
-      }
-      add(buf.subarray(pos, end));
-      yield take();
-      pos = end + 1;
-      if (buf[end] === CR) {
-        if (pos === buf.length) afterCR = true;
-        else if (buf[pos] === LF) pos++;
-      }
-    }
+    splitter.push(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk);
+    for (let line = splitter.next(); line !== undefined; line = splitter.next()) yield line;
   }
-  if (size > 0) yield take();
+  const last = splitter.end();
+  if (last) yield last;
 }
 
 /**
@@ -107,11 +174,9 @@ export function lineText(line: Line, maxBytes = MAX_LINE_BYTES): string {
       `the line is ${line.size} bytes long, over the limit of ${describeBytes(maxBytes)} for a line; nothing was sent: ${quoteStart(line.head)}`,
     );
   }
-  try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: line.lineNo !== 1 }).decode(line.bytes);
-  } catch {
-    throw new IdenticaError(ExitCode.Data, "the line is not valid UTF-8; nothing was sent");
-  }
+  const input = decodeKeeping(line.bytes, line.lineNo !== 1);
+  if (input.bytes) throw new RefusedTextError("the line is not valid UTF-8; nothing was sent", input);
+  return input.text;
 }
 
 /**

@@ -22,6 +22,13 @@ export interface OutboxEntry {
   /** The file's name without `.json`; sorts oldest first. */
   id: string;
   text: string;
+  /**
+   * Only for a text whose input was not valid UTF-8 (kept refused): the exact bytes, base64, and `text`
+   * is them decoded with U+FFFD for each bad sequence; null when the bytes are not known (arguments,
+   * which Node decodes before identica sees them). While `text` still holds U+FFFD, the entry is not
+   * sent, not even with `--retry-refused`: the user fixes `text` first (commands/outbox.ts).
+   */
+  bytesBase64?: string | null;
   /** The API root. */
   server: string;
   user: string | null;
@@ -84,6 +91,13 @@ export function parseEntry(id: string, file: string, raw: string): OutboxEntry |
   const time = (k: string) =>
     str(k) && ISO_TIME.test(o[k] as string) && !Number.isNaN(Date.parse(o[k] as string));
   if (!str("text")) problems.push(`"text" is ${describe(o.text)}, not a string`);
+  if (
+    o.bytesBase64 !== undefined &&
+    o.bytesBase64 !== null &&
+    !(str("bytesBase64") && BASE64.test(o.bytesBase64 as string))
+  ) {
+    problems.push(`"bytesBase64" is not base64 or null`);
+  }
   if (!str("server")) problems.push(`"server" is ${describe(o.server)}, not a string`);
   else if (!validServer(o.server as string)) problems.push(`"server" is not an http(s) API root`);
   // What goes on the wire or into a header must be what identica itself would have written: a
@@ -113,6 +127,7 @@ export function parseEntry(id: string, file: string, raw: string): OutboxEntry |
   return {
     id,
     text: o.text as string,
+    ...(o.bytesBase64 !== undefined ? { bytesBase64: o.bytesBase64 as string | null } : {}),
     server: o.server as string,
     user: o.user as string | null,
     replyTo: o.replyTo as string | null,
@@ -125,6 +140,8 @@ export function parseEntry(id: string, file: string, raw: string): OutboxEntry |
     error: o.error as string,
   };
 }
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** A date and a time, as `toISOString` writes them (an offset other than Z accepted). */
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/;
@@ -171,6 +188,9 @@ export function afterAttempt(
 
 export type NewEntry = Omit<OutboxEntry, "id">;
 
+/** The time part of the last id this process made, and how many more it has made with that time. */
+let lastStamp = { stamp: "", count: 0 };
+
 export class Outbox {
   readonly dir: string;
 
@@ -191,10 +211,17 @@ export class Outbox {
     return join(this.dir, `${id}.json`);
   }
 
-  /** Saves an entry and returns it with its id; the file appears complete or not at all. */
+  /**
+   * Saves an entry and returns it with its id; the file appears complete or not at all. Ids sort in
+   * the order the entries were saved, which is the order `outbox send` sends them in: entries that
+   * this process saves within one millisecond (`post --lines` keeping the lines it had read) get a
+   * counter after the time (`…475-` sorts before `…475000001-`, and that before `…476-`).
+   */
   save(entry: NewEntry): OutboxEntry {
     this.ensureDir();
-    const stamp = entry.attemptedAt.replace(/[-:.]/g, "").replace("T", "-").replace("Z", "");
+    let stamp = entry.attemptedAt.replace(/[-:.]/g, "").replace("T", "-").replace("Z", "");
+    if (stamp === lastStamp.stamp) stamp += String(++lastStamp.count).padStart(6, "0");
+    else lastStamp = { stamp, count: 0 };
     const id = `${stamp}-${randomBytes(3).toString("hex")}`;
     const full = { id, ...entry };
     this.#write(id, full);

@@ -7,6 +7,36 @@ export const MAX_STDIN_BYTES = 1024 * 1024;
 export interface TextSource {
   args: string[];
   stdin: InStream;
+  /**
+   * Told once stdin has given its first bytes, with a way to get every byte read so far: until the text
+   * is complete, an interrupted run keeps those (post.ts sets them pending, core/pending.ts).
+   */
+  reading?: (soFar: () => Buffer) => void;
+}
+
+/**
+ * The text as identica read it, for the outbox: `bytes` holds the exact input when it was not valid
+ * UTF-8 (`text` then has U+FFFD for each bad sequence), and is null when the bytes are not known (argv,
+ * which Node had already decoded).
+ */
+export interface ReadInput {
+  text: string;
+  bytes?: Buffer | null;
+}
+
+/**
+ * A text that identica itself refuses (65: NUL, a control character, not UTF-8): nothing was sent, but
+ * the text is carried along so that it can be kept in the outbox, marked refused (core/keep.ts), since a
+ * piped text exists nowhere else.
+ */
+export class RefusedTextError extends IdenticaError {
+  readonly input: ReadInput;
+
+  constructor(message: string, input: ReadInput, options?: { hint?: string }) {
+    super(ExitCode.Data, message, options);
+    this.name = "RefusedTextError";
+    this.input = input;
+  }
 }
 
 /**
@@ -21,7 +51,7 @@ export async function readStatusText(src: TextSource): Promise<string> {
       hint: 'usage: identica post "text", or pipe the text in',
     });
   }
-  const text = fromStdin ? dropOneNewline(await readStdin(src.stdin)) : fromArgs(src.args);
+  const text = fromStdin ? await readStdin(src.stdin, src.reading) : fromArgs(src.args);
   checkText(text);
   return text;
 }
@@ -30,16 +60,19 @@ function fromArgs(args: string[]): string {
   const text = args.join(" ");
   // Node turns argv bytes that are not UTF-8 into U+FFFD; refusing it keeps mojibake off the timeline.
   if (text.includes("\uFFFD")) {
-    throw new IdenticaError(ExitCode.Data, "the text is not valid UTF-8 (it contains U+FFFD)", {
-      hint: "check your terminal's locale, or pipe the text in",
-    });
+    throw new RefusedTextError(
+      "the text is not valid UTF-8 (it contains U+FFFD)",
+      { text, bytes: null },
+      { hint: "check your terminal's locale, or pipe the text in" },
+    );
   }
   return text;
 }
 
-async function readStdin(stdin: InStream): Promise<string> {
+async function readStdin(stdin: InStream, reading: TextSource["reading"]): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
+  let told = false;
   for await (const chunk of stdin) {
     const buf = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
     size += buf.length;
@@ -48,12 +81,36 @@ async function readStdin(stdin: InStream): Promise<string> {
       throw new UsageError(`the text on stdin is larger than 1 MiB; nothing was sent`);
     }
     chunks.push(buf);
+    if (!told && buf.length > 0) {
+      told = true;
+      reading?.(() => Buffer.concat(chunks));
+    }
   }
+  const input = stdinText(Buffer.concat(chunks));
+  if (input.bytes)
+    throw new RefusedTextError("the text on stdin is not valid UTF-8; nothing was sent", input);
+  return input.text;
+}
+
+/**
+ * Bytes from stdin as `post` takes them: UTF-8 without one leading BOM and without one trailing
+ * newline. Bytes that are not UTF-8 are never posted, but they are not dropped either: the text has
+ * U+FFFD for each bad sequence and `bytes` keeps the input exactly.
+ */
+export function stdinText(bytes: Buffer): ReadInput {
+  const input = decodeKeeping(bytes);
+  return { ...input, text: dropOneNewline(input.text) };
+}
+
+/**
+ * Decodes UTF-8 strictly (refusing U+FFFD in place of bytes keeps mojibake off the timeline); when that
+ * fails, the text with U+FFFD and the bytes themselves, so that the user can still see and fix them.
+ */
+export function decodeKeeping(bytes: Buffer, ignoreBOM = false): ReadInput {
   try {
-    // fatal: refuse invalid UTF-8 instead of posting U+FFFD; the decoder also drops one leading BOM.
-    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+    return { text: new TextDecoder("utf-8", { fatal: true, ignoreBOM }).decode(bytes) };
   } catch {
-    throw new IdenticaError(ExitCode.Data, "the text on stdin is not valid UTF-8; nothing was sent");
+    return { text: new TextDecoder("utf-8", { ignoreBOM }).decode(bytes), bytes };
   }
 }
 
@@ -69,15 +126,14 @@ const INVISIBLE = /[\s\u200B-\u200D\u2060\uFEFF]/gu;
 /** Refuses NUL and control characters (65) and blank text (64). */
 export function checkText(text: string): void {
   const nul = text.indexOf("\0");
-  if (nul >= 0) throw new IdenticaError(ExitCode.Data, "the text contains a NUL byte; nothing was sent");
+  if (nul >= 0) throw new RefusedTextError("the text contains a NUL byte; nothing was sent", { text });
   // Other C0 controls (escape sequences and the like) are never meant for a status (SECURITY.md E6).
   const ctl = /[\u0001-\u0008\u000B\u000C\u000E-\u001F\u007F]/.exec(text);
   if (ctl) {
     const code = ctl[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
-    throw new IdenticaError(
-      ExitCode.Data,
-      `the text contains the control character U+${code}; nothing was sent`,
-    );
+    throw new RefusedTextError(`the text contains the control character U+${code}; nothing was sent`, {
+      text,
+    });
   }
   if (text.replace(INVISIBLE, "") === "") throw new UsageError("the status text is empty; nothing was sent");
 }

@@ -2,6 +2,7 @@ import { PassThrough, Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import {
   type Line,
+  LineSplitter,
   lineText,
   MAX_LINE_BYTES,
   QUOTE_WHOLE_MAX_CHARS,
@@ -166,5 +167,51 @@ describe("quoteLine (a line over the server's limit)", () => {
   });
   it("quotes only the first 80 characters of anything longer", () => {
     expect(quoteLine(`${"😀".repeat(80)}${"z".repeat(QUOTE_WHOLE_MAX_CHARS)}`)).toBe(`${"😀".repeat(80)}…`);
+  });
+});
+
+describe("LineSplitter.unread (post --lines interrupted: issue 10)", () => {
+  const str = (l: Line | undefined) =>
+    l === undefined ? undefined : l.tooLong ? `!${l.size}` : l.bytes.toString();
+
+  it("hands over the rest of the chunk and what the stream still buffers, then the line without its end", () => {
+    const s = new LineSplitter();
+    s.push(Buffer.from("one\ntwo\r"));
+    expect(str(s.next())).toBe("one");
+    const { lines, partial } = s.unread([Buffer.from("\nthree\nfo"), Buffer.from("ur")], false);
+    expect(lines.map(str)).toEqual(["two", "three"]);
+    expect(lines.map((l) => l.lineNo)).toEqual([2, 3]);
+    expect(str(partial)).toBe("four");
+    expect(partial?.lineNo).toBe(4);
+  });
+
+  it("at the end of the input the last line is complete, and nothing is left over", () => {
+    const s = new LineSplitter();
+    s.push(Buffer.from("a\nb"));
+    expect(str(s.next())).toBe("a");
+    expect(str(s.next())).toBeUndefined();
+    const { lines, partial } = s.unread([], true);
+    expect(lines.map(str)).toEqual(["b"]);
+    expect(partial).toBeUndefined();
+    expect(new LineSplitter().unread([], false)).toEqual({ lines: [], partial: undefined });
+  });
+
+  it("a line over the limit stays too long", () => {
+    const s = new LineSplitter(4);
+    s.push(Buffer.from("ok\n123456"));
+    expect(str(s.next())).toBe("ok");
+    expect(str(s.unread([Buffer.from("78")], false).partial)).toBe("!8");
+  });
+});
+
+describe("lineText keeps what it refuses", () => {
+  it("bytes that are not UTF-8: the text with U+FFFD and the bytes, on the error", () => {
+    const bytes = Buffer.from([0x61, 0xff, 0x62]);
+    try {
+      lineText({ lineNo: 2, tooLong: false, bytes });
+      expect.unreachable();
+    } catch (err) {
+      expect((err as { input: unknown }).input).toEqual({ text: "a\uFFFDb", bytes });
+    }
   });
 });
