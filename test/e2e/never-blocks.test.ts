@@ -1,19 +1,23 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { expectFailure, type RunOptions, type RunResult, runCli } from "../helpers/cli.js";
 import { PASSWORD, uniqueText, useHttpsServer } from "../helpers/setup.js";
 
 /**
  * The process always ends (issue 10, "Never ends"; SECURITY.md I8): a path the user names that is a
- * FIFO without a writer, a directory or a device is refused at once, never waited on.
+ * FIFO without a writer, a directory or a device is refused at once, never waited on; and when a call
+ * that never returns does hold one of libuv's threads, a signal still ends the process with its code.
  */
 const h = useHttpsServer();
 
 /** Far above what any of these runs needs, far below "never": a run still going then is hung. */
 const BOUND_MS = 15_000;
+
+const BLOCKER = fileURLToPath(new URL("../helpers/block-threadpool.mjs", import.meta.url));
 
 /** A FIFO that nobody ever opens for writing. */
 function fifo(): string {
@@ -36,6 +40,10 @@ async function bounded(args: string[], opts: RunOptions = {}): Promise<RunResult
   clearTimeout(timer);
   return { ...r, ms: Date.now() - start };
 }
+
+/** The exit status as a shell, cron or systemd reports it: 128 + n for a process ended by signal n. */
+const shellStatus = (r: RunResult) =>
+  r.code ?? 128 + (constants.signals[r.signal as NodeJS.Signals] as number);
 
 const outboxEntry = (path: string | undefined) => {
   expect(path).toBeDefined();
@@ -122,5 +130,78 @@ describe("paths the user names are never waited on", () => {
       78,
       new RegExp(`^identica: cannot read the config file ${re(config)}: it is a FIFO, not a regular file`),
     );
+  });
+});
+
+describe("a thread that never returns does not keep the process alive", () => {
+  /** A run with one of libuv's threads blocked for good (test/helpers/block-threadpool.mjs). */
+  const blocked = (args: string[], opts: RunOptions = {}) =>
+    bounded(args, {
+      ...opts,
+      env: { ...h.env, NODE_OPTIONS: `--import ${BLOCKER}`, IDENTICA_TEST_BLOCK_FIFO: fifo(), ...opts.env },
+    });
+
+  it("SIGTERM mid-post: the process ends with 143, the status in the outbox", async () => {
+    h.server.faults.push({ fault: { kind: "hang" } });
+    const text = uniqueText("sigterm blocked");
+    const r = await blocked(["post", ...h.args, "--max-length", "0", text], {
+      onSpawn: (child) => {
+        const timer = setInterval(() => {
+          if (h.server.requests.length >= 1) {
+            clearInterval(timer);
+            child.kill("SIGTERM");
+          }
+        }, 20);
+        child.on("close", () => clearInterval(timer));
+      },
+    });
+    expect(r.signal).not.toBe("SIGKILL");
+    expect(shellStatus(r)).toBe(143);
+    const lines = r.stderr.split("\n");
+    expect(lines[0]).toBe("identica: interrupted (SIGTERM); nothing was posted");
+    const path = /^identica: the status is saved in the outbox: (\S+) /.exec(lines[1] ?? "")?.[1];
+    expect(outboxEntry(path)).toMatchObject({ text, sent: false, exitCode: 143 });
+  });
+
+  it("SIGINT mid-post: the process ends with 130", async () => {
+    h.server.faults.push({ fault: { kind: "hang" } });
+    const r = await blocked(["post", ...h.args, "--max-length", "0", uniqueText("sigint blocked")], {
+      onSpawn: (child) => {
+        const timer = setInterval(() => {
+          if (h.server.requests.length >= 1) {
+            clearInterval(timer);
+            child.kill("SIGINT");
+          }
+        }, 20);
+        child.on("close", () => clearInterval(timer));
+      },
+    });
+    expect(r.signal).not.toBe("SIGKILL");
+    expect(shellStatus(r)).toBe(130);
+    expect(r.stderr.split("\n")[0]).toBe("identica: interrupted (SIGINT); nothing was posted");
+  });
+
+  it("after the command has finished: its own code where Node can end without that thread, and a signal always ends it", async () => {
+    h.server.faults.push({ fault: { kind: "reply", status: 503, body: "busy" } });
+    const text = uniqueText("finished blocked");
+    const r = await blocked(["post", ...h.args, "--max-length", "0", text], {
+      onSpawn: (child) => {
+        // Once the outcome has been printed, give the process 3 s to end by itself, then ask it to.
+        let stderr = "";
+        child.stderr?.on("data", (d: Buffer) => {
+          stderr += d.toString("utf8");
+          if (/outbox/.test(stderr)) setTimeout(() => child.kill("SIGTERM"), 3_000).unref();
+        });
+      },
+    });
+    expect(r.signal).not.toBe("SIGKILL");
+    // process.execve (Node >= 22.15) lets the process end with its own code without joining the
+    // blocked thread; an older Node cannot, but SIGTERM then ends it (before the fix nothing did).
+    if (typeof (process as { execve?: unknown }).execve === "function") expect(r.code).toBe(75);
+    else expect(shellStatus(r)).toBe(143);
+    const lines = r.stderr.split("\n");
+    expect(lines[0]).toMatch(/^identica: .*503/);
+    const path = /^identica: the status is saved in the outbox: (\S+) /.exec(lines[1] ?? "")?.[1];
+    expect(outboxEntry(path)).toMatchObject({ text, sent: false });
   });
 });
