@@ -1,3 +1,4 @@
+import { accessSync, constants } from "node:fs";
 import { processContext } from "./context.js";
 import { saveAll } from "./core/pending.js";
 import { ExitCode } from "./errors.js";
@@ -44,7 +45,7 @@ export async function run(): Promise<void> {
       for (const line of [`identica: interrupted (${signal}); ${state}`, ...lines]) {
         process.stderr.write(`${line}\n`);
       }
-      process.exit(code);
+      endProcess(code, signal);
     });
   }
   const { main } = await import("./cli.js");
@@ -60,5 +61,40 @@ export async function run(): Promise<void> {
   // Nothing should still be running; if something is (a library's stray handle), it must not keep the
   // process alive. (Keychain calls run in a helper process that cannot: credentials/keytar-child.ts.)
   // The timer is unref'd: it fires only if something else is still keeping the event loop busy.
-  setTimeout(() => process.exit(code), 200).unref();
+  setTimeout(() => endProcess(code), 200).unref();
+}
+
+/**
+ * libuv's requests that run on its thread pool (fs calls, getaddrinfo), as
+ * process.getActiveResourcesInfo() names them.
+ */
+const POOL_REQUEST = /^(?:FSReq|CloseReq$|GetAddrInfoReqWrap$|GetNameInfoReqWrap$)/;
+
+/**
+ * Ends the process with `code`, even when a call in libuv's thread pool never returns (a FIFO without a
+ * writer, a hung network mount, a resolver that never answers). process.exit() — and process.reallyExit,
+ * and Node's own exit once the loop is empty — first joins every thread of that pool, so such a call kept
+ * the process alive for good, deaf to signals: the handler above ran, printed its line, and the process
+ * stayed (seen on Node 20 and 24). Only a process that is replaced or killed skips the join:
+ * - where Node has process.execve (≥ 22.15), the process becomes a shell that exits with `code`: same pid
+ *   and parent, everything already written, the exact code;
+ * - on a signal, the process ends by that same signal (our listener is gone, so its default action
+ *   applies): the parent's shell, cron or systemd see 128 + n, which is the documented 130/143/129;
+ * - otherwise process.exit() waits for the call; with every signal listener removed first, a SIGTERM or
+ *   Ctrl-C then ends the process instead of being swallowed.
+ */
+function endProcess(code: number, signal?: NodeJS.Signals): never {
+  if (!process.getActiveResourcesInfo().some((r) => POOL_REQUEST.test(r))) process.exit(code);
+  for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(s);
+  const { execve } = process as { execve?: (file: string, args: string[], env: object) => never };
+  if (typeof execve === "function" && Number.isInteger(code) && code >= 0 && code <= 255) {
+    try {
+      accessSync("/bin/sh", constants.X_OK);
+      execve.call(process, "/bin/sh", ["sh", "-c", `exit ${code}`], {});
+    } catch {
+      // No shell to become: the ways below still end the process.
+    }
+  }
+  if (signal !== undefined) process.kill(process.pid, signal);
+  process.exit(code);
 }

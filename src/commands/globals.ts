@@ -1,7 +1,6 @@
-import { readFile } from "node:fs/promises";
 import type { WireFormat } from "../api/reply.js";
 import { resolveServer, resolveUser } from "../config/account.js";
-import { type ConfigFile, readConfig } from "../config/file.js";
+import { type ConfigFile, readConfig, readRegularFile } from "../config/file.js";
 import { cacheDir, configFile } from "../config/paths.js";
 import type { Server } from "../config/server.js";
 import type { Context } from "../context.js";
@@ -165,7 +164,8 @@ async function caList(path: string, ctx: Context): Promise<string[]> {
   const { rootCertificates } = await import("node:tls");
   const read = async (p: string, what: string) => {
     try {
-      const pem = await readFile(p, "utf8");
+      // Only a regular file: a FIFO without a writer would hold the run past --timeout and SIGTERM.
+      const pem = await readRegularFile(p);
       if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new Error("no PEM certificate in it");
       return pem;
     } catch (err) {

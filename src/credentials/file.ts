@@ -1,10 +1,12 @@
-import { open } from "node:fs/promises";
+import { NotRegularFile, readRegularFile } from "../config/file.js";
 import { ConfigError } from "../errors.js";
 import type { CredentialStore, Lookup } from "./store.js";
 
 /**
  * `--password-file PATH`: the first line of the file. Like ssh with a private key, a file that group or
- * others can access is refused, because the password in it is as good as published.
+ * others can access is refused, because the password in it is as good as published. Only a regular file
+ * is read: a FIFO without a writer (or a device) would otherwise hold the run for good, past its
+ * --timeout and past SIGTERM (config/file.ts readRegularFile).
  */
 export class PasswordFileStore implements CredentialStore {
   readonly name: string;
@@ -19,10 +21,7 @@ export class PasswordFileStore implements CredentialStore {
   async get(): Promise<Lookup> {
     let text: string;
     try {
-      const fh = await open(this.#path, "r");
-      try {
-        const st = await fh.stat();
-        if (!st.isFile()) throw new ConfigError(`the password file ${this.#path} is not a regular file`);
+      text = await readRegularFile(this.#path, (st) => {
         if (process.platform !== "win32" && (st.mode & 0o077) !== 0) {
           const mode = (st.mode & 0o777).toString(8).padStart(4, "0");
           throw new ConfigError(
@@ -32,12 +31,13 @@ export class PasswordFileStore implements CredentialStore {
             },
           );
         }
-        text = await fh.readFile("utf8");
-      } finally {
-        await fh.close();
-      }
+      });
     } catch (err) {
       if (err instanceof ConfigError) throw err;
+      if (err instanceof NotRegularFile)
+        throw new ConfigError(`the password file ${this.#path} is ${err.kind}, not a regular file`, {
+          hint: "write the password to a file of mode 0600, or set IDENTICA_PASSWORD",
+        });
       throw new ConfigError(
         `cannot read the password file ${this.#path}: ${(err as NodeJS.ErrnoException).code}`,
         {

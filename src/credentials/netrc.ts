@@ -1,6 +1,6 @@
-import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { NotRegularFile, readRegularFile } from "../config/file.js";
 import type { Env } from "../context.js";
 import type { CredentialStore, CredentialTarget, Lookup } from "./store.js";
 
@@ -91,8 +91,11 @@ export class NetrcStore implements CredentialStore {
   async get(target: CredentialTarget): Promise<Lookup> {
     let text: string;
     try {
-      text = await readFile(this.#path, "utf8");
+      // Never waited on: a FIFO or a device at that path (NETRC=/dev/tty, say) is skipped as unavailable.
+      text = await readRegularFile(this.#path);
     } catch (err) {
+      if (err instanceof NotRegularFile)
+        return { kind: "unavailable", reason: `${this.#path} is ${err.kind}, not a regular file` };
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return { kind: "missing" };
       return { kind: "unavailable", reason: `cannot read ${this.#path} (${code})` };
