@@ -1,4 +1,4 @@
-import { XMLParser, XMLValidator } from "fast-xml-parser";
+import type { XMLParser, XMLValidator } from "fast-xml-parser";
 import { oneLine } from "../sanitize.js";
 
 export class ReplyFormatError extends Error {
@@ -13,7 +13,7 @@ export class ReplyFormatError extends Error {
  * status "0x1A" must not become 26), character references are decoded, entities once and only once,
  * and the timeline's `<status>` elements are always an array.
  */
-const parser = new XMLParser({
+const OPTIONS = {
   ignoreAttributes: false,
   attributeNamePrefix: "@_",
   parseTagValue: false,
@@ -23,8 +23,21 @@ const parser = new XMLParser({
   ignoreDeclaration: true,
   ignorePiTags: true,
   trimValues: true,
-  isArray: (_name, jpath) => jpath === "statuses.status",
-});
+  isArray: (_name: string, jpath: unknown) => jpath === "statuses.status",
+};
+
+let xml: { parser: XMLParser; validator: typeof XMLValidator } | undefined;
+
+/**
+ * fast-xml-parser is in the bundle that loads with the first request (net-libs.ts), not in the program's:
+ * core/session.ts loads it with the connection, before any reply can arrive, and parseXml stays
+ * synchronous. Whatever parses XML outside a session (unit tests) calls this first.
+ */
+export async function loadXmlParser(): Promise<void> {
+  if (xml) return;
+  const { XMLParser, XMLValidator } = await import("../net-libs.js");
+  xml ??= { parser: new XMLParser(OPTIONS), validator: XMLValidator };
+}
 
 /**
  * Validates, then parses. A DOCTYPE is refused outright: the API never sends one, and it is where
@@ -33,7 +46,8 @@ const parser = new XMLParser({
 export function parseXml(text: string): Record<string, unknown> {
   if (/<!DOCTYPE/i.test(text))
     throw new ReplyFormatError("the reply contains a DOCTYPE, which the API never sends");
-  const valid = XMLValidator.validate(text);
+  if (!xml) throw new Error("the XML parser was used before loadXmlParser()");
+  const valid = xml.validator.validate(text);
   if (valid !== true) {
     // The validator's message quotes the reply (a tag or attribute name): it goes through the sanitiser.
     throw new ReplyFormatError(
@@ -42,7 +56,7 @@ export function parseXml(text: string): Record<string, unknown> {
   }
   let doc: unknown;
   try {
-    doc = parser.parse(text);
+    doc = xml.parser.parse(text);
   } catch (err) {
     throw new ReplyFormatError(
       `the reply could not be parsed as XML (${oneLine((err as Error).message, 120)})`,

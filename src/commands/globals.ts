@@ -148,7 +148,7 @@ export async function httpConfig(g: Globals, ctx: Context, server?: Server): Pro
     proxy: proxySetting(g.flags.proxy, ctx),
     timeoutMs: g.timeoutMs,
     userAgent: userAgent(),
-    ca: g.flags.cacert === undefined ? undefined : await caList(g.flags.cacert, ctx),
+    extraCa: g.flags.cacert === undefined ? undefined : await extraCaList(g.flags.cacert, ctx),
     insecureHttp: g.flags.insecureHttp === true,
     maxResponseBytes: MAX_RESPONSE_BYTES,
     trace: g.printer.verbose ? g.printer.note : undefined,
@@ -157,11 +157,10 @@ export async function httpConfig(g: Globals, ctx: Context, server?: Server): Pro
 }
 
 /**
- * `--cacert` adds to the trusted CAs rather than replacing them. Node drops its defaults and
- * NODE_EXTRA_CA_CERTS as soon as `ca` is given, so both are put back explicitly.
+ * `--cacert` adds to the trusted CAs rather than replacing them (http/dispatcher.ts). NODE_EXTRA_CA_CERTS
+ * goes with it, for a Node where the CAs must be listed in full (Node drops it with its defaults then).
  */
-async function caList(path: string, ctx: Context): Promise<string[]> {
-  const { rootCertificates } = await import("node:tls");
+async function extraCaList(path: string, ctx: Context): Promise<string[]> {
   const read = async (p: string, what: string) => {
     try {
       // Only a regular file: a FIFO without a writer would hold the run past --timeout and SIGTERM.
@@ -172,7 +171,7 @@ async function caList(path: string, ctx: Context): Promise<string[]> {
       throw new UsageError(`cannot use ${what} ${p}: ${(err as Error).message}`);
     }
   };
-  const list = [...rootCertificates, await read(path, "--cacert")];
+  const list = [await read(path, "--cacert")];
   const extra = ctx.env.NODE_EXTRA_CA_CERTS;
   if (extra) list.push(await read(extra, "NODE_EXTRA_CA_CERTS"));
   return list;

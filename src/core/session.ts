@@ -1,5 +1,6 @@
 import type { WireFormat } from "../api/reply.js";
 import type { Api } from "../api/update.js";
+import { loadXmlParser } from "../api/xml.js";
 import type { Server } from "../config/server.js";
 import { resolveCredential } from "../credentials/resolve.js";
 import type { CredentialStore } from "../credentials/store.js";
@@ -29,6 +30,8 @@ export interface ApiOptions {
  */
 export async function withApi<T>(opts: ApiOptions, fn: (api: Api) => Promise<T>): Promise<T> {
   const { HttpSession } = await import("../http/client.js");
+  // Every reply is parsed within fn: the parser is loaded before the first request (api/xml.ts).
+  await loadXmlParser();
   const session = new HttpSession(opts.server.origin, opts.http);
   const source = opts.credential;
   // `interactive: false` (a known protection space, before any challenge): only the sources that ask

@@ -12,7 +12,7 @@ import {
   parseChallenges,
 } from "./challenge.js";
 import { Deadline, DeadlineExpired } from "./deadline.js";
-import { makeDispatcher, request } from "./dispatcher.js";
+import { makeDispatcher } from "./dispatcher.js";
 import { classifyNetworkError } from "./network-errors.js";
 import { traceRequestHead, traceResponse } from "./trace.js";
 import { wire } from "./wire.js";
@@ -31,8 +31,8 @@ export interface HttpConfig {
    */
   timeoutMs: number;
   userAgent: string;
-  /** The complete list of trusted CAs when `--cacert` is given; otherwise Node's defaults. */
-  ca?: string[] | undefined;
+  /** CAs (PEM) trusted besides Node's defaults: `--cacert`, with NODE_EXTRA_CA_CERTS. */
+  extraCa?: string[] | undefined;
   /** Allow Basic over plain http to a host that is not loopback. */
   insecureHttp: boolean;
   maxResponseBytes: number;
@@ -144,6 +144,8 @@ export class HttpSession {
   readonly #config: HttpConfig;
   /** Made on first use, and again after a failed exchange (see #attempt). */
   #client: Dispatcher | undefined;
+  /** undici's request(), of the same copy of undici as #client (see http/dispatcher.ts). */
+  #request: Dispatcher["request"] | undefined;
   /** The session's one deadline, started by its first request (see `newDeadline`). */
   #deadline: Deadline | undefined;
   /** The Authorization that the last challenge accepted, for the next requests of this session. */
@@ -365,8 +367,20 @@ export class HttpSession {
     attempt: Attempt,
     signal: AbortSignal,
   ): Promise<HttpResponse> {
-    this.#client ??= makeDispatcher(this.#origin, this.#config);
-    const res = await request.call(this.#client, {
+    if (this.#client === undefined) {
+      const { dispatcher, request } = await makeDispatcher(this.#origin, this.#config);
+      // undici loads asynchronously: if the deadline passed meanwhile, the session found no client to
+      // discard, so this one is closed here.
+      if (signal.aborted) {
+        void dispatcher.destroy().catch(() => {});
+        throw signal.reason;
+      }
+      this.#client = dispatcher;
+      this.#request = request;
+    }
+    // A dispatcher given in the config (unit tests' MockAgent) is driven by the bundled request().
+    this.#request ??= (await import("../net-libs.js")).request;
+    const res = await this.#request.call(this.#client, {
       origin: this.#origin,
       method: req.method,
       path: `${req.url.pathname}${req.url.search}`,

@@ -1,28 +1,25 @@
-import { createRequire } from "node:module";
-import { setFlagsFromString } from "node:v8";
-import type { Dispatcher, Client as UndiciClient } from "undici";
+import { isIP } from "node:net";
+import type { SecureContext } from "node:tls";
+import type { Dispatcher } from "undici";
 import type { HttpConfig } from "./client.js";
 
-// undici parses HTTP with llhttp compiled to WebAssembly. V8 compiles it twice by default: quickly
-// (Liftoff), then again optimised (TurboFan) on background threads that the process waits for before
-// it can exit. A run that makes one or two requests never profits from the second compile.
-setFlagsFromString("--liftoff-only");
-
-// undici's index loads fetch, WebSocket, caches and more (~150 ms at start-up); identica needs only
-// the one-connection Client, which loads in a third of that (measured by npm run bench). request() is
-// added to the Dispatcher prototype by undici's index, so it is called from its own module.
-const load = createRequire(import.meta.url);
-const Client = load("undici/lib/dispatcher/client.js") as typeof UndiciClient;
-export const request = load("undici/lib/api/api-request.js") as Dispatcher["request"];
+/** A dispatcher and undici's request() of the same copy of undici (see http/proxy.ts). */
+export interface Connection {
+  dispatcher: Dispatcher;
+  request: Dispatcher["request"];
+}
 
 /**
  * One connection to the origin: an undici `Client` (a single socket), or with a proxy an Agent limited
  * to one connection per origin, tunnelling through CONNECT. Site credentials are only ever headers of
  * the tunnelled request; the proxy sees the CONNECT line and its own Proxy-Authorization (from its URL).
  */
-export function makeDispatcher(origin: string, config: HttpConfig): Dispatcher {
+export async function makeDispatcher(origin: string, config: HttpConfig): Promise<Connection> {
   // Explicit, so NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment cannot turn verification off.
-  const tls = { rejectUnauthorized: true, ...(config.ca ? { ca: config.ca } : {}) };
+  const tls = {
+    rejectUnauthorized: true,
+    ...(config.extraCa ? { secureContext: await withExtraCa(config.extraCa) } : {}),
+  };
   const common = {
     headersTimeout: config.timeoutMs,
     bodyTimeout: config.timeoutMs,
@@ -30,8 +27,17 @@ export function makeDispatcher(origin: string, config: HttpConfig): Dispatcher {
   };
   const connect = { timeout: Math.min(10_000, config.timeoutMs), ...tls };
   const proxy = config.proxy;
-  if (proxy === undefined || ("env" in proxy && !proxy.env.httpProxy && !proxy.env.httpsProxy)) {
-    return new Client(origin, { ...common, connect });
+  const direct = proxy === undefined || ("env" in proxy && !proxy.env.httpProxy && !proxy.env.httpsProxy);
+  const { Client, request, setV8Flags } = await import("../net-libs.js");
+  // The proxy agents are a bundle of their own: only a run through a proxy loads them.
+  const agents = direct ? undefined : await import("./proxy.js");
+  // The V8 flags (v8-flags.ts) cost every Node module compiled after them its built-in code cache: the
+  // modules the connection will load (TLS, DNS) are loaded first.
+  if (!direct || origin.startsWith("https:")) await import("node:tls");
+  if (!direct || isIP(new URL(origin).hostname.replace(/^\[|\]$/g, "")) === 0) await import("node:dns");
+  setV8Flags();
+  if (agents === undefined || proxy === undefined) {
+    return { dispatcher: new Client(origin, { ...common, connect }), request };
   }
   const viaProxy = {
     ...common,
@@ -40,9 +46,27 @@ export function makeDispatcher(origin: string, config: HttpConfig): Dispatcher {
     requestTls: tls,
     proxyTls: { rejectUnauthorized: true },
   };
-  // The proxy agents use more of undici's API (connect()), which its index puts on the prototype: only
-  // a run through a proxy pays for loading all of undici.
-  const undici = load("undici") as typeof import("undici");
-  if ("url" in proxy) return new undici.ProxyAgent({ ...viaProxy, uri: proxy.url });
-  return new undici.EnvHttpProxyAgent({ ...viaProxy, ...proxy.env });
+  const dispatcher =
+    "url" in proxy
+      ? new agents.ProxyAgent({ ...viaProxy, uri: proxy.url })
+      : new agents.EnvHttpProxyAgent({ ...viaProxy, ...proxy.env });
+  return { dispatcher, request: agents.request };
+}
+
+/**
+ * A TLS context trusting Node's CAs (with NODE_EXTRA_CA_CERTS) and `extra`. Listing them all in `ca`
+ * makes Node parse its ~140 root certificates again for the connection (~30 ms, a fifth of a post);
+ * adding the extra ones to a default context copies the roots Node has already parsed (~1 ms). That
+ * uses the context's native handle, which Node's own tls code uses the same way; where it is missing,
+ * the full list is built.
+ */
+async function withExtraCa(extra: string[]): Promise<SecureContext> {
+  const { createSecureContext, rootCertificates } = await import("node:tls");
+  const context = createSecureContext();
+  const native = (context as { context?: { addCACert?: (pem: string) => void } }).context;
+  if (typeof native?.addCACert !== "function") {
+    return createSecureContext({ ca: [...rootCertificates, ...extra] });
+  }
+  for (const pem of extra) native.addCACert(pem);
+  return context;
 }

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,7 +28,12 @@ describe("the npm package", () => {
     const files = (packed[0]?.files ?? []).map((f) => f.path).sort();
     for (const f of [
       "bin/identica.js",
-      "dist/run.js",
+      "bin/package.json",
+      "dist/run.cjs",
+      "dist/start.cjs",
+      "dist/net-libs.cjs",
+      "dist/proxy.cjs",
+      "dist/THIRD-PARTY-NOTICES.txt",
       "dist/keychain-helper.js",
       "dist/help.json",
       "dist/identica.1",
@@ -49,6 +55,15 @@ describe("the npm package", () => {
     );
     const bin = join(prefix, "bin", "identica");
     expect(existsSync(bin)).toBe(true);
+    // undici is bundled (a release that moves its files cannot break an install): the installed
+    // package must post with no undici anywhere on its module path, whatever npm put there.
+    const installed = join(prefix, "lib", "node_modules", "identica");
+    for (const dir of findDirs(prefix, "undici")) rmSync(dir, { recursive: true, force: true });
+    expect(() => createRequire(join(installed, "package.json")).resolve("undici")).toThrow();
+    // Its licence (MIT: the notice goes with every copy) is shipped with the bundle.
+    const notices = readFileSync(join(installed, "dist", "THIRD-PARTY-NOTICES.txt"), "utf8");
+    const undiciLicence = readFileSync(join(root, "node_modules", "undici", "LICENSE"), "utf8").trim();
+    expect(notices).toContain(undiciLicence);
     expect(readdirSync(join(prefix, "share", "man", "man1"))).toContain("identica.1");
     const env = {
       PATH: `${join(prefix, "bin")}:${process.env.PATH}`,
@@ -73,6 +88,13 @@ describe("the npm package", () => {
     );
   });
 });
+
+/** Every folder called `name` below `root`. */
+function findDirs(root: string, name: string): string[] {
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isDirectory() && e.name === name)
+    .map((e) => join(e.parentPath, e.name));
+}
 
 describe("shell completion", () => {
   it("bash: sourcing the script completes `identica po` to post, and timeline kinds", async () => {

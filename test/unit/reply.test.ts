@@ -1,10 +1,14 @@
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { quoteBigIntegers } from "../../src/api/json.js";
 import { errorForStatus, parseSuccess } from "../../src/api/reply.js";
 import { statusOf } from "../../src/api/update.js";
+import { loadXmlParser } from "../../src/api/xml.js";
 import { ExitCode, type HttpError } from "../../src/errors.js";
 import type { HttpResponse } from "../../src/http/client.js";
 import { fixtureReply } from "../helpers/fixtures.js";
+
+// The XML parser loads with a connection (core/session.ts); these tests parse replies without one.
+beforeAll(loadXmlParser);
 
 function response(
   status: number,

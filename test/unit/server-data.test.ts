@@ -1,15 +1,19 @@
 import stringWidth from "string-width";
 import { MockAgent } from "undici";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { fetchTextLimit } from "../../src/api/server-config.js";
 import type { Status } from "../../src/api/status.js";
 import { timeline } from "../../src/api/statuses.js";
 import type { Api } from "../../src/api/update.js";
+import { loadXmlParser } from "../../src/api/xml.js";
 import { parseServer } from "../../src/config/server.js";
 import { swallowedCommand } from "../../src/core/post.js";
 import { HttpSession } from "../../src/http/client.js";
 import { wrap } from "../../src/output/timeline.js";
 import { fixtureReply } from "../helpers/fixtures.js";
+
+// The XML parser loads with a connection (core/session.ts); these tests make their Api by hand.
+beforeAll(loadXmlParser);
 
 /** An Api whose server answers `path` with `body` (MockAgent: unit tests only). */
 function apiAnswering(path: string, body: string, format: "xml" | "json", contentType?: string): Api {

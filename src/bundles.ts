@@ -1,0 +1,154 @@
+import {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { createRequire } from "node:module";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { Script } from "node:vm";
+import { BEFORE_V8_FLAGS, V8_FLAGS_UNDONE } from "./v8-flags.js";
+
+/**
+ * Loads the program's bundles (dist/*.cjs, made by scripts/build.mjs) with V8's code cache.
+ *
+ * A run is mostly start-up: compiling a few hundred kB of JavaScript is a fifth of a post. V8 can
+ * save what it compiled and load it again instead of parsing; Node ≥ 22 offers that for modules
+ * (module.enableCompileCache), Node 20 only for vm.Script. So the bundles are CommonJS, loaded here
+ * as scripts: the first run of a build writes each bundle's cache to the cache folder
+ * ($XDG_CACHE_HOME/identica/v8/), later runs hand it to V8. V8 rejects a cache made by another V8
+ * version, other flags or a source of another length (it does not compare the text), so the file name
+ * also holds the bundle's content hash (from the build), its size and time, Node's version and the
+ * machine's architecture: a cache never outlives its source. A cache that cannot be read or written is
+ * simply not used; NODE_DISABLE_COMPILE_CACHE=1 (Node's own switch) turns it off.
+ *
+ * The V8 flags (v8-flags.ts) change the hash V8 checks a cache against, so a cache taken while they
+ * are set would be rejected by the next run. The caches are taken at exit, with the flags set back to
+ * V8's defaults (V8_FLAGS_UNDONE), so that they hold everything the run compiled. Should a cache we
+ * wrote that way be rejected all the same (a V8 whose flags imply others), the run takes its caches
+ * just before the flags are set instead: less in them, but accepted.
+ */
+
+/** Content hashes of the bundles, filled in by the build (scripts/build.mjs). */
+declare const IDENTICA_BUNDLE_HASHES: Record<string, string> | undefined;
+
+interface Loaded {
+  module: { exports: unknown };
+  /** Set when the bundle's cache is to be (re)written: the script, then the data taken from it. */
+  write?: { script: Script; file: string; data?: Buffer };
+}
+
+const loaded = new Map<string, Loaded>();
+const dist = __dirname;
+let exitHooked = false;
+/** True once the V8 flags are set (net-libs.ts calls the hook below just before). */
+let flagsSet = false;
+/** True when a cache of this build was rejected: take the caches before the flags are set. */
+let early = false;
+
+(globalThis as Record<symbol, unknown>)[BEFORE_V8_FLAGS] = () => {
+  if (early) takeCaches();
+  flagsSet = true;
+};
+
+function cacheFolder(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.NODE_DISABLE_COMPILE_CACHE === "1") return undefined;
+  const base = env.XDG_CACHE_HOME || join(env.HOME || homedir(), ".cache");
+  return join(base, "identica", "v8");
+}
+
+/** Loads dist/<name>.cjs once and returns its exports. Its `require` of a sibling bundle comes back here. */
+export function loadBundle(name: string): unknown {
+  const known = loaded.get(name);
+  if (known) return known.module.exports;
+  const path = join(dist, name);
+  const fd = openSync(path, "r");
+  let source: string;
+  let stamp: string;
+  try {
+    const st = fstatSync(fd);
+    stamp = `${st.size.toString(36)}${Math.trunc(st.mtimeMs).toString(36)}`;
+    source = readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
+  }
+  const hash = typeof IDENTICA_BUNDLE_HASHES === "object" ? (IDENTICA_BUNDLE_HASHES[name] ?? "") : "";
+  const folder = cacheFolder(process.env);
+  const cacheFile = folder && join(folder, `${name}-${hash}-${stamp}-${process.arch}-${process.version}.bin`);
+  let cachedData: Buffer | undefined;
+  if (cacheFile) {
+    try {
+      cachedData = readFileSync(cacheFile);
+    } catch {
+      // None yet (or unreadable): this run compiles, and writes one.
+    }
+  }
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: path,
+    ...(cachedData ? { cachedData } : {}),
+  });
+  const entry: Loaded = { module: { exports: {} } };
+  if (cachedData !== undefined && script.cachedDataRejected) early = true;
+  if (cacheFile && !(early && flagsSet) && (cachedData === undefined || script.cachedDataRejected)) {
+    entry.write = { script, file: cacheFile };
+    hookExit();
+  }
+  loaded.set(name, entry);
+  const nodeRequire = createRequire(path);
+  const bundleRequire = Object.assign(
+    (id: string) => (/^\.\/[\w-]+\.cjs$/.test(id) ? loadBundle(id.slice(2)) : nodeRequire(id)),
+    nodeRequire,
+  );
+  const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
+  wrapper.call(entry.module.exports, entry.module.exports, bundleRequire, entry.module, path, dirname(path));
+  return entry.module.exports;
+}
+
+/** Takes the code caches still to be written, with what V8 has compiled so far. */
+function takeCaches(): void {
+  for (const { write } of loaded.values()) {
+    if (write && write.data === undefined) write.data = write.script.createCachedData();
+  }
+}
+
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once("exit", () => {
+    if (flagsSet && !early) {
+      // node:v8 is loaded already: net-libs.ts set the flags with it.
+      (require("node:v8") as typeof import("node:v8")).setFlagsFromString(V8_FLAGS_UNDONE);
+    }
+    takeCaches();
+    for (const { write } of loaded.values()) {
+      if (write?.data) save(write.file, write.data);
+    }
+  });
+}
+
+/** Writes one cache file (atomically: a reader never sees half of one) and drops the bundle's older ones. */
+function save(file: string, data: Buffer): void {
+  try {
+    const folder = dirname(file);
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, data, { mode: 0o600 });
+    renameSync(tmp, file);
+    // Older caches of this bundle for this Node (another build of identica); another Node's may be in use.
+    const name = file.slice(folder.length + 1);
+    const bundle = name.slice(0, name.indexOf(".cjs-") + 4);
+    const suffix = `-${process.arch}-${process.version}.bin`;
+    for (const old of readdirSync(folder)) {
+      if (old !== name && old.startsWith(`${bundle}-`) && old.endsWith(suffix))
+        rmSync(join(folder, old), { force: true });
+    }
+  } catch {
+    // A cache folder that cannot be written (read-only home, a file in the way): run without a cache.
+  }
+}
