@@ -1,12 +1,15 @@
 /**
- * `npm run bench`: start-up and round trips, measured against baselines in the same run (issue 6).
- * Starts the GNU social look-alike on loopback (http and https), runs each command many times, and
- * prints medians, ratios to `node -e 0` and to curl, peak RSS, requests and connections per post.
- * Writes everything to bench-results.json. No assertion here: `npm test` asserts the counts.
+ * `npm run bench`: start-up and round trips, measured against `node -e 0` and curl in the same run.
+ * Starts the GNU social look-alike on loopback (http and https) and runs each command many times,
+ * every run of it right after a run of `node -e 0` (pair by pair, so that a change in the machine's
+ * load hits both alike): a row's ratio is the median of its pairs' ratios, with their spread. Warns
+ * when the machine is visibly busy (`node -e 0` itself varying by more than 25 %), where every ratio
+ * shrinks toward 1. Also peak RSS, requests and connections per post. Writes bench-results.json.
+ * No assertion here: `npm test` asserts the counts.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startServer, type TestServer } from "./server/gnusocial.js";
@@ -19,7 +22,8 @@ const BIN = fileURLToPath(new URL("../bin/identica.js", import.meta.url));
 const PASSWORD = "correct horse";
 const TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
 
-// The baseline and the tool see the same environment: no extra CA file, no colour, no proxy.
+// The baseline and the tool see the same environment: no extra CA file (Node would parse it at every
+// start), no colour, no proxy.
 const baseEnv: Record<string, string> = {
   PATH: process.env.PATH ?? "/usr/bin:/bin",
   HOME: mkdtempSync(join(tmpdir(), "identica-bench-")),
@@ -59,43 +63,65 @@ function peakRss(cmd: string, args: string[], env: Record<string, string>): Prom
   });
 }
 
-const median = (xs: number[]) => {
+const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
+  return s[Math.round((s.length - 1) * q)] as number;
 };
+const median = (xs: number[]) => quantile(xs, 0.5);
+const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 interface Row {
   name: string;
   median_ms: number;
+  /** The median of (this run / the `node -e 0` run just before it). */
   ratio?: number;
+  /** The middle half of those pair ratios. */
+  ratio_p25?: number;
+  ratio_p75?: number;
+  /** For the --lines rows: how many times the throughput of as many curl processes. */
+  times_curl?: number;
   peak_rss_kib?: number | undefined;
   failures: number;
   requests_per_post?: number;
   connections_per_post?: number;
 }
 const rows: Row[] = [];
+const baseline: number[] = [];
 
 type Case = {
   name: string;
   make: () => { cmd: string; args: string[]; env?: Record<string, string>; input?: string };
 };
 
-/** Runs the cases round-robin (so drift in the machine's load hits them all alike); one row each. */
-async function measureGroup(cases: Case[], runs = RUNS): Promise<Row[]> {
+const node = process.execPath;
+const nodeE0 = () => run(node, ["-e", "0"], baseEnv);
+
+/**
+ * Runs the cases in turn, `runs` times, each run right after a run of `node -e 0`; one row each. The
+ * baselines also go into the overall `node -e 0` row.
+ */
+async function measurePaired(cases: Case[], runs = RUNS): Promise<Row[]> {
   const times = cases.map(() => [] as number[]);
+  const ratios = cases.map(() => [] as number[]);
   const failures = cases.map(() => 0);
   for (let i = 0; i < runs; i++) {
     for (const [k, c] of cases.entries()) {
+      const base = await nodeE0();
+      baseline.push(base.ms);
       const m = c.make();
       const r = await run(m.cmd, m.args, m.env ?? baseEnv, m.input);
       if (r.code !== 0) failures[k] = (failures[k] ?? 0) + 1;
       times[k]?.push(r.ms);
+      ratios[k]?.push(r.ms / base.ms);
     }
   }
   return cases.map((c, k) => {
     const row: Row = {
       name: c.name,
-      median_ms: Math.round(median(times[k] ?? []) * 10) / 10,
+      median_ms: round(median(times[k] ?? []), 1),
+      ratio: round(median(ratios[k] ?? []), 2),
+      ratio_p25: round(quantile(ratios[k] ?? [], 0.25), 2),
+      ratio_p75: round(quantile(ratios[k] ?? [], 0.75), 2),
       failures: failures[k] ?? 0,
     };
     rows.push(row);
@@ -103,8 +129,20 @@ async function measureGroup(cases: Case[], runs = RUNS): Promise<Row[]> {
   });
 }
 
-const measure = async (name: string, make: Case["make"], runs = RUNS) =>
-  (await measureGroup([{ name, make }], runs))[0] as Row;
+/** Long runs (--lines, 200 curls): no pairing with `node -e 0`, their ratio is to each other. */
+async function measureLong(name: string, make: Case["make"], runs: number): Promise<Row> {
+  const times: number[] = [];
+  let failures = 0;
+  for (let i = 0; i < runs; i++) {
+    const m = make();
+    const r = await run(m.cmd, m.args, m.env ?? baseEnv, m.input);
+    if (r.code !== 0) failures++;
+    times.push(r.ms);
+  }
+  const row: Row = { name, median_ms: round(median(times), 1), failures };
+  rows.push(row);
+  return row;
+}
 
 function countOnePost(server: TestServer, before: number, beforeConns: number) {
   const reqs = server.requests.slice(before);
@@ -114,16 +152,31 @@ function countOnePost(server: TestServer, before: number, beforeConns: number) {
   };
 }
 
+const load = loadavg()[0] ?? 0;
 const tls = testCertificate();
 const servers = { http: await startServer(), https: await startServer({ tls }) };
-const node = process.execPath;
 
-const [nodeRow, versionRow, helpRow] = (await measureGroup([
-  { name: "node -e 0", make: () => ({ cmd: node, args: ["-e", "0"] }) },
+// A few runs first, so that the file cache is warm and identica's code cache is written (src/bundles.ts).
+const codeCache = mkdtempSync(join(tmpdir(), "identica-bench-cache-"));
+for (let i = 0; i < 3; i++) {
+  await nodeE0();
+  await run(node, [BIN, "--version"], baseEnv);
+  await run(
+    node,
+    [BIN, "post", "--server", servers.http.apiRoot, "--user", "alice", "-o", "none", text("w")],
+    {
+      ...baseEnv,
+      XDG_CACHE_HOME: codeCache,
+    },
+  );
+}
+
+const nodeRow: Row = { name: "node -e 0", median_ms: 0, ratio: 1, failures: 0 };
+rows.push(nodeRow);
+const [versionRow, helpRow] = (await measurePaired([
   { name: "identica --version", make: () => ({ cmd: node, args: [BIN, "--version"] }) },
   { name: "identica --help", make: () => ({ cmd: node, args: [BIN, "--help"] }) },
-])) as [Row, Row, Row];
-const base = nodeRow.median_ms;
+])) as [Row, Row];
 nodeRow.peak_rss_kib = await peakRss(node, ["-e", "0"], baseEnv);
 versionRow.peak_rss_kib = await peakRss(node, [BIN, "--version"], baseEnv);
 helpRow.peak_rss_kib = await peakRss(node, [BIN, "--help"], baseEnv);
@@ -131,7 +184,12 @@ helpRow.peak_rss_kib = await peakRss(node, [BIN, "--help"], baseEnv);
 for (const [scheme, server] of Object.entries(servers)) {
   const extra = scheme === "https" ? ["--cacert", tls.certPath] : [];
   const common = ["--server", server.apiRoot, "--user", "alice", ...extra, "-o", "none"];
-  const fresh = () => ({ ...baseEnv, XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), "identica-bench-cache-")) });
+  // A cache folder with the code cache but no protection space or length limit yet.
+  const fresh = () => {
+    const dir = mkdtempSync(join(tmpdir(), "identica-bench-cache-"));
+    cpSync(join(codeCache, "identica", "v8"), join(dir, "identica", "v8"), { recursive: true });
+    return { ...baseEnv, XDG_CACHE_HOME: dir };
+  };
 
   const url = `${server.apiRoot}/statuses/update.xml`;
   const curlTls = scheme === "https" ? ["--cacert", tls.certPath] : [];
@@ -154,7 +212,8 @@ for (const [scheme, server] of Object.entries(servers)) {
   // Known protection space: one earlier post filled the cache.
   const warm = fresh();
   await run(node, [BIN, "post", ...common, text("warm up")], warm);
-  const [first, known] = (await measureGroup([
+  const cold = { ...warm, NODE_DISABLE_COMPILE_CACHE: "1" };
+  const [first, known] = (await measurePaired([
     // First contact: an empty cache, so the limit lookup and the challenge both happen.
     {
       name: `identica post, first contact (${scheme})`,
@@ -163,6 +222,10 @@ for (const [scheme, server] of Object.entries(servers)) {
     {
       name: `identica post, known protection space (${scheme})`,
       make: () => ({ cmd: node, args: [BIN, "post", ...common, text("known")], env: warm }),
+    },
+    {
+      name: `  the same without the code cache (${scheme})`,
+      make: () => ({ cmd: node, args: [BIN, "post", ...common, text("cold")], env: cold }),
     },
     { name: `curl --anyauth, one post (${scheme})`, make: curl(["--anyauth"]) },
     { name: `curl -u, one post (${scheme})`, make: curl([]) },
@@ -178,12 +241,12 @@ for (const [scheme, server] of Object.entries(servers)) {
   known.peak_rss_kib = await peakRss(node, [BIN, "post", ...common, text("rss")], warm);
 
   const lines = () => Array.from({ length: LINES }, () => text("line")).join("\n");
-  const stream = await measure(
+  const stream = await measureLong(
     `identica post --lines, ${LINES} lines (${scheme})`,
     () => ({ cmd: node, args: [BIN, "post", "--lines", ...common], env: warm, input: `${lines()}\n` }),
     LINE_RUNS,
   );
-  const curls = await measure(
+  const curls = await measureLong(
     `${LINES} curl -u processes (${scheme})`,
     () => ({
       cmd: "bash",
@@ -194,36 +257,68 @@ for (const [scheme, server] of Object.entries(servers)) {
     }),
     LINE_RUNS,
   );
-  stream.ratio = Math.round((curls.median_ms / stream.median_ms) * 10) / 10;
+  stream.times_curl = round(curls.median_ms / stream.median_ms, 1);
 
   if (existsSync("/usr/bin/bti")) {
-    await measure(`bti, one post (${scheme})`, () => ({
-      cmd: "bti",
-      args: ["--host", `${server.apiRoot}/statuses`, "--account", "alice", "--password", PASSWORD],
-      input: text("bti"),
-    }));
+    await measurePaired([
+      {
+        name: `bti, one post (${scheme})`,
+        make: () => ({
+          cmd: "bti",
+          args: ["--host", `${server.apiRoot}/statuses`, "--account", "alice", "--password", PASSWORD],
+          input: text("bti"),
+        }),
+      },
+    ]);
   }
 }
-
-for (const r of rows) if (r.ratio === undefined) r.ratio = Math.round((r.median_ms / base) * 100) / 100;
 await servers.http.close();
 await servers.https.close();
 
+nodeRow.median_ms = round(median(baseline), 1);
+// How much `node -e 0` itself varied: on a quiet machine its runs stay within a few percent.
+const spread = (quantile(baseline, 0.9) - quantile(baseline, 0.1)) / median(baseline);
+const busy = spread > 0.25;
+
 const pad = (s: string, n: number) => s.padEnd(n);
 console.log(
-  `identica bench: ${RUNS} runs per row (${LINE_RUNS} for the ${LINES}-line rows), node ${process.version}, NODE_EXTRA_CA_CERTS unset`,
+  `identica bench: ${RUNS} pairs per row (${LINE_RUNS} runs for the ${LINES}-line rows), node ${process.version}, ${cpus().length} CPUs, load average ${load.toFixed(2)} at the start, NODE_EXTRA_CA_CERTS unset`,
 );
-console.log(`${pad("", 52)}${pad("median", 11)}${pad("ratio", 9)}${pad("peak RSS", 11)}req/post  conn/post`);
+console.log(`node -e 0: median ${nodeRow.median_ms} ms, p10–p90 spread ${Math.round(spread * 100)} %`);
+if (busy) {
+  console.log(
+    `WARNING: the machine is busy (node -e 0 varies by ${Math.round(spread * 100)} %, more than 25 %): every ratio below is smaller than on a quiet machine. Measure again when it is quiet.`,
+  );
+}
+console.log(
+  `${pad("", 48)}${pad("median", 10)}${pad("ratio (middle half)", 22)}${pad("peak RSS", 11)}req/post  conn/post`,
+);
 for (const r of rows) {
-  const ratio = r.name.includes("--lines") ? `${r.ratio}× curl` : `${r.ratio}×`;
+  const ratio =
+    r.times_curl !== undefined
+      ? `${r.times_curl}× curl's`
+      : r.ratio === undefined
+        ? ""
+        : r.ratio_p25 === undefined
+          ? `${r.ratio}×`
+          : `${r.ratio}× (${r.ratio_p25}–${r.ratio_p75})`;
   const rss = r.peak_rss_kib === undefined ? "" : `${(r.peak_rss_kib / 1024).toFixed(1)} MiB`;
   const counts =
     r.requests_per_post === undefined ? "" : `${r.requests_per_post}         ${r.connections_per_post}`;
   const failed = r.failures > 0 ? `  (${r.failures} failed)` : "";
   console.log(
-    `${pad(r.name, 52)}${pad(`${r.median_ms} ms`, 11)}${pad(ratio, 9)}${pad(rss, 11)}${counts}${failed}`,
+    `${pad(r.name, 48)}${pad(`${r.median_ms} ms`, 10)}${pad(ratio, 22)}${pad(rss, 11)}${counts}${failed}`,
   );
 }
-const out = { date: new Date().toISOString(), node: process.version, runs: RUNS, rows };
+const out = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpus: cpus().length,
+  load_average: load,
+  runs: RUNS,
+  node_e0_spread: round(spread, 3),
+  busy,
+  rows,
+};
 writeFileSync("bench-results.json", `${JSON.stringify(out, null, 2)}\n`);
 console.log("written to bench-results.json");
