@@ -1,14 +1,4 @@
-import {
-  closeSync,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
@@ -68,16 +58,10 @@ export function loadBundle(name: string): unknown {
   const known = loaded.get(name);
   if (known) return known.module.exports;
   const path = join(dist, name);
-  const fd = openSync(path, "r");
-  let source: string;
-  let stamp: string;
-  try {
-    const st = fstatSync(fd);
-    stamp = `${st.size.toString(36)}${Math.trunc(st.mtimeMs).toString(36)}`;
-    source = readFileSync(fd, "utf8");
-  } finally {
-    closeSync(fd);
-  }
+  // By path, not by descriptor: Node reads a UTF-8 file named by its path in one native call.
+  const st = statSync(path);
+  const stamp = `${st.size.toString(36)}${Math.trunc(st.mtimeMs).toString(36)}`;
+  const source = readFileSync(path, "utf8");
   const hash = typeof IDENTICA_BUNDLE_HASHES === "object" ? (IDENTICA_BUNDLE_HASHES[name] ?? "") : "";
   const folder = cacheFolder(process.env);
   const cacheFile = folder && join(folder, `${name}-${hash}-${stamp}-${process.arch}-${process.version}.bin`);
