@@ -39,7 +39,10 @@ const dist = __dirname;
 let exitHooked = false;
 /** True once the V8 flags are set (net-libs.ts calls the hook below just before). */
 let flagsSet = false;
-/** True when a cache of this build was rejected: take the caches before the flags are set. */
+/**
+ * True when a cache of this build was rejected (undoing the flags did not give V8's hash back, or the
+ * file was damaged): the caches are then taken before the flags are set, and none after.
+ */
 let early = false;
 
 (globalThis as Record<symbol, unknown>)[BEFORE_V8_FLAGS] = () => {
@@ -105,7 +108,7 @@ function hookExit(): void {
   if (exitHooked) return;
   exitHooked = true;
   process.once("exit", () => {
-    if (flagsSet && !early) {
+    if (flagsSet) {
       // node:v8 is loaded already: net-libs.ts set the flags with it.
       (require("node:v8") as typeof import("node:v8")).setFlagsFromString(V8_FLAGS_UNDONE);
     }
