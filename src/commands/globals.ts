@@ -1,7 +1,8 @@
 import type { WireFormat } from "../api/reply.js";
 import { resolveServer, resolveUser } from "../config/account.js";
-import { type ConfigFile, readConfig, readRegularFile } from "../config/file.js";
+import { type ConfigFile, readConfig } from "../config/file.js";
 import { cacheDir, configFile } from "../config/paths.js";
+import { readRegularFile } from "../config/regular-file.js";
 import type { Server } from "../config/server.js";
 import type { Context } from "../context.js";
 import { FileSpaces } from "../core/spaces.js";

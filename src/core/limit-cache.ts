@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { readRegularFile } from "../config/regular-file.js";
 import type { Server } from "../config/server.js";
 import { UsageError } from "../errors.js";
 import { codePointLength, serverTrimmed } from "./text.js";
@@ -44,7 +45,7 @@ export class LimitCache {
   async #read(): Promise<CacheFile> {
     let raw: string;
     try {
-      raw = await readFile(this.#file, "utf8");
+      raw = await readRegularFile(this.#file);
     } catch {
       return {};
     }

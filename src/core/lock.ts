@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
+  constants,
   fstatSync,
   linkSync,
   openSync,
@@ -134,7 +135,8 @@ function holding(path: string, mine: string, heartbeatMs: number): Lock {
 function look(path: string): Seen | undefined {
   let fd: number;
   try {
-    fd = openSync(path, "r");
+    // Never waits: a FIFO planted in its place would block open(2) for good.
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch {
     return undefined;
   }

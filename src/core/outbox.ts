@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
+  constants,
   fstatSync,
   mkdirSync,
   openSync,
@@ -265,9 +266,12 @@ export class Outbox {
     const file = this.pathOf(id);
     let raw: string;
     try {
-      const fd = openSync(file, "r");
+      // Never waits: a FIFO planted in the outbox would block open(2) for good.
+      const fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
       try {
-        const size = fstatSync(fd).size;
+        const st = fstatSync(fd);
+        if (!st.isFile()) return { id, file, corrupt: "not a regular file" };
+        const size = st.size;
         if (size > MAX_ENTRY_BYTES) return { id, file, corrupt: `too large (${size} bytes)` };
         raw = readFileSync(fd, "utf8");
       } finally {

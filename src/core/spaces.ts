@@ -1,5 +1,6 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { readRegularFileSync } from "../config/regular-file.js";
 
 /**
  * Known protection spaces (RFC 9110 §11.5): after a successful challenge, the origin, realm and API
@@ -67,7 +68,7 @@ export class FileSpaces implements ProtectionSpaces {
   #read(): SpaceRecord[] {
     let raw: string;
     try {
-      raw = readFileSync(this.#file, "utf8");
+      raw = readRegularFileSync(this.#file);
     } catch {
       return [];
     }

@@ -1,4 +1,4 @@
-import { NotRegularFile, readRegularFile } from "../config/file.js";
+import { NotRegularFile, readRegularFile } from "../config/regular-file.js";
 import { ConfigError } from "../errors.js";
 import type { CredentialStore, Lookup } from "./store.js";
 

@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { NotRegularFile, readRegularFile } from "../config/file.js";
+import { NotRegularFile, readRegularFile } from "../config/regular-file.js";
 import type { Env } from "../context.js";
 import type { CredentialStore, CredentialTarget, Lookup } from "./store.js";
 

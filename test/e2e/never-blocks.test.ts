@@ -205,3 +205,33 @@ describe("a thread that never returns does not keep the process alive", () => {
     expect(outboxEntry(path)).toMatchObject({ text, sent: false });
   });
 });
+
+describe("state files are never waited on either", () => {
+  it("a FIFO as the protection-space cache, the limit cache, an outbox entry or the lock: the run ends", async () => {
+    const home = mkdtempSync(join(tmpdir(), "identica-fifo-state-"));
+    const env = {
+      ...h.env,
+      HOME: home,
+      XDG_CACHE_HOME: join(home, "cache"),
+      XDG_STATE_HOME: join(home, "state"),
+    };
+    execFileSync("mkdir", ["-p", join(home, "cache/identica"), join(home, "state/identica/outbox")]);
+    for (const f of [
+      "cache/identica/spaces.json",
+      "cache/identica/servers.json",
+      "state/identica/outbox/20260101-000000000-aaaaaa.json",
+      "state/identica/outbox.lock",
+    ]) {
+      execFileSync("mkfifo", ["-m", "600", join(home, f)]);
+    }
+    const post = await bounded(["post", ...h.args, uniqueText("fifo caches")], { env });
+    expect(post.signal).toBeNull();
+    expect(post.code, post.stderr).toBe(0);
+    const list = await bounded(["outbox", "list"], { env });
+    expect(list.signal).toBeNull();
+    expect(list.stdout).toMatch(/CORRUPT: not a regular file/);
+    const send = await bounded(["outbox", "send", ...h.args], { env });
+    expect(send.signal).toBeNull();
+    expect(send.code).not.toBe(70);
+  });
+});
