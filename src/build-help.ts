@@ -1,6 +1,6 @@
 /**
  * Build step (not shipped): prints dist/help.json, every help text rendered by the real program, so
- * that `identica --help` is answered without loading commander (issue 6).
+ * that `identica --help` is answered without loading commander.
  */
 import { renderHelpTexts } from "./cli.js";
 import { processContext } from "./context.js";

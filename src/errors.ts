@@ -1,5 +1,5 @@
 /**
- * Exit codes (sysexits), the contract in CLI.md: scripts branch on them to decide whether a retry is
+ * Exit codes (sysexits), the contract in docs/cli.md: scripts branch on them to decide whether a retry is
  * safe, so "certainly nothing was posted" (75) and "the outcome is unknown" (76) are different codes.
  */
 export enum ExitCode {
@@ -17,7 +17,7 @@ export enum ExitCode {
   Terminated = 143,
 }
 
-// CLI.md "Several accounts": when several things failed, the code is the most serious one, in this
+// docs/cli.md "Exit codes": when several things failed, the code is the most serious one, in this
 // order (unknown outcome first: a script must not retry blindly). 64 is the least serious: nothing was
 // sent for that item at all.
 const SEVERITY = [
@@ -31,7 +31,7 @@ const SEVERITY = [
   ExitCode.Usage,
 ];
 
-/** The more serious of two outcomes (CLI.md order); 0 only when both are 0. */
+/** The more serious of two outcomes (docs/cli.md order); 0 only when both are 0. */
 export function worse(a: ExitCode, b: ExitCode): ExitCode {
   if (a === ExitCode.Ok) return b;
   if (b === ExitCode.Ok) return a;
@@ -40,7 +40,7 @@ export function worse(a: ExitCode, b: ExitCode): ExitCode {
 }
 
 /**
- * What became of a status whose post failed (CLI.md "The outbox's promises"): kept in the outbox for
+ * What became of a status whose post failed (docs/cli.md "The outbox's promises"): kept in the outbox for
  * a later `outbox send`; kept but marked refused (the server said no: resending as is would not help);
  * not kept because the server already has it (a refused duplicate); or not saved at all, in which case
  * the whole text is printed so that nothing the user typed is lost.

@@ -22,7 +22,7 @@ export async function run(): Promise<void> {
     }
   }
   // While the program loads there is nothing to save yet: an interrupt ends the run with its code
-  // (CLI.md: 129, 130, 143) and says so. These listeners also keep a signal that arrives while the
+  // (docs/cli.md: 129, 130, 143) and says so. These listeners also keep a signal that arrives while the
   // bundle loads from killing the process outright: it waits for start()'s own handlers, which save
   // the status, and which start() installs before it first waits for anything.
   const early = new Map<NodeJS.Signals, () => void>();

@@ -1,5 +1,5 @@
 /**
- * The one sanitiser for text that is shown to a person (SECURITY.md H3, I11). Whatever a server sends —
+ * The one sanitiser for text that is shown to a person (docs/threats.md H3, I11). Whatever a server sends —
  * status texts, names, error bodies, realms, Location headers, and the messages that parsers build by
  * quoting it — passes through here before it reaches a terminal, so a reply cannot rewrite the user's
  * screen (git CVE-2024-52005) or disguise what it says (Trojan Source, CVE-2021-42574).

@@ -12,7 +12,7 @@ import { watchUntilFinished } from "./watchdog.js";
 export async function start(argv: string[]): Promise<void> {
   // A closed stdout or stderr (`identica post x 2>&1 | head -1`), a full disk (`>/dev/full`) or a dead
   // terminal (EIO) must not change the exit code: the outcome decides it, and a wrapper that retries
-  // on "1" would post twice (SECURITY.md H1, I9). Nothing more can be said on a stream that failed.
+  // on "1" would post twice (docs/threats.md H1, I9). Nothing more can be said on a stream that failed.
   for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
   for (const [signal, code] of [
     ["SIGINT", ExitCode.Interrupted],

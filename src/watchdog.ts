@@ -6,7 +6,7 @@ import { authenticatedRequestInFlight } from "./http/wire.js";
 const UNSETTLED_TOP_LEVEL_AWAIT = 13;
 
 /**
- * The last guard of CLI.md's promises (SECURITY.md I5): if the process is about to end while the
+ * The last guard of docs/cli.md's promises (docs/threats.md I5): if the process is about to end while the
  * command is still running — a library lost a promise and the event loop ran empty, which Node ends
  * with code 13 and no word — the status is saved, one line says what happened and whether the status
  * may have been posted, and the code is 76 (an authenticated write was on the wire) or 70 (a bug).

@@ -21,7 +21,7 @@ export interface ProfileReply {
 }
 
 /**
- * `GET account/verify_credentials.{xml,json}` (API.md §3.3): always needs authentication, so it goes
+ * `GET account/verify_credentials.{xml,json}` (docs/statusnet-api.md §3.3): always needs authentication, so it goes
  * through the same challenge and single retry as a post.
  */
 export async function verifyCredentials(api: Api): Promise<ProfileReply> {

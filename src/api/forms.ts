@@ -10,7 +10,7 @@ export interface UpdateParams {
 
 export const ACCEPT: Record<WireFormat, string> = { xml: "application/xml", json: "application/json" };
 
-/** The form body of `statuses/update`, built once (API.md §2.1): plain text, never HTML-escaped. */
+/** The form body of `statuses/update`, built once (docs/statusnet-api.md §2.1): plain text, never HTML-escaped. */
 export function updateForm(p: UpdateParams): string {
   const form = new URLSearchParams({ status: p.text, source: p.source });
   if (p.replyTo !== undefined) form.set("in_reply_to_status_id", p.replyTo);

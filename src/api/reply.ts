@@ -39,7 +39,7 @@ export function parseSuccess(res: HttpResponse, format: WireFormat, host: string
   }
 }
 
-/** A 2xx whose body is not what was asked for: 76 (CLI.md), and for a write the outcome is unknown. */
+/** A 2xx whose body is not what was asked for: 76 (docs/cli.md), and for a write the outcome is unknown. */
 export function unknownOutcome(why: string, status: number, host: string, read = false): HttpError {
   if (read) {
     return new HttpError(ExitCode.Protocol, `${host} answered ${status} but ${why}; nothing was changed`, {

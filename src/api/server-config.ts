@@ -4,7 +4,7 @@ import { parseSuccess } from "./reply.js";
 import type { Api } from "./update.js";
 
 /**
- * The server's length limit from `statusnet/config` (API.md §3.1): `notice/contentlimit` when set,
+ * The server's length limit from `statusnet/config` (docs/statusnet-api.md §3.1): `notice/contentlimit` when set,
  * else `site/textlimit`; `0`, `false` or empty mean no limit (returned as 0). Needs no login.
  * Returns undefined when the server does not say (an error reply, an unreadable document).
  */

@@ -68,7 +68,7 @@ function plainSource(src: string | null): string | null {
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /**
- * `D M d H:i:s O Y`, e.g. `Fri Nov 27 05:10:44 +0000 2026` (API.md §4); the offset is not always
+ * `D M d H:i:s O Y`, e.g. `Fri Nov 27 05:10:44 +0000 2026` (docs/statusnet-api.md §4); the offset is not always
  * `+0000`, so it is applied.
  */
 export function parseTwitterDate(s: string | null): string | null {

@@ -4,7 +4,7 @@ import { errorForStatus, parseSuccess, unknownOutcome } from "./reply.js";
 import { type Status, toStatus } from "./status.js";
 import { type Api, type StatusReply, statusOf } from "./update.js";
 
-/** `GET statuses/show/ID.{xml,json}` (API.md §3.4): 404 unknown, 410 deleted, both exit 65. */
+/** `GET statuses/show/ID.{xml,json}` (docs/statusnet-api.md §3.4): 404 unknown, 410 deleted, both exit 65. */
 export async function showStatus(api: Api, id: string): Promise<StatusReply> {
   const url = endpointUrl(api.server, `statuses/show/${id}.${api.format}`);
   const res = await api.session.send({
@@ -19,7 +19,7 @@ export async function showStatus(api: Api, id: string): Promise<StatusReply> {
 }
 
 /**
- * `POST statuses/destroy/ID.{xml,json}` (API.md §3.5): the reply is the deleted status; someone
+ * `POST statuses/destroy/ID.{xml,json}` (docs/statusnet-api.md §3.5): the reply is the deleted status; someone
  * else's is 403 (77), an unknown or already deleted one 404 (65).
  */
 export async function destroyStatus(api: Api, id: string): Promise<StatusReply> {
@@ -67,7 +67,7 @@ export interface TimelineReply {
 }
 
 /**
- * The timelines (API.md §3.6): `public` and `user` with a screen_name need no login on a public site,
+ * The timelines (docs/statusnet-api.md §3.6): `public` and `user` with a screen_name need no login on a public site,
  * the others do; the request goes without credentials and answers a challenge as a post does.
  */
 export async function timeline(api: Api, q: TimelineQuery): Promise<TimelineReply> {

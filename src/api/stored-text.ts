@@ -2,7 +2,7 @@
  * What a StatusNet / GNU social server makes of the text it is sent, so that a reply or a timeline
  * entry can be recognised as "this status" although its text differs from what was typed.
  *
- * GNU social (lib/apiaction.php, classes/Notice.php; API.md §2.3 and §8, SECURITY.md I1):
+ * GNU social (lib/apiaction.php, classes/Notice.php; docs/statusnet-api.md §2.3 and §8, docs/threats.md I1):
  * - `html_entity_decode($text, ENT_NOQUOTES, 'UTF-8')`: `&amp;` → `&`, `&lt;`, `&gt;`, named and
  *   numeric references are decoded, but the quote references (`&quot;`, `&#34;`, `&#39;`, …) stay as
  *   typed, and `&apos;` is not an HTML 4.01 entity at all;

@@ -9,7 +9,7 @@ export class ReplyFormatError extends Error {
 }
 
 /**
- * Safe settings for server XML (SECURITY.md F1, F2, F5): values stay strings (ids can pass 2^53 and a
+ * Safe settings for server XML (docs/threats.md F1, F2, F5): values stay strings (ids can pass 2^53 and a
  * status "0x1A" must not become 26), character references are decoded, entities once and only once,
  * and the timeline's `<status>` elements are always an array.
  */

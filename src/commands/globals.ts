@@ -18,7 +18,7 @@ import { Printer } from "../output/printer.js";
 import { OUTPUT_MODES, type OutputMode } from "../output/status.js";
 import { userAgent } from "../version.js";
 
-/** The global flags as commander hands them over (CLI.md "Global options"). */
+/** The global flags as commander hands them over (docs/cli.md "Global options"). */
 export interface GlobalFlags {
   server?: string;
   user?: string;
@@ -90,12 +90,12 @@ export function userOf(g: Globals, ctx: Context, server: Server): string | undef
 }
 
 /**
- * The credential sources in CLI.md's order: the password file, the environment, the OS keychain,
+ * The credential sources in docs/cli.md's order: the password file, the environment, the OS keychain,
  * ~/.netrc, then a prompt on the terminal. Nothing here touches a source; they are asked in turn only
  * when a server has challenged. `--password-file`, `IDENTICA_PASSWORD` and netrc's `default` entry name
  * no server: they belong to the run's own server and account only, so for anything else (an outbox
  * entry of another server or user) they are left out and only the sources bound to an origin and a
- * user remain (SECURITY.md I7).
+ * user remain (docs/threats.md I7).
  */
 export function credentialStores(
   g: Globals,

@@ -92,7 +92,7 @@ function list(g: Globals, entries: (OutboxEntry | CorruptEntry)[]): void {
 
 /**
  * Sends the entries oldest first, each on its own, and goes on after a failure: the exit code is the
- * most serious outcome (CLI.md order). A lock in the state dir keeps two runs (two cron jobs) from
+ * most serious outcome (docs/cli.md order). A lock in the state dir keeps two runs (two cron jobs) from
  * sending the same entry. An entry whose outcome is or was ever unknown is first looked for on the
  * account's statuses since its first uncertain attempt, so it is never posted twice. An entry the
  * server refused is skipped until `--retry-refused ID`.
@@ -188,7 +188,7 @@ async function send(
       } catch (err) {
         setPending(undefined);
         if (err instanceof IdenticaError && err.kept?.kind === "already-posted") {
-          // A refused duplicate: the server has this text already (SECURITY.md I2).
+          // A refused duplicate: the server has this text already (docs/threats.md I2).
           outbox.remove(entry.id);
           g.printer.note(
             `* ${entry.id}: the server already has it (${err.message}); removed from the outbox`,

@@ -61,7 +61,7 @@ export async function postLines(
       throw new IdenticaError(ExitCode.Usage, `${(err as Error).message}: ${quoteLine(text)}`);
     }
   };
-  // Each line is read as its end arrives, with at most 1 MiB of it in memory (SECURITY.md I13); what
+  // Each line is read as its end arrives, with at most 1 MiB of it in memory (docs/threats.md I13); what
   // the splitter holds beyond the line being posted is kept by an interrupted run (keepUnread).
   const splitter = new LineSplitter();
   setUnread((exitCode, reason) =>

@@ -7,7 +7,7 @@ export interface AccountOptions {
   user?: string | undefined;
 }
 
-/** `--server`, else `IDENTICA_SERVER`, else the config file's default (CLI.md "Servers and accounts"). */
+/** `--server`, else `IDENTICA_SERVER`, else the config file's default (docs/cli.md "Servers and accounts"). */
 export function resolveServer(opts: AccountOptions, env: Env, config: ConfigFile): Server {
   const given = opts.server ?? (env.IDENTICA_SERVER || undefined) ?? config.server;
   if (given === undefined || given.trim() === "") throw noServerError();

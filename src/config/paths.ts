@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import type { Env } from "../context.js";
 import { ConfigError } from "../errors.js";
 
-/** XDG base directories with the fallbacks CLI.md names ("Files"); `IDENTICA_CONFIG` overrides the config file. */
+/** XDG base directories with the fallbacks docs/cli.md names ("Files"); `IDENTICA_CONFIG` overrides the config file. */
 export function configFile(env: Env): string {
   if (env.IDENTICA_CONFIG) return env.IDENTICA_CONFIG;
   if (process.platform === "win32" && env.APPDATA) return join(env.APPDATA, "identica", "config.json");

@@ -6,7 +6,7 @@ import { open, stat } from "node:fs/promises";
  * read only when they are regular files. A FIFO without a writer, a terminal or a serial line would
  * block open(2) or read(2) for good: on the main thread nothing then runs (not even the SIGTERM
  * handler, whose system call restarts), and in libuv's pool the thread cannot be cancelled and
- * process.exit() waits for it (issue 10, "Never ends"). So the file is opened with O_NONBLOCK, which
+ * process.exit() waits for it (docs/threats.md I8). So the file is opened with O_NONBLOCK, which
  * never waits, and checked with fstat on that very descriptor before a byte is read.
  */
 const OPEN_NO_WAIT = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0);

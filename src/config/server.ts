@@ -18,8 +18,8 @@ const SCHEMES = new Set(["https:", "http:"]);
 
 /**
  * `host` or `host:port` means `https://host[:port]/api`; a URL is the API root as written
- * (CLI.md "Servers and accounts"). Userinfo, queries and fragments are refused: they are how
- * credentials get sent to the wrong host (requests CVE-2024-47081, SECURITY.md A5).
+ * (docs/cli.md "Servers and accounts"). Userinfo, queries and fragments are refused: they are how
+ * credentials get sent to the wrong host (requests CVE-2024-47081, docs/threats.md A5).
  */
 export function parseServer(input: string): Server {
   const raw = input.trim();

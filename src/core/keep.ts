@@ -164,7 +164,7 @@ export function partialKeeper(
 }
 
 /**
- * After a failed post: keeps the text (CLI.md "The outbox's promises") unless the failure was bad usage
+ * After a failed post: keeps the text (docs/cli.md "The outbox's promises") unless the failure was bad usage
  * (64, nothing sent, the user still has the text) or the server already has the status (a refused
  * duplicate). An unknown outcome that may have posted marks the entry uncertain. If the outbox cannot be written, the
  * error carries the whole text, so the report can print it.

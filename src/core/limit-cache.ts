@@ -5,7 +5,7 @@ import type { Server } from "../config/server.js";
 import { UsageError } from "../errors.js";
 import { codePointLength, serverTrimmed } from "./text.js";
 
-/** A server's limit is looked up at most once a day (CLI.md "Status text"). */
+/** A server's limit is looked up at most once a day (docs/cli.md "Status text"). */
 export const LIMIT_TTL_MS = 24 * 60 * 60 * 1000;
 
 interface CacheFile {

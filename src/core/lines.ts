@@ -2,7 +2,7 @@ import { UsageError } from "../errors.js";
 import { sanitizeForTerminal } from "../sanitize.js";
 import { codePointLength, decodeKeeping, MAX_STDIN_BYTES, RefusedTextError } from "./text.js";
 
-/** A line of `post --lines` may be as long as the whole text of `post` (CLI.md "Status text"). */
+/** A line of `post --lines` may be as long as the whole text of `post` (docs/cli.md "Status text"). */
 export const MAX_LINE_BYTES = MAX_STDIN_BYTES;
 
 /** How much of a refused line a message quotes: enough to find it, short enough for a cron mail. */

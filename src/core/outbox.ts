@@ -241,7 +241,7 @@ export class Outbox {
 
   /**
    * Every `*.json` file of the outbox, oldest first: an entry, or a corrupt one saying what is wrong
-   * with it, so a file holding the user's text is never hidden (CLI.md "The outbox's promises").
+   * with it, so a file holding the user's text is never hidden (docs/cli.md "The outbox's promises").
    */
   listAll(): (OutboxEntry | CorruptEntry)[] {
     let names: string[];

@@ -3,7 +3,7 @@ import { keptLines } from "./keep.js";
 
 /**
  * The status being posted right now, so that an interrupted run can still save it to the outbox
- * (CLI.md: nothing the user typed is lost). Set by `post` once the text is read (while stdin is still
+ * (docs/cli.md: nothing the user typed is lost). Set by `post` once the text is read (while stdin is still
  * being read: what was read so far), cleared once the outcome is known.
  */
 export type SavePending = (sent: boolean, exitCode: number, reason: string) => Kept;

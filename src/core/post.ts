@@ -56,7 +56,7 @@ export async function postOn(api: Api, req: PostRequest, limits: LimitOptions): 
   if (limits.maxLength === undefined) {
     checkLength(req.text, await serverLimit(api, limits.cache, limits.note), `${req.server.key}'s`);
   }
-  // A text that starts with a command word may be run as a command (API.md §2.3); the user's latest
+  // A text that starts with a command word may be run as a command (docs/statusnet-api.md §2.3); the user's latest
   // notice before the post tells a swallowed command (the reply is that notice) from one that made a
   // new notice (fav, sub). One read, only for such texts.
   const latestBefore = startsWithCommand(req.text) ? await latestNoticeId(api, req.user) : undefined;
@@ -68,8 +68,8 @@ export async function postOn(api: Api, req: PostRequest, limits: LimitOptions): 
     if (err instanceof HttpError && (err.details.status === 406 || err.details.status === 413)) {
       await limits.cache.set(req.server, await fetchTextLimit(api).catch(() => undefined));
     }
-    // GNU social refuses the same text from the same user within its duplicate window (API.md §2.4):
-    // the status is already there, so it must never be kept for another try (SECURITY.md I2).
+    // GNU social refuses the same text from the same user within its duplicate window (docs/statusnet-api.md §2.4):
+    // the status is already there, so it must never be kept for another try (docs/threats.md I2).
     if (
       err instanceof HttpError &&
       err.details.status === 400 &&
@@ -84,7 +84,7 @@ export async function postOn(api: Api, req: PostRequest, limits: LimitOptions): 
   return { ...result, url: noticeUrl(req.server, result.status.id) };
 }
 
-// CommandInterpreter::handle_command() (API.md §2.3): a status starting with one of these words may
+// CommandInterpreter::handle_command() (docs/statusnet-api.md §2.3): a status starting with one of these words may
 // be run as a command, and the server then answers 200 with the user's latest notice.
 const COMMAND_WORDS = new Set(
   "help login lose subscribers subscriptions groups on off stop quit join drop follow sub leave unsub get last d dm r reply repeat rp rt rd whois fav nudge stats invite track untrack tracks tracking".split(
@@ -113,7 +113,7 @@ async function latestNoticeId(api: Api, user: string | undefined): Promise<strin
 /**
  * The error to give when the server ran the text as a command instead of posting it, else undefined.
  * The reply's text is compared with the text as the server stores it (entities decoded, whitespace
- * collapsed, URLs aside), never with the bytes sent: a rewritten status is still a post (SECURITY.md
+ * collapsed, URLs aside), never with the bytes sent: a rewritten status is still a post (docs/threats.md
  * I1). Only a text that starts with a command word and came back as another text was not posted;
  * the reply's age then tells which way: a notice no newer than the user's latest before the post (or,
  * when that is not known, created before the request by the server's clock) is the user's latest one,

@@ -1,7 +1,7 @@
 import type { InStream } from "../context.js";
 import { ExitCode, IdenticaError, UsageError } from "../errors.js";
 
-/** stdin beyond this is refused without being read into memory (CLI.md "Status text"). */
+/** stdin beyond this is refused without being read into memory (docs/cli.md "Status text"). */
 export const MAX_STDIN_BYTES = 1024 * 1024;
 
 export interface TextSource {
@@ -120,14 +120,14 @@ function dropOneNewline(text: string): string {
   return text;
 }
 
-// Invisible characters that `trim()` keeps but that leave a status blank (SECURITY.md E2).
+// Invisible characters that `trim()` keeps but that leave a status blank (docs/threats.md E2).
 const INVISIBLE = /[\s\u200B-\u200D\u2060\uFEFF]/gu;
 
 /** Refuses NUL and control characters (65) and blank text (64). */
 export function checkText(text: string): void {
   const nul = text.indexOf("\0");
   if (nul >= 0) throw new RefusedTextError("the text contains a NUL byte; nothing was sent", { text });
-  // Other C0 controls (escape sequences and the like) are never meant for a status (SECURITY.md E6).
+  // Other C0 controls (escape sequences and the like) are never meant for a status (docs/threats.md E6).
   const ctl = /[\u0001-\u0008\u000B\u000C\u000E-\u001F\u007F]/.exec(text);
   if (ctl) {
     const code = ctl[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");

@@ -2,7 +2,7 @@
  * The keychain helper: keytar in a process of its own (dist/keychain-helper.js, started by
  * keytar-child.ts). A keytar call that never returns (a wedged D-Bus session, an unlock prompt nobody
  * answers) blocks a libuv thread that cannot be cancelled, and Node waits for that thread at exit, so
- * in the CLI's own process it made the CLI immune to SIGTERM (SECURITY.md I8). Here it blocks only this
+ * in the CLI's own process it made the CLI immune to SIGTERM (docs/threats.md I8). Here it blocks only this
  * process, which the CLI can SIGKILL.
  *
  * Protocol: one JSON request per line on stdin, `{"id":1,"op":"getPassword","args":["identica:host","alice"]}`,

@@ -17,7 +17,7 @@ export interface KeytarApi {
   abandon?(): void;
 }
 
-/** `identica:<host[:port]>` (CLI.md "Credentials"): the same key that parsed the connection's URL. */
+/** `identica:<host[:port]>` (docs/cli.md "Credentials"): the same key that parsed the connection's URL. */
 export function serviceName(key: string): string {
   return `identica:${key}`;
 }
@@ -45,7 +45,7 @@ export interface KeychainOptions {
 /**
  * The keychains (one per environment, i.e. per D-Bus session) that did not answer in time during this
  * run, with the reason: they are not asked again, so one wedged session bus costs one timeout, not one
- * per call or per outbox entry (SECURITY.md I8).
+ * per call or per outbox entry (docs/threats.md I8).
  */
 const unanswered = new WeakMap<Env, string>();
 
@@ -56,9 +56,9 @@ export const KEYCHAIN_HINT =
  * The OS keychain through keytar (libsecret on Linux, Keychain on macOS, Credential Vault on Windows).
  * keytar is a native module, run in a helper process started on first use (keytar-child.ts): a call
  * blocked in keytar cannot be cancelled, so it must block a process that can be killed, not this one
- * (SECURITY.md I8). Every call, and the lock probe, is time-boxed, and "the keychain cannot be used
+ * (docs/threats.md I8). Every call, and the lock probe, is time-boxed, and "the keychain cannot be used
  * now" (no D-Bus session, locked, module missing, no answer) is kept apart from "it has no entry",
- * because the first needs a different fix (SECURITY.md D1–D3, D6).
+ * because the first needs a different fix (docs/threats.md D1–D3, D6).
  */
 export class KeychainStore implements CredentialStore {
   readonly name = "OS keychain";
@@ -94,7 +94,7 @@ export class KeychainStore implements CredentialStore {
     await this.#orConfigError(() =>
       this.#call("write", (k) => k.setPassword(serviceName(target.key), target.user, password)),
     );
-    // Read it back: some backends report success for a write that did not happen (SECURITY.md D8).
+    // Read it back: some backends report success for a write that did not happen (docs/threats.md D8).
     const back = await this.#orConfigError(() =>
       this.#call("read", (k) => k.getPassword(serviceName(target.key), target.user)),
     );
@@ -110,7 +110,7 @@ export class KeychainStore implements CredentialStore {
 
   /** The accounts stored for one server (never their passwords). */
   async accounts(key: string): Promise<string[]> {
-    // findCredentials on a locked gnome-keyring crashes keytar (SIGSEGV, SECURITY.md D2): look first.
+    // findCredentials on a locked gnome-keyring crashes keytar (SIGSEGV, docs/threats.md D2): look first.
     if (await this.#orConfigError(() => this.#isLocked()))
       throw new ConfigError("the keyring is locked", { hint: KEYCHAIN_HINT });
     const found = await this.#orConfigError(() =>

@@ -28,7 +28,7 @@ let shared: KeytarChild | undefined;
 /**
  * The run's keytar, in a child process (dist/keychain-helper.js) started on the first call and reused
  * by every later one, whichever KeychainStore asks. A call blocked in keytar blocks only the helper,
- * which `abandon` kills, so the CLI's own exit and signals never wait for it (SECURITY.md I8).
+ * which `abandon` kills, so the CLI's own exit and signals never wait for it (docs/threats.md I8).
  */
 export function keytarInChild(env: Env): KeytarApi {
   shared ??= new KeytarChild(env);
@@ -146,7 +146,7 @@ class KeytarChild implements KeytarApi {
     for (const w of waiting) w.reject(err);
   }
 
-  /** The helper keeps this process alive only while a call waits for it (SECURITY.md I8). */
+  /** The helper keeps this process alive only while a call waits for it (docs/threats.md I8). */
   #keepAlive(): void {
     const helper = this.#helper;
     if (!helper) return;

@@ -67,7 +67,7 @@ function readLine(ctx: Context, prompt: string, echo: boolean): Promise<string> 
   });
 }
 
-/** The last source: ask on the terminal, without echo (CLI.md "Credentials" 5). */
+/** The last source: ask on the terminal, without echo (docs/cli.md "Credentials" 5). */
 export class PromptStore implements CredentialStore {
   readonly name = "terminal prompt";
   readonly interactive = true;

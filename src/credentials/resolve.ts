@@ -9,7 +9,7 @@ export interface Credential {
 }
 
 /**
- * Asks each store in CLI.md's order; the first that has the password wins. An unavailable store is
+ * Asks each store in docs/cli.md's order; the first that has the password wins. An unavailable store is
  * skipped (and reported through `note`); when none has it, exit 78 names what was tried.
  */
 export async function resolveCredential(

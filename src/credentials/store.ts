@@ -14,7 +14,7 @@ export type Lookup =
   | { kind: "unavailable"; reason: string };
 
 /**
- * One place a password can come from (CLI.md "Credentials"). Implementations: the password file, the
+ * One place a password can come from (docs/cli.md "Credentials"). Implementations: the password file, the
  * environment; the next issue adds the OS keychain, netrc and the terminal prompt.
  */
 export interface CredentialStore {

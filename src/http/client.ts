@@ -54,7 +54,7 @@ export interface BasicCredential {
 }
 
 /**
- * Asked for the credential only once a Basic challenge has arrived (SECURITY.md A1), or for a known
+ * Asked for the credential only once a Basic challenge has arrived (docs/threats.md A1), or for a known
  * protection space with `interactive: false`: then only sources that need no person are asked, and a
  * ConfigError (no user, no password) means "send without it".
  */
@@ -66,7 +66,7 @@ export type CredentialCallback = (
 export interface HttpRequest {
   method: "GET" | "POST" | "DELETE";
   url: URL;
-  /** The form body, built once as a string so the retry sends the very same bytes (SECURITY.md A3). */
+  /** The form body, built once as a string so the retry sends the very same bytes (docs/threats.md A3). */
   form?: string | undefined;
   accept: string;
   /** How to answer a Basic challenge; without it a 401 is returned as is. */
@@ -254,7 +254,7 @@ export class HttpSession {
     return { authorization, user: cred.user };
   }
 
-  /** Basic over plain http only to loopback, unless --insecure-http (RFC 7617 §4, SECURITY.md A8). */
+  /** Basic over plain http only to loopback, unless --insecure-http (RFC 7617 §4, docs/threats.md A8). */
   #mayAuthenticate(url: URL): boolean {
     return url.protocol !== "http:" || isLoopback(url.hostname) || this.#config.insecureHttp;
   }
@@ -314,7 +314,7 @@ export class HttpSession {
 
   /**
    * One request and its whole reply, within the session's deadline. The deadline settles it even when
-   * undici does not (SECURITY.md I5), and after any failure the connection is replaced: undici 7.30.2
+   * undici does not (docs/threats.md I5), and after any failure the connection is replaced: undici 7.30.2
    * never runs another request on a Client whose connection failed the certificate's name check.
    */
   async #attempt(req: HttpRequest, authorization: string | undefined): Promise<HttpResponse> {

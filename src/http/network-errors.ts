@@ -150,7 +150,7 @@ export function classifyNetworkError(err: unknown, ctx: FailureContext): HttpErr
 /**
  * A request that cannot have changed anything failed after it was written: a read, or the challenge
  * flow's first request, sent without credentials to an endpoint that needs them. When nothing came
- * back (a reset, a timeout) nothing was posted or changed: 75 (CLI.md "Reads", and the paragraph on the
+ * back (a reset, a timeout) nothing was posted or changed: 75 (docs/cli.md "Reads", and the paragraph on the
  * request without credentials). A read whose reply came back broken is 76, worded without "posted";
  * so is a broken reply to the first request of the challenge flow, but that one is 75: whatever the
  * server meant to say, it cannot have posted without credentials (a malformed 401 is the usual case).

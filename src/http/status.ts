@@ -1,7 +1,7 @@
 import { ExitCode } from "../errors.js";
 
 /**
- * HTTP status → exit code, as CLI.md "Exit codes" fixes it. `apiError` says whether the body was the
+ * HTTP status → exit code, as docs/cli.md "Exit codes" fixes it. `apiError` says whether the body was the
  * API's own error document (`<hash><error>` / `{"error":…}`): a 404 or 405 without one means the
  * server has no such route, which is a wrong API root (69), not refused content (65).
  */

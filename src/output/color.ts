@@ -1,7 +1,7 @@
 import type { Env } from "../context.js";
 
 /**
- * Colour is decided once per run (CLI.md "Output"): `--color`/`--no-color` win; otherwise never with
+ * Colour is decided once per run (docs/cli.md "Output"): `--color`/`--no-color` win; otherwise never with
  * NO_COLOR (https://no-color.org), always with FORCE_COLOR (unless "0"/"false"), else only on a TTY.
  */
 export function useColor(flag: boolean | undefined, env: Env, isTTY: boolean | undefined): boolean {

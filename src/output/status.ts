@@ -6,7 +6,7 @@ import { absoluteTime, relativeTime } from "./time.js";
 export type OutputMode = "pretty" | "json" | "xml" | "id" | "url" | "none";
 export const OUTPUT_MODES: readonly OutputMode[] = ["pretty", "json", "xml", "id", "url", "none"];
 
-/** The stable JSON shape of `-o json` (CLI.md "Output"). */
+/** The stable JSON shape of `-o json` (docs/cli.md "Output"). */
 export interface StatusJson {
   id: string;
   text: string;

@@ -9,7 +9,7 @@ import { startServer, type TestServer } from "../server/gnusocial.js";
 import { expiredCertificate, makeCertificate } from "../server/tls.js";
 
 /**
- * The fault suite: one test per row of SECURITY.md §A, C, E, F, G, H that applies to a poster and is
+ * The fault suite: one test per row of docs/threats.md §A, C, E, F, G, H that applies to a poster and is
  * not already pinned in exit-codes, outbox, signals or keychain tests. Each asserts the exit code, that
  * no secret was printed, and where the status went.
  */

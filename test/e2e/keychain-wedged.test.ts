@@ -8,7 +8,7 @@ import { expectFailure, type RunOptions, type RunResult, runCli } from "../helpe
 import { PASSWORD, uniqueText, useHttpsServer } from "../helpers/setup.js";
 
 /**
- * A keychain that never answers (SECURITY.md I8): a session bus that accepts connections and never
+ * A keychain that never answers (docs/threats.md I8): a session bus that accepts connections and never
  * replies, as a wedged D-Bus or a pending unlock prompt does. keytar then blocks a thread that cannot be
  * cancelled; the run must still end with 78 once the keychain's 5 s are up, and signals must work.
  */
@@ -83,7 +83,7 @@ function processesWithHome(home: string): string[] {
 
 const NO_ANSWER = /the OS keychain is unavailable: no answer within 5 s/;
 
-describe.skipIf(process.platform !== "linux")("a session bus that never answers (SECURITY.md I8)", () => {
+describe.skipIf(process.platform !== "linux")("a session bus that never answers (docs/threats.md I8)", () => {
   it("post, challenged, with the keychain as the only source: 78 once the keychain's time is up, status kept", async () => {
     const text = uniqueText("wedged");
     const r = await runWedged(["post", ...h.args, text]);

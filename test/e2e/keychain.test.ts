@@ -155,7 +155,7 @@ describe("login, post, whoami, accounts, logout with the real keychain", () => {
   });
 });
 
-describe("origin binding with two loopback servers (SECURITY.md A4)", () => {
+describe("origin binding with two loopback servers (docs/threats.md A4)", () => {
   it("a credential stored for 127.0.0.1:PORT is never sent to another port, nor to localhost:PORT", async () => {
     other.requests.length = 0;
     const toOther = await runCli(

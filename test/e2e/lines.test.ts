@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
 import { uniqueText, useHttpsServer } from "../helpers/setup.js";
 
-// SECURITY.md I13: `post --lines` caps each line at 1 MiB without buffering the rest of it.
+// docs/threats.md I13: `post --lines` caps each line at 1 MiB without buffering the rest of it.
 const h = useHttpsServer();
 
 function stateEnv() {
@@ -32,7 +32,7 @@ function peakRssMiB(pid: number | undefined): number | undefined {
   }
 }
 
-describe("post --lines: a line over 1 MiB (SECURITY.md I13)", () => {
+describe("post --lines: a line over 1 MiB (docs/threats.md I13)", () => {
   it("a 5 MB line between two short ones: both posted, one short line on stderr, exit 64, not kept", async () => {
     const d = stateEnv();
     const before = uniqueText("before");
@@ -49,7 +49,7 @@ describe("post --lines: a line over 1 MiB (SECURITY.md I13)", () => {
       /^identica: line 2: the line is 5000009 bytes long, over the limit of 1 MiB for a line; nothing was sent: LONGSTARTx{71}…\n$/,
     );
     expect(h.server.store.notices.some((n) => n.text.startsWith("LONGSTART"))).toBe(false);
-    // 64 is never kept (CLI.md "The outbox's promises").
+    // 64 is never kept (docs/cli.md "The outbox's promises").
     expect(d.entries()).toHaveLength(0);
   });
 

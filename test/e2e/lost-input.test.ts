@@ -7,7 +7,7 @@ import { Scenario } from "../helpers/scenario.js";
 import { PASSWORD, uniqueText, useHttpsServer } from "../helpers/setup.js";
 
 /**
- * CLI.md "The outbox's promises": after any failure other than 0 and 64 the text is in the outbox —
+ * docs/cli.md "The outbox's promises": after any failure other than 0 and 64 the text is in the outbox —
  * also when identica itself refused it (65), when a signal came while stdin was still being read, and,
  * for `post --lines`, for every line already read but not yet sent. Each of these lost the text before.
  */

@@ -8,7 +8,7 @@ import { expectFailure, type RunOptions, type RunResult, runCli } from "../helpe
 import { PASSWORD, uniqueText, useHttpsServer } from "../helpers/setup.js";
 
 /**
- * The process always ends (issue 10, "Never ends"; SECURITY.md I8): a path the user names that is a
+ * The process always ends (docs/threats.md I8; docs/threats.md I8): a path the user names that is a
  * FIFO without a writer, a directory or a device is refused at once, never waited on; and when a call
  * that never returns does hold one of libuv's threads, a signal still ends the process with its code.
  */

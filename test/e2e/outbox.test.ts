@@ -273,7 +273,7 @@ describe("post --lines", () => {
     expect(r.stderr).toMatch(
       /^identica: line 2: .*Too many duplicate messages.*\nidentica: line 2 is already on the server; nothing was kept\nidentica: line 3: the status is \d+ characters long, over the --max-length limit of 40; nothing was sent: long /,
     );
-    // A refused duplicate is already posted: keeping it would post it again later (SECURITY.md I2).
+    // A refused duplicate is already posted: keeping it would post it again later (docs/threats.md I2).
     expect(d.entries()).toHaveLength(0);
   });
 

@@ -195,12 +195,12 @@ describe("identica post over HTTPS against the GNU social look-alike", () => {
       expect(r.code).toBe(0);
       expect(h.server.store.notices.at(-1)?.text).toBe(`${text}\n`.trim());
     });
-    it("form encoding round-trips + & = % newlines and emoji exactly (SECURITY.md E9)", async () => {
+    it("form encoding round-trips + & = % newlines and emoji exactly (docs/threats.md E9)", async () => {
       const text = `${uniqueText("a+b c&d=e%")} 1+1=2 naïve 日本語 😀🎉\tend`;
       const r = await runCli(["post", ...h.args, "-o", "json", text], { env: h.env });
       expect(r.code).toBe(0);
       expect(h.server.store.notices.at(-1)?.text).toBe(text);
-      // The XML reply turns tabs and newlines into spaces (common_xml_safe_str, API.md §2.5).
+      // The XML reply turns tabs and newlines into spaces (common_xml_safe_str, docs/statusnet-api.md §2.5).
       expect(JSON.parse(r.stdout).text).toBe(text.replace("\t", " "));
     });
   });
@@ -250,7 +250,7 @@ describe("identica post over HTTPS against the GNU social look-alike", () => {
     expectNoSecret(r, PASSWORD);
   });
 
-  it("a closed stdout after a successful post still exits 0 (SECURITY.md H1)", async () => {
+  it("a closed stdout after a successful post still exits 0 (docs/threats.md H1)", async () => {
     const text = uniqueText("epipe");
     const r = await runCli(["post", ...h.args, text], { env: h.env, closeStdout: true });
     expect(r.code).toBe(0);

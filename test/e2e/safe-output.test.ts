@@ -12,7 +12,7 @@ import {
 } from "../server/model.js";
 
 /**
- * Issue 10 items 12 and 15 (SECURITY.md I10, I11, H3, A9): results on stdout are data and are never
+ * Issue 10 items 12 and 15 (docs/threats.md I10, I11, H3, A9): results on stdout are data and are never
  * rewritten by the redactor; whatever the server says reaches the terminal only through the sanitiser.
  */
 const h = useHttpsServer();

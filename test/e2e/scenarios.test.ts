@@ -9,7 +9,7 @@ import { startServer, type TestServer } from "../server/gnusocial.js";
 
 /**
  * Issue 10, as users met it: several runs share one HOME (config, cache, outbox, lock) while the server
- * changes its behaviour, and its clock, between runs (SECURITY.md section I). Each scenario failed on
+ * changes its behaviour, and its clock, between runs (docs/threats.md section I). Each scenario failed on
  * the code before the fix.
  */
 const h = useHttpsServer();
@@ -49,7 +49,7 @@ function ageOutbox(s: Scenario, ms: number): void {
   }
 }
 
-describe("posted twice (issue 10 items 1-4)", () => {
+describe("posted twice", () => {
   it("a text the server rewrites (entities, whitespace) is a post: exit 0, nothing kept, never sent again", async () => {
     const s = scenario();
     const marker = uniqueText("m");

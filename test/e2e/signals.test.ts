@@ -27,7 +27,7 @@ const saved = (stderr: string) => {
   return JSON.parse(readFileSync(path as string, "utf8"));
 };
 
-describe("Ctrl-C and SIGTERM (CLI.md 130; SECURITY.md H2)", () => {
+describe("Ctrl-C and SIGTERM (docs/cli.md 130; docs/threats.md H2)", () => {
   it("SIGINT while the authenticated post is in flight: 130, may have been posted, and the text is in the outbox", async () => {
     h.server.faults.push({ fault: { kind: "hang" }, when: "authenticated" });
     const text = uniqueText("sigint");

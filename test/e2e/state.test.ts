@@ -8,7 +8,7 @@ import { Scenario } from "../helpers/scenario.js";
 import { PASSWORD, uniqueText, useHttpsServer } from "../helpers/setup.js";
 
 /**
- * Issue 11, "Bad state and config never become 70, never block" (SECURITY.md I12): state that real
+ * Issue 11, "Bad state and config never become 70, never block" (docs/threats.md I12): state that real
  * machines accumulate — a lock left by a reboot or a `kill -9`, a damaged outbox file, a damaged cache —
  * planted in one HOME shared by several runs. Each test failed on the code before the fix.
  */
@@ -51,7 +51,7 @@ function unrelatedProcess(): number {
   return child.pid as number;
 }
 
-describe("a stale outbox lock never blocks outbox send (issue 11)", () => {
+describe("a stale outbox lock never blocks outbox send", () => {
   it("an older version's lock naming a live, unrelated pid: respected while fresh, broken once old (2020)", async () => {
     const s = scenario();
     const text = uniqueText("after a reboot");
@@ -133,7 +133,7 @@ describe("a stale outbox lock never blocks outbox send (issue 11)", () => {
   });
 });
 
-describe("a corrupt outbox entry is listed, skipped by send, and can be dropped (issue 11)", () => {
+describe("a corrupt outbox entry is listed, skipped by send, and can be dropped", () => {
   const BROKEN = "20200101-000000000-aaaaaa";
   const YESTERDAY = "20200101-000000001-bbbbbb";
 
@@ -218,7 +218,7 @@ describe("a corrupt outbox entry is listed, skipped by send, and can be dropped 
   });
 });
 
-describe("damaged caches are ignored and rewritten (issue 11)", () => {
+describe("damaged caches are ignored and rewritten", () => {
   const cacheFile = (s: Scenario, name: string) => join(s.env.XDG_CACHE_HOME as string, "identica", name);
 
   it('{"spaces":[null]} and other wrong records: the post goes on, valid records are kept, the file is repaired', async () => {

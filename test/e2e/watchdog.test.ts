@@ -8,7 +8,7 @@ import { startServer, type TestServer } from "../server/gnusocial.js";
 import { makeCertificate, type TlsFiles } from "../server/tls.js";
 
 /**
- * SECURITY.md I5: whatever a library does, the process never ends without a documented code and the
+ * docs/threats.md I5: whatever a library does, the process never ends without a documented code and the
  * status saved. The fixture loses a request the way undici 7.30.2 does (see its comment) with the
  * watchdog of src/run.ts installed; without the watchdog it exits 13 and says nothing.
  */
@@ -54,7 +54,7 @@ function runFixture(mode?: string) {
   );
 }
 
-describe("the watchdog (SECURITY.md I5)", () => {
+describe("the watchdog (docs/threats.md I5)", () => {
   it("a lost request with nothing on the wire: 70, one line saying so, the status in the outbox", async () => {
     const r = await runFixture();
     expect(r.code).toBe(70);

@@ -13,7 +13,7 @@ export interface SavedEntry {
 /**
  * Several runs of the CLI sharing ONE home: config, cache (limits, protection spaces), state (outbox,
  * lock) carry from one run to the next, as on a real machine, while the test changes the server between
- * runs. Most escaped defects lived in exactly this state (SECURITY.md section I).
+ * runs. Most escaped defects lived in exactly this state (docs/threats.md section I).
  */
 export class Scenario {
   readonly home: string;

@@ -1,5 +1,5 @@
 /**
- * A process that ends the way SECURITY.md I5 saw identica end: a library loses a request, the event
+ * A process that ends the way docs/threats.md I5 saw identica end: a library loses a request, the event
  * loop runs empty while the command still waits for it, and Node exits 13 without a word. The loss is
  * the real one: plain undici 7.30.2 never runs a second request on a Client whose first connection
  * failed the certificate's name check. identica's watchdog and pending-status hook are installed as

@@ -182,7 +182,7 @@ export function isCommand(text: string): boolean {
 }
 
 /**
- * What `repeat NICK` (also `rp`, `rt`, `rd`: one command) answers on the real server (API.md §8: a
+ * What `repeat NICK` (also `rp`, `rt`, `rd`: one command) answers on the real server (docs/statusnet-api.md §8: a
  * 500 with a PHP TypeError). The exact wording was not recorded; this is one in PHP's form.
  */
 export const REPEAT_TYPE_ERROR =
@@ -493,7 +493,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
         return apiError(res, 400, fmt, msg, reqUri);
       }
       // apistatusesupdate.php: trimmed, length-checked and tested for a command as typed, then
-      // entity-decoded (API.md §2.3), then saved (duplicate check on the decoded text, §2.4).
+      // entity-decoded (docs/statusnet-api.md §2.3), then saved (duplicate check on the decoded text, §2.4).
       const text = phpTrim(q.get("status") ?? "");
       if (text === "")
         return apiError(res, 400, fmt, "Client must provide a 'status' parameter with a value.", reqUri);

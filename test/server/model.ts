@@ -13,7 +13,7 @@ export interface User {
 
 /**
  * What a notice records. Besides plain posts, GNU social stores activities as notices of their own
- * (API.md §8): `fav NICK` a favorite, `sub NICK` a follow, and deleting a status a `delete` notice,
+ * (docs/statusnet-api.md §8): `fav NICK` a favorite, `sub NICK` a follow, and deleting a status a `delete` notice,
  * so ids skip.
  */
 export type Verb = "post" | "favorite" | "follow" | "delete";
@@ -323,7 +323,7 @@ export function configObject(site: Site, host: string): Record<string, Record<st
   };
 }
 
-/** statusnet/config.xml: `false`/`0` written as `false`, null as an empty element (API.md §3.1). */
+/** statusnet/config.xml: `false`/`0` written as `false`, null as an empty element (docs/statusnet-api.md §3.1). */
 export function configXml(cfg: Record<string, Record<string, unknown>>): string {
   let out = `${XML_HEAD}<config>\n`;
   for (const [section, values] of Object.entries(cfg)) {

@@ -6,7 +6,7 @@ import { htmlEntityDecode } from "../../src/api/stored-text.js";
 export { htmlEntityDecode };
 
 /**
- * The PHP functions whose behaviour GNU social 2.0.1 shows on input (API.md §2.3, §8), written
+ * The PHP functions whose behaviour GNU social 2.0.1 shows on input (docs/statusnet-api.md §2.3, §8), written
  * for the test server from PHP's documented rules. The product has its own normalisation: this copy
  * is deliberately independent, so that a mistake in one is caught by the other.
  */

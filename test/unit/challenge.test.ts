@@ -8,7 +8,7 @@ import {
 
 const realmOfBasic = (...values: string[]) => findBasic(parseChallenges(values))?.params.get("realm");
 
-describe("WWW-Authenticate parser: SECURITY.md §B (greenbytes, curl)", () => {
+describe("WWW-Authenticate parser: docs/threats.md §B (greenbytes, curl)", () => {
   it("B1 simple Basic", () => expect(realmOfBasic('Basic realm="foo"')).toBe("foo"));
   it("B2 case-insensitive scheme and parameter name", () =>
     expect(realmOfBasic('BASIC REALM="foo"')).toBe("foo"));
@@ -144,7 +144,7 @@ describe("httplib2 test_parse_www_authenticate_correct", () => {
   });
 });
 
-describe("Basic credentials (RFC 7617, SECURITY.md B16)", () => {
+describe("Basic credentials (RFC 7617, docs/threats.md B16)", () => {
   it("encodes UTF-8, never Latin-1", () => {
     expect(basicAuthorization("joe", "pässwörd")).toBe("Basic am9lOnDDpHNzd8O2cmQ=");
     expect(basicAuthorization("alice", "correct horse")).toBe("Basic YWxpY2U6Y29ycmVjdCBob3JzZQ==");

@@ -15,7 +15,7 @@ const target = (url: string, user = "alice") => {
   return { origin: s.origin, key: s.key, user };
 };
 
-describe("credentials are bound to the exact origin (SECURITY.md A4, A5)", () => {
+describe("credentials are bound to the exact origin (docs/threats.md A4, A5)", () => {
   const store = new MemoryStore();
   store.set(parseServer("example.org").key, "alice", "pw");
   it.each([

@@ -3,7 +3,7 @@ import { Deadline, DeadlineExpired, whilePaused } from "../../src/http/deadline.
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe("Deadline: one --timeout for a run (issue 10 item 11)", () => {
+describe("Deadline: one --timeout for a run", () => {
   it("covers every request of the run: the second gets only what the first left", async () => {
     const d = new Deadline(300);
     await d.run(() => sleep(200));

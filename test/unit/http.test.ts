@@ -41,7 +41,7 @@ async function failure(p: Promise<unknown>): Promise<IdenticaError> {
 const form = "status=hi&source=identica";
 
 describe("HttpSession (undici MockAgent)", () => {
-  it("asks for the credential only after a Basic challenge (SECURITY.md A1), then retries once", async () => {
+  it("asks for the credential only after a Basic challenge (docs/threats.md A1), then retries once", async () => {
     const { agent, pool } = mock("https://social.example");
     const seen: (string | undefined)[] = [];
     pool.intercept({ path: "/api/statuses/update.xml", method: "POST" }).reply(({ headers }) => {
@@ -187,7 +187,7 @@ describe("network failures → exit codes", () => {
   });
 });
 
-describe("failures that cannot have posted (issue 10 item 11)", () => {
+describe("failures that cannot have posted", () => {
   const ctx = { sent: true, deadlineHit: false, timeoutMs: 3000, host: "h" };
   const err = (e: object, over = {}) => classifyNetworkError(e, { ...ctx, ...over }) as HttpError;
   it("the first request, without credentials, reset or timed out before a reply: 75, not sent", () => {

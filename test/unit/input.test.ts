@@ -21,7 +21,7 @@ async function codeOf(p: Promise<unknown>): Promise<number> {
   }
 }
 
-describe("status text (CLI.md 'Status text', SECURITY.md E)", () => {
+describe("status text (docs/cli.md 'Status text', docs/threats.md E)", () => {
   it("joins words with single spaces", async () => {
     expect(await readStatusText({ args: ["hello", "big  world"], stdin: stdin("") })).toBe(
       "hello big  world",
@@ -72,7 +72,7 @@ describe("status text (CLI.md 'Status text', SECURITY.md E)", () => {
   });
 });
 
-describe("server URLs (CLI.md 'Servers and accounts', SECURITY.md A5)", () => {
+describe("server URLs (docs/cli.md 'Servers and accounts', docs/threats.md A5)", () => {
   it("a bare host or host:port means https://…/api", () => {
     expect(parseServer("social.example")).toMatchObject({
       root: "https://social.example/api",

@@ -170,7 +170,7 @@ describe("quoteLine (a line over the server's limit)", () => {
   });
 });
 
-describe("LineSplitter.unread (post --lines interrupted: issue 10)", () => {
+describe("LineSplitter.unread (post --lines interrupted)", () => {
   const str = (l: Line | undefined) =>
     l === undefined ? undefined : l.tooLong ? `!${l.size}` : l.bytes.toString();
 

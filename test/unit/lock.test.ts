@@ -8,7 +8,7 @@ import { ExitCode, IdenticaError } from "../../src/errors.js";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const lockPath = () => join(mkdtempSync(join(tmpdir(), "identica-lock-")), "outbox.lock");
 
-describe("the outbox lock (issue 11)", () => {
+describe("the outbox lock", () => {
   it("names its holder (pid first, as older versions read it) and is refused to a second taker", async () => {
     const path = lockPath();
     const lock = await acquireLock(path);

@@ -91,7 +91,7 @@ describe("status replies from the real server (fixtures)", () => {
     expect(statusFrom(fromFixture("m-source.xml.txt"), "xml").source).toBe("identica-cli");
     expect(statusFrom(fromFixture("m-source.json.txt"), "json").source).toBe("identica-cli");
   });
-  it("keeps ids beyond 2^53 exact and never coerces text (SECURITY.md F1)", () => {
+  it("keeps ids beyond 2^53 exact and never coerces text (docs/threats.md F1)", () => {
     const xml =
       '<?xml version="1.0"?><status><text>0x1A</text><id>12345678901234567890123</id><user><id>1</id><screen_name>a</screen_name></user></status>';
     const s = statusFrom(response(200, xml), "xml");
@@ -138,7 +138,7 @@ describe("a 200 that is not a status is an unknown outcome (76)", () => {
   });
 });
 
-describe("error replies give the server's message and CLI.md's exit code", () => {
+describe("error replies give the server's message and docs/cli.md's exit code", () => {
   const cases: [string, number, RegExp][] = [
     ["g-duplicate.xml.txt", ExitCode.Data, /Too many duplicate messages too quickly/],
     ["g-duplicate.json.txt", ExitCode.Data, /Too many duplicate messages too quickly/],

@@ -3,7 +3,7 @@ import { Redactor } from "../../src/context.js";
 import { rawReply } from "../../src/output/status.js";
 import { jsonForTerminal, oneLine, sanitizeForTerminal, stringsForTerminal } from "../../src/sanitize.js";
 
-describe("the terminal sanitiser (SECURITY.md H3, I11)", () => {
+describe("the terminal sanitiser (docs/threats.md H3, I11)", () => {
   it("makes C0, DEL, C1 and bidi or invisible format characters visible, and keeps joiners and emoji", () => {
     expect(sanitizeForTerminal("a\u001b]0;x\u0007\u001b[2J\u007f\u009b1m")).toBe("a^[]0;x^G^[[2J^?\\x9b1m");
     expect(sanitizeForTerminal("\u202Eevil\u202C \u2066i\u2069 \u2060\uFEFF\u2028")).toBe(
@@ -45,7 +45,7 @@ describe("the terminal sanitiser (SECURITY.md H3, I11)", () => {
   });
 });
 
-describe("the redactor (SECURITY.md A9, I10)", () => {
+describe("the redactor (docs/threats.md A9, I10)", () => {
   const r = new Redactor();
   const token68 = Buffer.from("carol:2026").toString("base64");
   r.addCredential({ user: "carol", password: "2026", token68 });

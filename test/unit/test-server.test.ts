@@ -24,7 +24,7 @@ describe("html_entity_decode(ENT_NOQUOTES, UTF-8)", () => {
   });
 
   it.each([
-    // ENT_NOQUOTES: no reference to a quote is decoded (API.md §8: &quot; and &#39; stay as typed).
+    // ENT_NOQUOTES: no reference to a quote is decoded (docs/statusnet-api.md §8: &quot; and &#39; stay as typed).
     "&quot;quoted&quot;",
     "&#34; &#x22; &#39; &#x27; &#X27;",
     // Not an HTML 4.01 entity.
@@ -175,7 +175,7 @@ describe("the test server on the wire", () => {
       expect(again.status).toBe(400);
       if (real.status === 400) expect(again.body.trimEnd()).toBe(real.body);
     });
-    it("entities are decoded, quotes kept (API.md §8: fish &amp; chips)", async () => {
+    it("entities are decoded, quotes kept (docs/statusnet-api.md §8: fish &amp; chips)", async () => {
       const s = await json(
         unique("fish &amp; chips &lt;3 &eacute;t&eacute; &#x2603; &quot;q&quot; &#39;s&#39;"),
       );
