@@ -39,7 +39,7 @@ const cjs = {
 
 /** These imports, from src/, are other bundles at run time. */
 const separate = {
-  "../net-libs.js": "net-libs.cjs",
+  "net-libs.js": "net-libs.cjs",
   "./proxy.js": "proxy.cjs",
   chalk: "chalk.cjs",
   "string-width": "string-width.cjs",
@@ -47,10 +47,11 @@ const separate = {
 const otherBundles = {
   name: "other-bundles",
   setup(b) {
-    b.onResolve({ filter: /^(\.\.\/net-libs\.js|\.\/proxy\.js|chalk|string-width)$/ }, (args) =>
+    // net-libs.js from any depth of src/ (http/, services/statusnet/).
+    b.onResolve({ filter: /^((\.\.\/)+net-libs\.js|\.\/proxy\.js|chalk|string-width)$/ }, (args) =>
       args.importer.includes("node_modules")
         ? undefined
-        : { path: `./${separate[args.path]}`, external: true },
+        : { path: `./${separate[args.path.replace(/^(\.\.\/)+/, "")]}`, external: true },
     );
   },
 };

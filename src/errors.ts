@@ -96,6 +96,8 @@ export interface HttpErrorDetails {
   sent: boolean;
   /** Seconds the server asked us to wait (`Retry-After` on 429/503). */
   retryAfter?: number | undefined;
+  /** The server refused the status as too long for its limit (the cached limit is then stale). */
+  tooLong?: boolean;
 }
 
 export class HttpError extends IdenticaError {

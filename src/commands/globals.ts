@@ -1,4 +1,3 @@
-import type { WireFormat } from "../api/reply.js";
 import { resolveServer, resolveUser } from "../config/account.js";
 import { type ConfigFile, readConfig } from "../config/file.js";
 import { cacheDir, configFile } from "../config/paths.js";
@@ -16,6 +15,7 @@ import { UsageError } from "../errors.js";
 import type { HttpConfig } from "../http/client.js";
 import { Printer } from "../output/printer.js";
 import { OUTPUT_MODES, type OutputMode } from "../output/status.js";
+import type { WireFormat } from "../services/service.js";
 import { userAgent } from "../version.js";
 
 /** The global flags as commander hands them over (docs/cli.md "Global options"). */

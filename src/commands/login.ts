@@ -1,8 +1,6 @@
-import { verifyCredentials } from "../api/account.js";
 import { configFile } from "../config/paths.js";
 import { updateConfig } from "../config/write.js";
 import type { Context } from "../context.js";
-import { withApi } from "../core/session.js";
 import { PasswordFileStore } from "../credentials/file.js";
 import { KeychainStore, serviceName } from "../credentials/keychain.js";
 import { canPrompt, readLineFromTerminal } from "../credentials/prompt.js";
@@ -11,6 +9,7 @@ import { ExitCode, UsageError } from "../errors.js";
 import { loadStyle, useColor } from "../output/color.js";
 import { profileJson } from "../output/user.js";
 import { jsonForTerminal, sanitizeForTerminal } from "../sanitize.js";
+import { withService } from "../services/open.js";
 import { type GlobalFlags, type Globals, httpConfig, readGlobals, serverOf, userOf } from "./globals.js";
 
 export interface LoginFlags {
@@ -40,7 +39,7 @@ export async function loginCommand(ctx: Context, flags: LoginFlags, gflags: Glob
 
   const password = await readPassword(ctx, g, flags, target, noInput);
   ctx.redactor.addCredential({ user, password });
-  const { profile } = await withApi(
+  const { profile } = await withService(
     {
       server,
       user,
@@ -48,7 +47,7 @@ export async function loginCommand(ctx: Context, flags: LoginFlags, gflags: Glob
       http: await httpConfig(g, ctx),
       credential: { fixed: { user, password } },
     },
-    verifyCredentials,
+    (svc) => svc.whoami(),
   );
   // The server's own spelling of the nickname is the one later lookups use.
   const account = profile.screenName.toLowerCase() === user.toLowerCase() ? profile.screenName : user;

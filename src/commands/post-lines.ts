@@ -15,11 +15,11 @@ import { type Line, LineSplitter, lineText, MAX_LINE_BYTES, quoteLine, splitLine
 import { Outbox } from "../core/outbox.js";
 import { setPending, setUnread } from "../core/pending.js";
 import { type PostResult, postOn } from "../core/post.js";
-import { withApi } from "../core/session.js";
 import { checkText, decodeKeeping } from "../core/text.js";
 import { ExitCode, HttpError, IdenticaError, worse } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
 import { sanitizeForTerminal } from "../sanitize.js";
+import { withService } from "../services/open.js";
 import { credentialSource, type Globals, httpConfig, userOf } from "./globals.js";
 import { type PostFlags, printResult } from "./post.js";
 
@@ -81,7 +81,7 @@ export async function postLines(
     credential: credentialSource(g, ctx, server),
   };
   try {
-    await withApi(opts, async (api) => {
+    await withService(opts, async (svc) => {
       for await (const line of splitLines(ctx.stdin, MAX_LINE_BYTES, splitter)) {
         const lineNo = line.lineNo;
         let text: string | undefined;
@@ -97,11 +97,11 @@ export async function postLines(
         // From here until its outcome is known, an interrupted run saves this line.
         setPending(keep, `line ${lineNo}`);
         // --timeout is per line: the stream may last for days.
-        api.session.newDeadline();
+        svc.newDeadline();
         try {
           if (!limitKnown) {
             const { serverLimit } = await import("../core/limit.js");
-            limit = await serverLimit(api, cache, g.printer.note);
+            limit = await serverLimit(svc, cache, g.printer.note);
             limitKnown = true;
           }
           checkLimit(text);
@@ -114,10 +114,10 @@ export async function postLines(
         try {
           result = await withRetryAfter((retry) => {
             // The wait for Retry-After is not the server failing to answer: a new deadline.
-            if (retry) api.session.newDeadline();
+            if (retry) svc.newDeadline();
             return postOn(
-              api,
-              { ...opts, text, source: flags.source, replyTo: flags.replyTo },
+              svc,
+              { user, text, source: flags.source, replyTo: flags.replyTo },
               { maxLength: 0, cache, note: g.printer.note, unlessPosted: flags.ifAbsent ? {} : undefined },
             );
           }, g.printer.note);

@@ -85,7 +85,7 @@ export async function postCommand(
   };
 
   if (flags.dryRun) {
-    const { describePost } = await import("../core/dry-run.js");
+    const { describePost } = await import("../services/open.js");
     // No network for a dry run: only a limit already in the cache is checked.
     if (maxLength === undefined) checkLength(text, await cache.get(server), `${server.key}'s`);
     g.printer.result(describePost({ ...request, http: await httpConfig(g, ctx) }));

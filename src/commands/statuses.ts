@@ -1,13 +1,10 @@
-import type { Status } from "../api/status.js";
-import { destroyStatus, showStatus, TIMELINE_KINDS, type TimelineKind, timeline } from "../api/statuses.js";
-import type { StatusReply } from "../api/update.js";
-import { noticeUrl } from "../config/server.js";
 import type { Context } from "../context.js";
-import { withApi } from "../core/session.js";
 import { ExitCode, UsageError } from "../errors.js";
 import { loadStyle, useColor } from "../output/color.js";
 import { plainStatusOutput, prettyStatus } from "../output/status.js";
 import { plainTimelineOutput, prettyTimeline } from "../output/timeline.js";
+import { withService } from "../services/open.js";
+import { type Status, type StatusReply, TIMELINE_KINDS, type TimelineKind } from "../services/service.js";
 import {
   credentialSource,
   type GlobalFlags,
@@ -18,11 +15,6 @@ import {
   userOf,
   withSpinner,
 } from "./globals.js";
-
-function statusId(id: string): string {
-  if (!/^\d+$/.test(id)) throw new UsageError(`a status id is a number, not "${id}"`);
-  return id;
-}
 
 async function apiOptions(g: Globals, ctx: Context) {
   const server = serverOf(g, ctx);
@@ -54,10 +46,13 @@ async function printStatus(
 export async function showCommand(ctx: Context, id: string, gflags: GlobalFlags): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
   const opts = await apiOptions(g, ctx);
-  const r = await withSpinner(g, ctx, `fetching #${id}`, () =>
-    withApi(opts, (api) => showStatus(api, statusId(id))),
+  const { r, url } = await withSpinner(g, ctx, `fetching #${id}`, () =>
+    withService(opts, async (svc) => {
+      const r = await svc.show(id);
+      return { r, url: svc.statusUrl(r.status.id) };
+    }),
   );
-  await printStatus(ctx, g, r, noticeUrl(opts.server, r.status.id));
+  await printStatus(ctx, g, r, url);
   return ExitCode.Ok;
 }
 
@@ -65,10 +60,13 @@ export async function showCommand(ctx: Context, id: string, gflags: GlobalFlags)
 export async function deleteCommand(ctx: Context, id: string, gflags: GlobalFlags): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
   const opts = await apiOptions(g, ctx);
-  const r = await withSpinner(g, ctx, `deleting #${id}`, () =>
-    withApi(opts, (api) => destroyStatus(api, statusId(id))),
+  const { r, url } = await withSpinner(g, ctx, `deleting #${id}`, () =>
+    withService(opts, async (svc) => {
+      const r = await svc.delete(id);
+      return { r, url: svc.statusUrl(r.status.id) };
+    }),
   );
-  await printStatus(ctx, g, r, noticeUrl(opts.server, r.status.id), "Deleted:\n");
+  await printStatus(ctx, g, r, url, "Deleted:\n");
   return ExitCode.Ok;
 }
 
@@ -100,13 +98,15 @@ export async function timelineCommand(
       throw new UsageError(`--count takes a number from 1 to 200, not "${flags.count}"`);
     }
   }
-  const sinceId = flags.sinceId === undefined ? undefined : statusId(flags.sinceId);
-  const maxId = flags.maxId === undefined ? undefined : statusId(flags.maxId);
   const opts = await apiOptions(g, ctx);
-  const r = await withSpinner(g, ctx, `reading the ${kind} timeline`, () =>
-    withApi(opts, (api) => timeline(api, { kind, count, sinceId, maxId, of: flags.of })),
+  const { r, urlOf } = await withSpinner(g, ctx, `reading the ${kind} timeline`, () =>
+    withService(opts, async (svc) => {
+      const sinceId = flags.sinceId === undefined ? undefined : svc.statusId(flags.sinceId);
+      const maxId = flags.maxId === undefined ? undefined : svc.statusId(flags.maxId);
+      const r = await svc.timeline({ kind, count, sinceId, maxId, of: flags.of });
+      return { r, urlOf: (s: Status) => svc.statusUrl(s.id) };
+    }),
   );
-  const urlOf = (s: Status) => noticeUrl(opts.server, s.id);
   if (g.output === "pretty") {
     const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));
     const width = ctx.stdout.isTTY ? (ctx.stdout.columns ?? 80) : undefined;

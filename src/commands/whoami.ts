@@ -1,9 +1,8 @@
-import { verifyCredentials } from "../api/account.js";
 import type { Context } from "../context.js";
-import { withApi } from "../core/session.js";
 import { ExitCode } from "../errors.js";
 import { loadStyle, useColor } from "../output/color.js";
 import { plainProfileOutput, prettyProfile } from "../output/user.js";
+import { withService } from "../services/open.js";
 import {
   credentialSource,
   type GlobalFlags,
@@ -26,7 +25,7 @@ export async function whoamiCommand(ctx: Context, gflags: GlobalFlags): Promise<
     credential: credentialSource(g, ctx, server),
   };
   const { profile, reply } = await withSpinner(g, ctx, `asking ${server.key}`, () =>
-    withApi(opts, verifyCredentials),
+    withService(opts, (svc) => svc.whoami()),
   );
   if (g.output === "pretty") {
     const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));

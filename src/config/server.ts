@@ -61,17 +61,6 @@ export function parseServer(input: string): Server {
   return { apiRoot: url, root: base, origin: url.origin, key, webRoot };
 }
 
-/** `<api root>/<path>.<format>`, with an optional query. */
-export function endpointUrl(server: Server, path: string, query?: Record<string, string>): URL {
-  const url = new URL(`${server.root}/${path}`);
-  for (const [k, v] of Object.entries(query ?? {})) url.searchParams.set(k, v);
-  return url;
-}
-
-export function noticeUrl(server: Server, id: string): string {
-  return `${server.webRoot}/notice/${id}`;
-}
-
 export function noServerError(): ConfigError {
   return new ConfigError("no server configured", {
     hint: "pass --server HOST, set IDENTICA_SERVER, or run: identica login --server HOST",

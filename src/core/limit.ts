@@ -1,28 +1,27 @@
-import { fetchTextLimit } from "../api/server-config.js";
-import type { Api } from "../api/update.js";
+import type { Service } from "../services/service.js";
 import type { LimitCache } from "./limit-cache.js";
 
 /**
- * The limit for this server: the cached one, else `statusnet/config` on the already open connection
- * (then cached). Undefined when the server cannot say; the post then goes ahead and the server decides.
+ * The limit for this server: the cached one, else the service's (on the already open connection;
+ * then cached). Undefined when the server cannot say; the post then goes ahead and the server decides.
  */
 export async function serverLimit(
-  api: Api,
+  svc: Service,
   cache: LimitCache,
   note: (line: string) => void,
 ): Promise<number | undefined> {
-  const cached = await cache.get(api.server);
+  const cached = await cache.get(svc.server);
   if (cached !== undefined) {
-    note(`* text limit of ${api.server.key}: ${cached || "none"} (cached)`);
+    note(`* text limit of ${svc.server.key}: ${cached || "none"} (cached)`);
     return cached;
   }
   try {
-    const limit = await fetchTextLimit(api);
-    if (limit !== undefined) await cache.set(api.server, limit);
-    note(`* text limit of ${api.server.key}: ${limit === undefined ? "unknown" : limit || "none"}`);
+    const limit = await svc.textLimit();
+    if (limit !== undefined) await cache.set(svc.server, limit);
+    note(`* text limit of ${svc.server.key}: ${limit === undefined ? "unknown" : limit || "none"}`);
     return limit;
   } catch (err) {
-    note(`* could not read the text limit of ${api.server.key}: ${(err as Error).message}; posting anyway`);
+    note(`* could not read the text limit of ${svc.server.key}: ${(err as Error).message}; posting anyway`);
     return undefined;
   }
 }

@@ -1,5 +1,5 @@
-import type { Status } from "../api/status.js";
 import { jsonForTerminal, sanitizeForTerminal, stringsForTerminal } from "../sanitize.js";
+import type { Status } from "../services/service.js";
 import type { Style } from "./color.js";
 import { type OutputMode, rawReply, statusJson } from "./status.js";
 import { relativeTime } from "./time.js";

@@ -1,5 +1,5 @@
-import type { Profile } from "../api/account.js";
 import { jsonForTerminal, sanitizeForTerminal, stringsForTerminal } from "../sanitize.js";
+import type { Profile } from "../services/service.js";
 import type { Style } from "./color.js";
 import { type OutputMode, rawReply } from "./status.js";
 import { relativeTime } from "./time.js";

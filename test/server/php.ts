@@ -1,7 +1,7 @@
-// The decoder is the product's own (src/api/stored-text.ts): GNU social's html_entity_decode() is a fact
+// The decoder is the product's own (src/services/statusnet/stored-text.ts): GNU social's html_entity_decode() is a fact
 // about the server that both sides need, and test/unit/test-server.test.ts checks it against the real
 // server's transcripts (fixtures i2, i3, …), which are the oracle here.
-import { htmlEntityDecode } from "../../src/api/stored-text.js";
+import { htmlEntityDecode } from "../../src/services/statusnet/stored-text.js";
 
 export { htmlEntityDecode };
 

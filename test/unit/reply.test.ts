@@ -1,13 +1,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { quoteBigIntegers } from "../../src/api/json.js";
-import { errorForStatus, parseSuccess } from "../../src/api/reply.js";
-import { statusOf } from "../../src/api/update.js";
-import { loadXmlParser } from "../../src/api/xml.js";
 import { ExitCode, type HttpError } from "../../src/errors.js";
 import type { HttpResponse } from "../../src/http/client.js";
+import { quoteBigIntegers } from "../../src/services/statusnet/json.js";
+import { errorForStatus, parseSuccess } from "../../src/services/statusnet/reply.js";
+import { statusOf } from "../../src/services/statusnet/update.js";
+import { loadXmlParser } from "../../src/services/statusnet/xml.js";
 import { fixtureReply } from "../helpers/fixtures.js";
 
-// The XML parser loads with a connection (core/session.ts); these tests parse replies without one.
+// The XML parser loads with a connection (src/services/statusnet/connect.ts); these tests parse replies without one.
 beforeAll(loadXmlParser);
 
 function response(

@@ -1,18 +1,18 @@
 import stringWidth from "string-width";
 import { MockAgent } from "undici";
 import { beforeAll, describe, expect, it } from "vitest";
-import { fetchTextLimit } from "../../src/api/server-config.js";
-import type { Status } from "../../src/api/status.js";
-import { timeline } from "../../src/api/statuses.js";
-import type { Api } from "../../src/api/update.js";
-import { loadXmlParser } from "../../src/api/xml.js";
 import { parseServer } from "../../src/config/server.js";
-import { swallowedCommand } from "../../src/core/post.js";
 import { HttpSession } from "../../src/http/client.js";
 import { wrap } from "../../src/output/timeline.js";
+import { swallowedCommand } from "../../src/services/statusnet/post.js";
+import { fetchTextLimit } from "../../src/services/statusnet/server-config.js";
+import type { Status } from "../../src/services/statusnet/status.js";
+import { timeline } from "../../src/services/statusnet/statuses.js";
+import type { Api } from "../../src/services/statusnet/update.js";
+import { loadXmlParser } from "../../src/services/statusnet/xml.js";
 import { fixtureReply } from "../helpers/fixtures.js";
 
-// The XML parser loads with a connection (core/session.ts); these tests make their Api by hand.
+// The XML parser loads with a connection (src/services/statusnet/connect.ts); these tests make their Api by hand.
 beforeAll(loadXmlParser);
 
 /** An Api whose server answers `path` with `body` (MockAgent: unit tests only). */
@@ -106,7 +106,7 @@ describe("a status swallowed as a command (fixtures o-command-*)", () => {
     ["o-command-reply-swallowed.xml.txt", "reply to nothing 051043", "reply"],
   ])("%s", async (fixture, sent, word) => {
     const api = apiAnswering("/api/statuses/show/1.xml", fixtureReply(fixture).body, "xml");
-    const { showStatus } = await import("../../src/api/statuses.js");
+    const { showStatus } = await import("../../src/services/statusnet/statuses.js");
     const { status } = await showStatus(api, "1");
     const err = await swallowedCommand(sent, reply(status));
     expect(err?.exitCode).toBe(65);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isStoredFormOf, storedForm } from "../../src/api/stored-text.js";
+import { isStoredFormOf, storedForm } from "../../src/services/statusnet/stored-text.js";
 
 describe("the text as GNU social stores it (html_entity_decode ENT_NOQUOTES, HTML 4.01)", () => {
   it("decodes HTML 4.01 references only, never the quotes", () => {

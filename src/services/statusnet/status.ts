@@ -1,24 +1,7 @@
+import type { Status, User } from "../service.js";
 import { ReplyFormatError } from "./xml.js";
 
-export interface User {
-  id: string;
-  screenName: string;
-  name: string;
-}
-
-/** A status as identica works with it, the same whatever wire format it came in. */
-export interface Status {
-  id: string;
-  text: string;
-  /** ISO 8601 (UTC), or null when the server's date could not be read. */
-  createdAt: string | null;
-  /** The client that posted it, as plain text (`<a href…>name</a>` reduced to `name`). */
-  source: string | null;
-  inReplyToId: string | null;
-  inReplyToScreenName: string | null;
-  conversationId: string | null;
-  user: User;
-}
+export type { Status, User };
 
 type Obj = Record<string, unknown>;
 

@@ -1,5 +1,5 @@
 import type { XMLParser, XMLValidator } from "fast-xml-parser";
-import { oneLine } from "../sanitize.js";
+import { oneLine } from "../../sanitize.js";
 
 export class ReplyFormatError extends Error {
   constructor(message: string) {
@@ -30,12 +30,12 @@ let xml: { parser: XMLParser; validator: typeof XMLValidator } | undefined;
 
 /**
  * fast-xml-parser is in the bundle that loads with the first request (net-libs.ts), not in the program's:
- * core/session.ts loads it with the connection, before any reply can arrive, and parseXml stays
+ * connect.ts loads it with the connection, before any reply can arrive, and parseXml stays
  * synchronous. Whatever parses XML outside a session (unit tests) calls this first.
  */
 export async function loadXmlParser(): Promise<void> {
   if (xml) return;
-  const { XMLParser, XMLValidator } = await import("../net-libs.js");
+  const { XMLParser, XMLValidator } = await import("../../net-libs.js");
   xml ??= { parser: new XMLParser(OPTIONS), validator: XMLValidator };
 }
 

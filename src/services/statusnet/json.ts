@@ -1,4 +1,4 @@
-import { oneLine } from "../sanitize.js";
+import { oneLine } from "../../sanitize.js";
 import { ReplyFormatError } from "./xml.js";
 
 /**

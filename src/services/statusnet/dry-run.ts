@@ -1,8 +1,9 @@
-import { ACCEPT, updateForm, updateUrl } from "../api/forms.js";
-import type { PostRequest } from "./post.js";
+import type { ServiceOptions } from "../options.js";
+import type { PostParams } from "../service.js";
+import { ACCEPT, updateForm, updateUrl } from "./forms.js";
 
 /** `--dry-run`: the request that would be sent, with the credential shown only as redacted. */
-export function describePost(req: Omit<PostRequest, "credential">): string {
+export function describeUpdate(req: PostParams & Omit<ServiceOptions, "credential">): string {
   const url = updateUrl(req.server, req.format);
   const body = updateForm(req);
   return [

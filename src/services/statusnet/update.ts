@@ -1,6 +1,6 @@
-import type { Server } from "../config/server.js";
-import { HttpError } from "../errors.js";
-import type { CredentialCallback, HttpSession } from "../http/client.js";
+import type { Server } from "../../config/server.js";
+import { HttpError } from "../../errors.js";
+import type { CredentialCallback, HttpSession } from "../../http/client.js";
 import { ACCEPT, type UpdateParams, updateForm, updateUrl } from "./forms.js";
 import { errorForStatus, type ParsedReply, parseSuccess, unknownOutcome, type WireFormat } from "./reply.js";
 import { type Status, toStatus } from "./status.js";
@@ -13,12 +13,9 @@ export interface Api {
   credential: CredentialCallback | undefined;
 }
 
-export interface StatusReply {
+export interface UpdateReply {
   status: Status;
   reply: ParsedReply;
-}
-
-export interface UpdateReply extends StatusReply {
   /**
    * By the server's own clock (its `Date` header, less the time the exchange took and a second of
    * rounding): a notice created before this cannot be the one this request made.

@@ -1,7 +1,7 @@
-import { endpointUrl } from "../config/server.js";
 import { ACCEPT } from "./forms.js";
 import { parseSuccess } from "./reply.js";
 import type { Api } from "./update.js";
+import { endpointUrl } from "./urls.js";
 
 /**
  * The server's length limit from `statusnet/config` (docs/statusnet-api.md §3.1): `notice/contentlimit` when set,

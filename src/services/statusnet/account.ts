@@ -1,24 +1,9 @@
-import { endpointUrl } from "../config/server.js";
+import type { Profile, ProfileReply } from "../service.js";
 import { ACCEPT } from "./forms.js";
-import { errorForStatus, type ParsedReply, parseSuccess, unknownOutcome } from "./reply.js";
+import { errorForStatus, parseSuccess, unknownOutcome } from "./reply.js";
 import { toStatus } from "./status.js";
 import type { Api } from "./update.js";
-
-/** The account as `verify_credentials` describes it. */
-export interface Profile {
-  id: string;
-  screenName: string;
-  name: string;
-  profileUrl: string | null;
-  statusesCount: number | null;
-  /** The latest notice, without its user. */
-  latest: { id: string; text: string; createdAt: string | null } | null;
-}
-
-export interface ProfileReply {
-  profile: Profile;
-  reply: ParsedReply;
-}
+import { endpointUrl } from "./urls.js";
 
 /**
  * `GET account/verify_credentials.{xml,json}` (docs/statusnet-api.md §3.3): always needs authentication, so it goes

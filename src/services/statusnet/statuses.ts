@@ -1,8 +1,9 @@
-import { endpointUrl } from "../config/server.js";
+import type { StatusReply, TimelineKind, TimelineQuery, TimelineReply } from "../service.js";
 import { ACCEPT } from "./forms.js";
 import { errorForStatus, parseSuccess, unknownOutcome } from "./reply.js";
-import { type Status, toStatus } from "./status.js";
-import { type Api, type StatusReply, statusOf } from "./update.js";
+import { toStatus } from "./status.js";
+import { type Api, statusOf } from "./update.js";
+import { endpointUrl } from "./urls.js";
 
 /** `GET statuses/show/ID.{xml,json}` (docs/statusnet-api.md §3.4): 404 unknown, 410 deleted, both exit 65. */
 export async function showStatus(api: Api, id: string): Promise<StatusReply> {
@@ -37,34 +38,12 @@ export async function destroyStatus(api: Api, id: string): Promise<StatusReply> 
   return { status: statusOf(reply, api.format, res.status, url.host), reply };
 }
 
-export type TimelineKind = "home" | "user" | "mentions" | "public";
-export const TIMELINE_KINDS: readonly TimelineKind[] = ["home", "user", "mentions", "public"];
-
 const TIMELINE_PATHS: Record<TimelineKind, string> = {
   home: "statuses/home_timeline",
   user: "statuses/user_timeline",
   mentions: "statuses/mentions",
   public: "statuses/public_timeline",
 };
-
-export interface TimelineQuery {
-  kind: TimelineKind;
-  count?: number | undefined;
-  sinceId?: string | undefined;
-  maxId?: string | undefined;
-  /** For `user`: whose timeline (`screen_name`); without it, the authenticated user's. */
-  of?: string | undefined;
-}
-
-export interface TimelineReply {
-  statuses: Status[];
-  text: string;
-  /**
-   * How far the server's clock is ahead of ours (negative: behind), from its `Date` header; 0 when it
-   * sent none. Its `created_at` times are on its clock.
-   */
-  clockSkewMs: number;
-}
 
 /**
  * The timelines (docs/statusnet-api.md §3.6): `public` and `user` with a screen_name need no login on a public site,

@@ -1,5 +1,6 @@
-import { endpointUrl, type Server } from "../config/server.js";
+import type { Server } from "../../config/server.js";
 import type { WireFormat } from "./reply.js";
+import { endpointUrl } from "./urls.js";
 
 /** Request building for `statuses/update`, apart from reply parsing so `--dry-run` loads no parser. */
 export interface UpdateParams {

@@ -1,11 +1,12 @@
-import { ExitCode, HttpError } from "../errors.js";
-import type { HttpResponse } from "../http/client.js";
-import { exitCodeForStatus } from "../http/status.js";
-import { oneLine } from "../sanitize.js";
+import { ExitCode, HttpError } from "../../errors.js";
+import type { HttpResponse } from "../../http/client.js";
+import { exitCodeForStatus } from "../../http/status.js";
+import { oneLine } from "../../sanitize.js";
+import type { WireFormat } from "../service.js";
 import { parseJson } from "./json.js";
 import { parseXml, ReplyFormatError } from "./xml.js";
 
-export type WireFormat = "xml" | "json";
+export type { WireFormat };
 
 export interface ParsedReply {
   /** The document: the XML tree (root element as the only key) or the JSON value. */

@@ -1,0 +1,20 @@
+import type { ServiceOptions } from "./options.js";
+
+export type { ServiceOptions };
+
+import type { PostParams, Service } from "./service.js";
+import { withStatusNet } from "./statusnet/connect.js";
+import { describeUpdate } from "./statusnet/dry-run.js";
+
+/**
+ * Opens the server's service on one connection, runs `fn` with it, and closes it. The one place that
+ * picks an API: StatusNet is the only one so far (docs/cli.md "Two APIs" says how a second is chosen).
+ */
+export function withService<T>(opts: ServiceOptions, fn: (svc: Service) => Promise<T>): Promise<T> {
+  return withStatusNet(opts, fn);
+}
+
+/** `--dry-run`: the request that would post this status, with the credential shown only as redacted. */
+export function describePost(req: PostParams & Omit<ServiceOptions, "credential">): string {
+  return describeUpdate(req);
+}

@@ -1,0 +1,112 @@
+import type { Server } from "../config/server.js";
+
+/**
+ * What the commands and core/ need from a server, whatever API it speaks. StatusNet / GNU social is the
+ * first implementation (services/statusnet/); an API is added as a sibling folder that implements this.
+ * Every method throws the typed errors of errors.ts, which already carry the exit-code meaning (an
+ * HttpError's `sent` tells 75 from 76; `kept` says what became of a failed post).
+ */
+export interface Service {
+  readonly server: Server;
+  /** `--timeout` starts again (per line for `post --lines`, after a Retry-After wait). */
+  newDeadline(): void;
+  /** A status id as this API writes one; a UsageError (64) for anything else, before sending. */
+  statusId(id: string): string;
+  /** The status's page on the web. */
+  statusUrl(id: string): string;
+  /** The server's length limit: 0 for none, undefined when it cannot say. */
+  textLimit(): Promise<number | undefined>;
+  /**
+   * Posts one status. A refusal because it is too long has `details.tooLong`; one because the server
+   * already has it is marked `kept: already-posted`; a text the server ran as a command is an error.
+   */
+  post(p: PostParams): Promise<StatusReply>;
+  /** The user's own recent status with this text (as the server stores it), posted no earlier than `since`. */
+  findMine(user: string, text: string, since: Date | undefined): Promise<StatusReply | undefined>;
+  show(id: string): Promise<StatusReply>;
+  delete(id: string): Promise<StatusReply>;
+  timeline(q: TimelineQuery): Promise<TimelineReply>;
+  whoami(): Promise<ProfileReply>;
+}
+
+export interface PostParams {
+  text: string;
+  /** The client name the server shows. */
+  source: string;
+  replyTo?: string | undefined;
+  /** The account, when known: some checks read its timeline. */
+  user?: string | undefined;
+  /** The same for every retry of one status (the outbox entry's id), for APIs that take one. */
+  idempotencyKey?: string | undefined;
+}
+
+/** The body format asked for: `-o xml` / `-o json` print the server's own reply. */
+export type WireFormat = "xml" | "json";
+
+export interface User {
+  id: string;
+  screenName: string;
+  name: string;
+}
+
+/** A status as identica works with it, the same whatever API or wire format it came in. */
+export interface Status {
+  id: string;
+  text: string;
+  /** ISO 8601 (UTC), or null when the server's date could not be read. */
+  createdAt: string | null;
+  /** The client that posted it, as plain text (`<a href…>name</a>` reduced to `name`). */
+  source: string | null;
+  inReplyToId: string | null;
+  inReplyToScreenName: string | null;
+  conversationId: string | null;
+  user: User;
+}
+
+/** The account as the server describes it to its owner. */
+export interface Profile {
+  id: string;
+  screenName: string;
+  name: string;
+  profileUrl: string | null;
+  statusesCount: number | null;
+  /** The latest notice, without its user. */
+  latest: { id: string; text: string; createdAt: string | null } | null;
+}
+
+/** The body as the server sent it (`-o xml` / `-o json` print it as it is). */
+export interface RawReply {
+  text: string;
+}
+
+export interface StatusReply {
+  status: Status;
+  reply: RawReply;
+}
+
+export interface ProfileReply {
+  profile: Profile;
+  reply: RawReply;
+}
+
+export type TimelineKind = "home" | "user" | "mentions" | "public";
+export const TIMELINE_KINDS: readonly TimelineKind[] = ["home", "user", "mentions", "public"];
+
+export interface TimelineQuery {
+  kind: TimelineKind;
+  count?: number | undefined;
+  sinceId?: string | undefined;
+  maxId?: string | undefined;
+  /** For `user`: whose timeline; without it, the authenticated user's. */
+  of?: string | undefined;
+}
+
+export interface TimelineReply {
+  statuses: Status[];
+  text: string;
+  /**
+   * How far the server's clock is ahead of ours (negative: behind), from its `Date` header; 0 when it
+   * sent none. Its `createdAt` times are on its clock.
+   */
+  clockSkewMs: number;
+}

@@ -1,0 +1,63 @@
+import { UsageError } from "../../errors.js";
+import type { Service, TimelineQuery } from "../service.js";
+import { verifyCredentials } from "./account.js";
+import { findPosted, postUpdate } from "./post.js";
+import { fetchTextLimit } from "./server-config.js";
+import { destroyStatus, showStatus, timeline } from "./statuses.js";
+import type { Api } from "./update.js";
+import { noticeUrl } from "./urls.js";
+
+/** The StatusNet / GNU social API (docs/statusnet-api.md) on one open connection. */
+export class StatusNet implements Service {
+  readonly #api: Api;
+
+  constructor(api: Api) {
+    this.#api = api;
+  }
+
+  get server() {
+    return this.#api.server;
+  }
+
+  newDeadline(): void {
+    this.#api.session.newDeadline();
+  }
+
+  /** StatusNet ids are digits. */
+  statusId(id: string): string {
+    if (!/^\d+$/.test(id)) throw new UsageError(`a status id is a number, not "${id}"`);
+    return id;
+  }
+
+  statusUrl(id: string): string {
+    return noticeUrl(this.server, id);
+  }
+
+  textLimit() {
+    return fetchTextLimit(this.#api);
+  }
+
+  post(p: Parameters<Service["post"]>[0]) {
+    return postUpdate(this.#api, p);
+  }
+
+  findMine(user: string, text: string, since: Date | undefined) {
+    return findPosted(this.#api, user, text, since);
+  }
+
+  show(id: string) {
+    return showStatus(this.#api, this.statusId(id));
+  }
+
+  delete(id: string) {
+    return destroyStatus(this.#api, this.statusId(id));
+  }
+
+  timeline(q: TimelineQuery) {
+    return timeline(this.#api, q);
+  }
+
+  whoami() {
+    return verifyCredentials(this.#api);
+  }
+}
