@@ -4,7 +4,6 @@ import { cacheDir, configFile } from "../config/paths.js";
 import { readRegularFile } from "../config/regular-file.js";
 import type { Server } from "../config/server.js";
 import type { Context } from "../context.js";
-import { FileSpaces } from "../core/spaces.js";
 import { EnvStore } from "../credentials/env.js";
 import { PasswordFileStore } from "../credentials/file.js";
 import { KeychainStore } from "../credentials/keychain.js";
@@ -15,6 +14,7 @@ import { UsageError } from "../errors.js";
 import type { HttpConfig } from "../http/client.js";
 import { Printer } from "../output/printer.js";
 import { OUTPUT_MODES, type OutputMode } from "../output/status.js";
+import { knownSpaces } from "../services/open.js";
 import type { WireFormat } from "../services/service.js";
 import { userAgent } from "../version.js";
 
@@ -145,7 +145,7 @@ export function credentialSource(g: Globals, ctx: Context, server: Server, origi
 export async function httpConfig(g: Globals, ctx: Context, server?: Server): Promise<HttpConfig> {
   const preemptive = g.flags.preemptive !== false && g.config.preemptive !== "false";
   return {
-    spaces: server && preemptive ? new FileSpaces(cacheDir(ctx.env), server.apiRoot, ctx.now) : undefined,
+    spaces: server && preemptive ? knownSpaces(cacheDir(ctx.env), server.apiRoot, ctx.now) : undefined,
     proxy: proxySetting(g.flags.proxy, ctx),
     timeoutMs: g.timeoutMs,
     userAgent: userAgent(),

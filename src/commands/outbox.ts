@@ -22,7 +22,7 @@ import {
   serverOf,
   userOf,
 } from "./globals.js";
-import { printResult } from "./post.js";
+import { printResult } from "./post-result.js";
 
 /** `identica outbox [list|send|drop ID]`: statuses that could not be posted, kept until sent or dropped. */
 export async function outboxCommand(

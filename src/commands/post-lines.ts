@@ -21,7 +21,7 @@ import { writeDiagnostic } from "../output/printer.js";
 import { sanitizeForTerminal } from "../sanitize.js";
 import { withService } from "../services/open.js";
 import { credentialSource, type Globals, httpConfig, userOf } from "./globals.js";
-import { type PostFlags, printResult } from "./post.js";
+import { type PostFlags, printResult } from "./post-result.js";
 
 /** The longest `Retry-After` honoured before a line goes to the outbox instead. */
 const MAX_RETRY_WAIT_S = 300;

@@ -7,28 +7,18 @@ import { setPending } from "../core/pending.js";
 import type { PostResult } from "../core/post.js";
 import { readStatusText } from "../core/text.js";
 import { ExitCode, UsageError } from "../errors.js";
-import { loadStyle, useColor } from "../output/color.js";
-import { plainStatusOutput, prettyStatus, statusJson } from "../output/status.js";
-import { jsonForTerminal } from "../sanitize.js";
 import {
   credentialSource,
   type GlobalFlags,
-  type Globals,
   httpConfig,
   readGlobals,
   serverOf,
   userOf,
   withSpinner,
 } from "./globals.js";
+import { type PostFlags, printResult } from "./post-result.js";
 
-export interface PostFlags {
-  replyTo?: string;
-  source: string;
-  dryRun?: boolean;
-  maxLength?: string;
-  ifAbsent?: boolean;
-  lines?: boolean;
-}
+export type { PostFlags };
 
 /** `identica post [text...]`: read the text, check it, send it, print the status the server made. */
 export async function postCommand(
@@ -112,25 +102,6 @@ export async function postCommand(
   setPending(undefined);
   await printResult(ctx, g, result);
   return ExitCode.Ok;
-}
-
-export async function printResult(
-  ctx: Context,
-  g: Globals,
-  result: PostResult,
-  oneLineJson = false,
-): Promise<void> {
-  if (g.output === "pretty") {
-    const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));
-    const already = result.existing ? style.dim("(already posted; nothing sent)\n") : "";
-    g.printer.result(`${already}${prettyStatus(result.status, result.url, style, ctx.now())}`);
-  } else if (g.output === "json" && oneLineJson) {
-    g.printer.result(`${jsonForTerminal(statusJson(result.status, result.url))}\n`);
-  } else {
-    g.printer.result(
-      plainStatusOutput(g.output, result.status, result.url, result.reply.text, g.printer.tty),
-    );
-  }
 }
 
 function parseMaxLength(v: string): number {

@@ -2,7 +2,7 @@ import type { Server } from "../config/server.js";
 import { ExitCode, HttpError, IdenticaError, type Kept } from "../errors.js";
 import { sanitizeForTerminal } from "../sanitize.js";
 import { afterAttempt, type Outbox, type OutboxEntry } from "./outbox.js";
-import type { SavePending } from "./pending.js";
+import type { SavePending } from "./save-types.js";
 import { type ReadInput, RefusedTextError, stdinText } from "./text.js";
 
 /** A status about to be posted, as the outbox would keep it. */

@@ -1,21 +1,11 @@
 import { execFile } from "node:child_process";
 import type { Env } from "../context.js";
 import { ConfigError } from "../errors.js";
+import type { KeytarApi } from "./keytar-api.js";
 import { KeytarLoadError, keytarInChild } from "./keytar-child.js";
 import type { CredentialStore, CredentialTarget, Lookup } from "./store.js";
 
-/** The part of keytar identica uses; tests may pass a fake. */
-export interface KeytarApi {
-  getPassword(service: string, account: string): Promise<string | null>;
-  setPassword(service: string, account: string, password: string): Promise<void>;
-  deletePassword(service: string, account: string): Promise<boolean>;
-  findCredentials(service: string): Promise<{ account: string; password: string }[]>;
-  /**
-   * Called when a call did not answer in time: ends whatever is blocked (the helper process), so that
-   * nothing keeps the CLI alive; a fake need not have it.
-   */
-  abandon?(): void;
-}
+export type { KeytarApi };
 
 /** `identica:<host[:port]>` (docs/cli.md "Credentials"): the same key that parsed the connection's URL. */
 export function serviceName(key: string): string {

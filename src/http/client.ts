@@ -11,47 +11,14 @@ import {
   MalformedChallengeError,
   parseChallenges,
 } from "./challenge.js";
+import type { BasicCredential, HttpConfig, ProtectionSpaces } from "./config.js";
 import { Deadline, DeadlineExpired } from "./deadline.js";
 import { makeDispatcher } from "./dispatcher.js";
 import { classifyNetworkError } from "./network-errors.js";
 import { traceRequestHead, traceResponse } from "./trace.js";
 import { wire } from "./wire.js";
 
-/** What the HTTP layer needs to know of remembered protection spaces (kept in the cache dir by core). */
-export interface ProtectionSpaces {
-  covers(url: URL): { charset: string | null } | undefined;
-  remember(url: URL, realm: string | undefined, charset: string | undefined): void;
-  forget(url: URL): void;
-}
-
-export interface HttpConfig {
-  /**
-   * One deadline for the whole exchange of a session (limit lookup, post, challenge and retry), in
-   * milliseconds from its first request; time at the password prompt does not count.
-   */
-  timeoutMs: number;
-  userAgent: string;
-  /** CAs (PEM) trusted besides Node's defaults: `--cacert`, with NODE_EXTRA_CA_CERTS. */
-  extraCa?: string[] | undefined;
-  /** Allow Basic over plain http to a host that is not loopback. */
-  insecureHttp: boolean;
-  maxResponseBytes: number;
-  /** `-v`: receives the exchange line by line, Authorization already redacted. */
-  trace?: ((line: string) => void) | undefined;
-  /** Called with each credential (and the Basic token made of it) before it is used, so diagnostics can mask it. */
-  onSecret?: ((credential: BasicCredential & { token68: string }) => void) | undefined;
-  /** Unit tests inject undici's MockAgent here; otherwise a one-connection Client is made. */
-  dispatcher?: Dispatcher | undefined;
-  /** Protection spaces known from earlier runs: Basic goes out at once for URLs they cover. */
-  spaces?: ProtectionSpaces | undefined;
-  /** Proxies: `--proxy URL`, or HTTP(S)_PROXY/NO_PROXY from the environment; none with `--no-proxy`. */
-  proxy?: { url: string } | { env: { httpProxy: string; httpsProxy: string; noProxy: string } } | undefined;
-}
-
-export interface BasicCredential {
-  user: string;
-  password: string;
-}
+export type { BasicCredential, HttpConfig, ProtectionSpaces };
 
 /**
  * Asked for the credential only once a Basic challenge has arrived (docs/threats.md A1), or for a known

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import type { SecureContext } from "node:tls";
 import type { Dispatcher } from "undici";
-import type { HttpConfig } from "./client.js";
+import type { HttpConfig } from "./config.js";
 
 /** A dispatcher and undici's request() of the same copy of undici (see http/proxy.ts). */
 export interface Connection {

@@ -1,3 +1,4 @@
+import type { ProtectionSpaces } from "../http/config.js";
 import type { ServiceOptions } from "./options.js";
 
 export type { ServiceOptions };
@@ -5,6 +6,7 @@ export type { ServiceOptions };
 import type { PostParams, Service } from "./service.js";
 import { withStatusNet } from "./statusnet/connect.js";
 import { describeUpdate } from "./statusnet/dry-run.js";
+import { FileSpaces } from "./statusnet/spaces.js";
 
 /**
  * Opens the server's service on one connection, runs `fn` with it, and closes it. The one place that
@@ -17,4 +19,12 @@ export function withService<T>(opts: ServiceOptions, fn: (svc: Service) => Promi
 /** `--dry-run`: the request that would post this status, with the credential shown only as redacted. */
 export function describePost(req: PostParams & Omit<ServiceOptions, "credential">): string {
   return describeUpdate(req);
+}
+
+/**
+ * Protection spaces remembered from earlier runs (kept in the cache dir), so that a known one gets its
+ * credential at once instead of after a 401.
+ */
+export function knownSpaces(cacheDir: string, apiRoot: URL, now: () => Date): ProtectionSpaces {
+  return new FileSpaces(cacheDir, apiRoot, now);
 }

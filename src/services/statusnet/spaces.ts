@@ -1,6 +1,7 @@
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { readRegularFileSync } from "../config/regular-file.js";
+import { readRegularFileSync } from "../../config/regular-file.js";
+import type { ProtectionSpaces } from "../../http/config.js";
 
 /**
  * Known protection spaces (RFC 9110 §11.5): after a successful challenge, the origin, realm and API
@@ -15,12 +16,6 @@ export interface SpaceRecord {
   /** The challenge's `charset`, which decides NFC normalisation of the credential. */
   charset: string | null;
   savedAt: string;
-}
-
-export interface ProtectionSpaces {
-  covers(url: URL): SpaceRecord | undefined;
-  remember(url: URL, realm: string | undefined, charset: string | undefined): void;
-  forget(url: URL): void;
 }
 
 export class FileSpaces implements ProtectionSpaces {
