@@ -1,4 +1,5 @@
 import type { Readable, Writable } from "node:stream";
+import { RunSession } from "./run-session.js";
 
 export type InStream = Readable & { isTTY?: boolean };
 export type OutStream = Writable & { isTTY?: boolean; columns?: number };
@@ -16,6 +17,8 @@ export interface Context {
   now: () => Date;
   /** Credentials registered here are masked in diagnostics (never in results: see Redactor). */
   redactor: Redactor;
+  /** What this run has in flight and must save if it is cut short (the signal handler asks it). */
+  run: RunSession;
 }
 
 /** A credential as the HTTP layer used it; `token68` is the Basic value actually sent, when there was one. */
@@ -96,5 +99,6 @@ export function processContext(): Context {
     stderr: process.stderr,
     now: () => new Date(),
     redactor: new Redactor(),
+    run: new RunSession(),
   };
 }

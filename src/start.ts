@@ -1,8 +1,6 @@
 import { accessSync, constants } from "node:fs";
 import { processContext } from "./context.js";
-import { saveAll } from "./core/pending.js";
 import { ExitCode } from "./errors.js";
-import { authenticatedRequestInFlight } from "./http/wire.js";
 import { watchUntilFinished } from "./watchdog.js";
 
 /**
@@ -14,6 +12,8 @@ export async function start(argv: string[]): Promise<void> {
   // terminal (EIO) must not change the exit code: the outcome decides it, and a wrapper that retries
   // on "1" would post twice (docs/threats.md H1, I9). Nothing more can be said on a stream that failed.
   for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
+  const ctx = processContext();
+  const { run } = ctx;
   for (const [signal, code] of [
     ["SIGINT", ExitCode.Interrupted],
     ["SIGTERM", ExitCode.Terminated],
@@ -21,12 +21,12 @@ export async function start(argv: string[]): Promise<void> {
     ["SIGHUP", ExitCode.HangUp],
   ] as const) {
     process.once(signal, () => {
-      const sent = authenticatedRequestInFlight();
+      const sent = run.wire.authenticatedRequestInFlight();
       const state = sent
         ? "after the status was sent; it may have been posted (check before posting again)"
         : "nothing was posted";
       // The status being posted (or the text being read) and, for --lines, the lines read after it.
-      const { lines } = saveAll(sent, code, `interrupted (${signal})`);
+      const { lines } = run.pending.saveAll(sent, code, `interrupted (${signal})`);
       for (const line of [`identica: interrupted (${signal}); ${state}`, ...lines]) {
         process.stderr.write(`${line}\n`);
       }
@@ -35,10 +35,10 @@ export async function start(argv: string[]): Promise<void> {
   }
   const { main } = await import("./cli.js");
   // Whatever a library does, the process ends with a documented code and the status saved.
-  const finished = watchUntilFinished();
+  const finished = watchUntilFinished(run);
   let code: number;
   try {
-    code = await main(argv, processContext());
+    code = await main(argv, ctx);
   } finally {
     finished();
   }

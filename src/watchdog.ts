@@ -1,6 +1,5 @@
-import { saveAll } from "./core/pending.js";
 import { ExitCode } from "./errors.js";
-import { authenticatedRequestInFlight } from "./http/wire.js";
+import type { RunSession } from "./run-session.js";
 
 /** Node's code for a process whose top-level await never settled: the event loop ran out of work. */
 const UNSETTLED_TOP_LEVEL_AWAIT = 13;
@@ -12,14 +11,17 @@ const UNSETTLED_TOP_LEVEL_AWAIT = 13;
  * may have been posted, and the code is 76 (an authenticated write was on the wire) or 70 (a bug).
  * Returns the function to call once the command has finished.
  */
-export function watchUntilFinished(stderr: { write(s: string): unknown } = process.stderr): () => void {
+export function watchUntilFinished(
+  run: RunSession,
+  stderr: { write(s: string): unknown } = process.stderr,
+): () => void {
   let finished = false;
   const end = (): number => {
     finished = true;
-    const inFlight = authenticatedRequestInFlight();
+    const inFlight = run.wire.authenticatedRequestInFlight();
     const code = inFlight ? ExitCode.Protocol : ExitCode.Internal;
     const what = "the run ended before the command finished (a bug: nothing was left to wait for)";
-    const { kept, lines } = saveAll(inFlight, code, what);
+    const { kept, lines } = run.pending.saveAll(inFlight, code, what);
     stderr.write(
       inFlight
         ? `identica: ${what}; the status was sent and no reply came back, so it may have been posted (check the timeline before posting again)\n`

@@ -154,6 +154,8 @@ export async function httpConfig(g: Globals, ctx: Context, server?: Server): Pro
     maxResponseBytes: MAX_RESPONSE_BYTES,
     trace: g.printer.verbose ? g.printer.note : undefined,
     onSecret: (c) => ctx.redactor.addCredential(c),
+    wire: ctx.run.wire,
+    pauses: ctx.run.pauses,
   };
 }
 
@@ -214,7 +216,7 @@ export async function withSpinner<T>(
 ): Promise<T> {
   if (g.printer.quiet || g.output === "json" || g.printer.verbose || ctx.stderr.isTTY !== true) return fn();
   const { startSpinner } = await import("../output/spinner.js");
-  const stop = startSpinner(ctx.stderr, label);
+  const stop = startSpinner(ctx.stderr, label, ctx.run.spinner);
   try {
     return await fn();
   } finally {

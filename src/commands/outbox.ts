@@ -7,7 +7,6 @@ import { keptLines, mayHavePosted, updater } from "../core/keep.js";
 import { LimitCache } from "../core/limit-cache.js";
 import { acquireLock } from "../core/lock.js";
 import { type CorruptEntry, isCorrupt, Outbox, type OutboxEntry, uncertainSince } from "../core/outbox.js";
-import { setPending } from "../core/pending.js";
 import { checkText } from "../core/text.js";
 import { ExitCode, IdenticaError, UsageError, worse } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
@@ -158,7 +157,7 @@ async function send(
       const since = uncertainSince(entry);
       const startedAt = ctx.now();
       const save = updater(outbox, entry, startedAt);
-      setPending(save);
+      ctx.run.pending.set(save);
       try {
         // A text identica refused when it was read is checked again: never sent as it was kept.
         checkEntryText(entry);
@@ -179,14 +178,14 @@ async function send(
             unlessPosted: since === null ? undefined : { since: new Date(since) },
           },
         );
-        setPending(undefined);
+        ctx.run.pending.set(undefined);
         outbox.remove(entry.id);
         g.printer.note(
           `* ${entry.id}: ${result.existing ? "was already posted" : "posted"} as #${result.status.id}`,
         );
         await printResult(ctx, g, result, true);
       } catch (err) {
-        setPending(undefined);
+        ctx.run.pending.set(undefined);
         if (err instanceof IdenticaError && err.kept?.kind === "already-posted") {
           // A refused duplicate: the server has this text already (docs/threats.md I2).
           outbox.remove(entry.id);

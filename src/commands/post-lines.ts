@@ -13,7 +13,6 @@ import {
 import { checkLength, LimitCache } from "../core/limit-cache.js";
 import { type Line, LineSplitter, lineText, MAX_LINE_BYTES, quoteLine, splitLines } from "../core/lines.js";
 import { Outbox } from "../core/outbox.js";
-import { setPending, setUnread } from "../core/pending.js";
 import { type PostResult, postOn } from "../core/post.js";
 import { checkText, decodeKeeping } from "../core/text.js";
 import { ExitCode, HttpError, IdenticaError, worse } from "../errors.js";
@@ -64,7 +63,7 @@ export async function postLines(
   // Each line is read as its end arrives, with at most 1 MiB of it in memory (docs/threats.md I13); what
   // the splitter holds beyond the line being posted is kept by an interrupted run (keepUnread).
   const splitter = new LineSplitter();
-  setUnread((exitCode, reason) =>
+  ctx.run.pending.setUnread((exitCode, reason) =>
     keepUnread(ctx, splitter, {
       outbox,
       unsent,
@@ -95,7 +94,7 @@ export async function postLines(
         if (text === undefined) continue;
         const keep = keeper(outbox, { ...unsent, text }, ctx.now());
         // From here until its outcome is known, an interrupted run saves this line.
-        setPending(keep, `line ${lineNo}`);
+        ctx.run.pending.set(keep, `line ${lineNo}`);
         // --timeout is per line: the stream may last for days.
         svc.newDeadline();
         try {
@@ -106,7 +105,7 @@ export async function postLines(
           }
           checkLimit(text);
         } catch (err) {
-          setPending(undefined);
+          ctx.run.pending.set(undefined);
           fail(lineNo, keepOnFailure(err, keep));
           continue;
         }
@@ -122,16 +121,16 @@ export async function postLines(
             );
           }, g.printer.note);
         } catch (err) {
-          setPending(undefined);
+          ctx.run.pending.set(undefined);
           fail(lineNo, keepOnFailure(err, keep));
           continue;
         }
-        setPending(undefined);
+        ctx.run.pending.set(undefined);
         await printResult(ctx, g, result, true);
       }
     });
   } finally {
-    setUnread(undefined);
+    ctx.run.pending.setUnread(undefined);
   }
   return worst;
 }

@@ -3,7 +3,6 @@ import type { Context } from "../context.js";
 import { keeper, keepOnFailure, keepRefused, partialKeeper } from "../core/keep.js";
 import { checkLength, LimitCache } from "../core/limit-cache.js";
 import { Outbox } from "../core/outbox.js";
-import { setPending } from "../core/pending.js";
 import type { PostResult } from "../core/post.js";
 import { readStatusText } from "../core/text.js";
 import { ExitCode, UsageError } from "../errors.js";
@@ -53,7 +52,7 @@ export async function postCommand(
       stdin: ctx.stdin,
       // A signal before the end of stdin keeps what was read, marked refused: it may be incomplete.
       reading: (soFar) => {
-        if (!flags.dryRun) setPending(partialKeeper(outbox, unsent, soFar, readAt));
+        if (!flags.dryRun) ctx.run.pending.set(partialKeeper(outbox, unsent, soFar, readAt));
       },
     });
   } catch (err) {
@@ -61,7 +60,7 @@ export async function postCommand(
     // nothing, the outbox included: it only says what a real run would do.
     throw flags.dryRun ? err : keepRefused(err, outbox, unsent, readAt);
   } finally {
-    setPending(undefined);
+    ctx.run.pending.set(undefined);
   }
   const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
   if (maxLength !== undefined) checkLength(text, maxLength, "the --max-length");
@@ -85,7 +84,7 @@ export async function postCommand(
   const { postStatus } = await import("../core/post.js");
   const draft = { ...unsent, text };
   const keep = keeper(outbox, draft, ctx.now());
-  setPending(keep);
+  ctx.run.pending.set(keep);
   let result: PostResult;
   try {
     const http = await httpConfig(g, ctx, server);
@@ -96,10 +95,10 @@ export async function postCommand(
       ),
     );
   } catch (err) {
-    setPending(undefined);
+    ctx.run.pending.set(undefined);
     throw keepOnFailure(err, keep);
   }
-  setPending(undefined);
+  ctx.run.pending.set(undefined);
   await printResult(ctx, g, result);
   return ExitCode.Ok;
 }

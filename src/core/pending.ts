@@ -4,38 +4,42 @@ import type { SavePending, SaveUnread } from "./save-types.js";
 
 export type { SavePending, SaveUnread };
 
-let pending: { save: SavePending; what: string } | undefined;
-let unread: SaveUnread | undefined;
-
-/** `what` names the status in messages ("line 3" for `post --lines`). */
-export function setPending(save: SavePending | undefined, what = "the status"): void {
-  pending = save && { save, what };
-}
-
-export function setUnread(save: SaveUnread | undefined): void {
-  unread = save;
-}
-
-/** Saves the pending status (once) and returns where it went. */
-export function savePending(sent: boolean, exitCode: number, reason: string): Kept | undefined {
-  const p = pending;
-  pending = undefined;
-  return p?.save(sent, exitCode, reason);
-}
-
 /**
- * For a run that is ending early (a signal, the watchdog): saves the pending status and the unread
- * input (each once); returns what became of the status and every line for stderr saying where it all
- * went (the user's text itself when it could not be saved).
+ * What an interrupted run must still save (docs/cli.md: nothing the user typed is lost): the status
+ * being posted right now — set once the text is read (while stdin is still being read: what was read so
+ * far), cleared once the outcome is known — and, for `post --lines`, the input read but not yet used.
+ * One per run (the run session holds it).
  */
-export function saveAll(
-  sent: boolean,
-  exitCode: number,
-  reason: string,
-): { kept: Kept | undefined; lines: string[] } {
-  const what = pending?.what;
-  const kept = savePending(sent, exitCode, reason);
-  const save = unread;
-  unread = undefined;
-  return { kept, lines: [...keptLines(kept, what), ...(save?.(exitCode, reason) ?? [])] };
+export class Pending {
+  #pending: { save: SavePending; what: string } | undefined;
+  #unread: SaveUnread | undefined;
+
+  /** `what` names the status in messages ("line 3" for `post --lines`). */
+  set(save: SavePending | undefined, what = "the status"): void {
+    this.#pending = save && { save, what };
+  }
+
+  setUnread(save: SaveUnread | undefined): void {
+    this.#unread = save;
+  }
+
+  /** Saves the pending status (once) and returns where it went. */
+  save(sent: boolean, exitCode: number, reason: string): Kept | undefined {
+    const p = this.#pending;
+    this.#pending = undefined;
+    return p?.save(sent, exitCode, reason);
+  }
+
+  /**
+   * For a run that is ending early (a signal, the watchdog): saves the pending status and the unread
+   * input (each once); returns what became of the status and every line for stderr saying where it all
+   * went (the user's text itself when it could not be saved).
+   */
+  saveAll(sent: boolean, exitCode: number, reason: string): { kept: Kept | undefined; lines: string[] } {
+    const what = this.#pending?.what;
+    const kept = this.save(sent, exitCode, reason);
+    const save = this.#unread;
+    this.#unread = undefined;
+    return { kept, lines: [...keptLines(kept, what), ...(save?.(exitCode, reason) ?? [])] };
+  }
 }

@@ -1,7 +1,5 @@
 import type { Context } from "../context.js";
 import { ExitCode, IdenticaError } from "../errors.js";
-import { whilePaused } from "../http/deadline.js";
-import { stopSpinner } from "../output/spinner.js";
 import { sanitizeForTerminal } from "../sanitize.js";
 import type { CredentialStore, CredentialTarget, Lookup } from "./store.js";
 
@@ -16,11 +14,11 @@ export function canPrompt(ctx: Context, noInput: boolean): boolean {
  * `--timeout` deadline stands still meanwhile: a person typing is not a server that does not answer.
  */
 export function readLineFromTerminal(ctx: Context, prompt: string, echo = false): Promise<string> {
-  return whilePaused(() => readLine(ctx, prompt, echo));
+  return ctx.run.pauses.whilePaused(() => readLine(ctx, prompt, echo));
 }
 
 function readLine(ctx: Context, prompt: string, echo: boolean): Promise<string> {
-  stopSpinner();
+  ctx.run.spinner.stop();
   const stdin = ctx.stdin as Context["stdin"] & { setRawMode?: (raw: boolean) => void };
   // Echo goes off before the prompt appears, so nothing typed right after it shows on the screen.
   stdin.setRawMode?.(true);

@@ -12,11 +12,11 @@ import {
   parseChallenges,
 } from "./challenge.js";
 import type { BasicCredential, HttpConfig, ProtectionSpaces } from "./config.js";
-import { Deadline, DeadlineExpired } from "./deadline.js";
+import { Deadline, DeadlineExpired, PauseClock } from "./deadline.js";
 import { makeDispatcher } from "./dispatcher.js";
 import { classifyNetworkError } from "./network-errors.js";
 import { traceRequestHead, traceResponse } from "./trace.js";
-import { wire } from "./wire.js";
+import { type OnTheWire, Wire } from "./wire.js";
 
 export type { BasicCredential, HttpConfig, ProtectionSpaces };
 
@@ -73,34 +73,18 @@ interface Attempt {
   /** The request can change something on the server (not a GET). */
   mayWrite: boolean;
   form: string | undefined;
+  /** What this attempt put on the run's wire record, to clear it when the attempt ends. */
+  onWire?: OnTheWire | undefined;
 }
-let active: Attempt | undefined;
-const socketIds = new WeakMap<Socket, number>();
-let nextSocketId = 1;
 
-diagnostics.subscribe("undici:client:sendHeaders", (message) => {
-  const { headers, socket, request } = message as {
-    headers: string;
-    socket: Socket;
-    request?: { method?: string };
-  };
-  // A proxy's CONNECT carries nothing of ours to the site: a tunnel it refuses means nothing was sent.
-  if (!active || request?.method === "CONNECT") return;
-  active.sent = true;
-  wire.current = { sent: true, authenticated: active.authorization, mayWrite: active.mayWrite };
-  if (active.trace) {
-    let id = socketIds.get(socket);
-    const reused = id !== undefined;
-    if (id === undefined) {
-      id = nextSocketId++;
-      socketIds.set(socket, id);
-    }
-    active.trace(
-      `* ${reused ? "re-using" : "new"} connection #${id} to ${socket.remoteAddress}:${socket.remotePort}`,
-    );
-    traceRequestHead(headers, active.form, active.trace);
-  }
-});
+/** The shape of undici's diagnostics messages that identica reads. */
+interface RequestMessage {
+  request: { method?: string };
+}
+interface SendHeadersMessage extends RequestMessage {
+  headers: string;
+  socket: Socket;
+}
 
 /**
  * One origin, one connection: an undici `Client` keeps a single socket, so the challenge and the retry
@@ -117,11 +101,39 @@ export class HttpSession {
   #deadline: Deadline | undefined;
   /** The Authorization that the last challenge accepted, for the next requests of this session. */
   #authorization: Sent | undefined;
+  /** The run's record of what is on the wire, and its time at prompts (see run-session.ts). */
+  readonly #wire: Wire;
+  readonly #pauses: PauseClock;
+  /**
+   * This session's undici requests, each with its attempt: undici reports through a diagnostics channel
+   * (shared by the whole process) when a request's headers hit the socket, and only requests made here
+   * count for this session, however many sessions are running.
+   */
+  readonly #requests = new WeakMap<object, Attempt>();
+  readonly #onSendHeaders = (message: unknown) => this.#headersSent(message as SendHeadersMessage);
 
   constructor(origin: string, config: HttpConfig) {
     this.#origin = origin;
     this.#config = config;
     this.#client = config.dispatcher;
+    this.#wire = config.wire ?? new Wire();
+    this.#pauses = config.pauses ?? new PauseClock();
+  }
+
+  #headersSent({ headers, socket, request }: SendHeadersMessage): void {
+    const attempt = this.#requests.get(request);
+    // A proxy's CONNECT carries nothing of ours to the site: a tunnel it refuses means nothing was sent.
+    if (attempt === undefined || request.method === "CONNECT") return;
+    attempt.sent = true;
+    attempt.onWire = { sent: true, authenticated: attempt.authorization, mayWrite: attempt.mayWrite };
+    this.#wire.current = attempt.onWire;
+    if (attempt.trace) {
+      const { id, reused } = this.#wire.connection(socket);
+      attempt.trace(
+        `* ${reused ? "re-using" : "new"} connection #${id} to ${socket.remoteAddress}:${socket.remotePort}`,
+      );
+      traceRequestHead(headers, attempt.form, attempt.trace);
+    }
   }
 
   /** The session's whole `--timeout`, in milliseconds. */
@@ -303,8 +315,8 @@ export class HttpSession {
         : req.writesOnlyWhenAuthenticated && authorization === undefined
           ? "anonymous"
           : undefined;
-    this.#deadline ??= new Deadline(this.#config.timeoutMs);
-    active = attempt;
+    this.#deadline ??= new Deadline(this.#config.timeoutMs, this.#pauses);
+    diagnostics.subscribe("undici:client:sendHeaders", this.#onSendHeaders);
     try {
       return await this.#deadline.run(
         (signal) => this.#exchange(req, headers, attempt, signal),
@@ -321,10 +333,9 @@ export class HttpSession {
         harmless,
       });
     } finally {
-      if (active === attempt) {
-        active = undefined;
-        wire.current = undefined;
-      }
+      diagnostics.unsubscribe("undici:client:sendHeaders", this.#onSendHeaders);
+      if (attempt.onWire !== undefined && this.#wire.current === attempt.onWire)
+        this.#wire.current = undefined;
     }
   }
 
@@ -347,14 +358,24 @@ export class HttpSession {
     }
     // A dispatcher given in the config (unit tests' MockAgent) is driven by the bundled request().
     this.#request ??= (await import("../net-libs.js")).request;
-    const res = await this.#request.call(this.#client, {
-      origin: this.#origin,
-      method: req.method,
-      path: `${req.url.pathname}${req.url.search}`,
-      headers,
-      body: req.form ?? null,
-      signal,
-    });
+    // undici makes its request object synchronously within this call: that is when it is tagged as
+    // this attempt's (see #requests).
+    const tag = (message: unknown) => this.#requests.set((message as RequestMessage).request, attempt);
+    diagnostics.subscribe("undici:request:create", tag);
+    let pending: ReturnType<Dispatcher["request"]>;
+    try {
+      pending = this.#request.call(this.#client, {
+        origin: this.#origin,
+        method: req.method,
+        path: `${req.url.pathname}${req.url.search}`,
+        headers,
+        body: req.form ?? null,
+        signal,
+      });
+    } finally {
+      diagnostics.unsubscribe("undici:request:create", tag);
+    }
+    const res = await pending;
     attempt.answered = true;
     const chunks: Buffer[] = [];
     let size = 0;

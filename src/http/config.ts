@@ -1,4 +1,6 @@
 import type { Dispatcher } from "undici";
+import type { PauseClock } from "./deadline.js";
+import type { Wire } from "./wire.js";
 
 /** What the HTTP layer needs to know of remembered protection spaces (the StatusNet service keeps them in the cache dir). */
 export interface ProtectionSpaces {
@@ -28,6 +30,10 @@ export interface HttpConfig {
   /** Protection spaces known from earlier runs: Basic goes out at once for URLs they cover. */
   spaces?: ProtectionSpaces | undefined;
   /** Proxies: `--proxy URL`, or HTTP(S)_PROXY/NO_PROXY from the environment; none with `--no-proxy`. */
+  /** The run's record of what is on the wire, which its signal handler reads (one of its own if not given). */
+  wire?: Wire | undefined;
+  /** The run's time at prompts, which its deadlines do not count (one of its own if not given). */
+  pauses?: PauseClock | undefined;
   proxy?: { url: string } | { env: { httpProxy: string; httpsProxy: string; noProxy: string } } | undefined;
 }
 

@@ -1,30 +1,36 @@
 /**
  * `--timeout`: one deadline for a whole exchange (the limit lookup, the post, the challenge and its
  * retry), counted in wall-clock time from the first request, less the time a person spends at the
- * password prompt. Loaded without undici: the prompt pauses every deadline through `whilePaused`.
+ * password prompt. Loaded without undici: the prompt pauses every deadline of its run through the run's PauseClock.
  */
-
-/** Milliseconds spent paused (at a prompt) since the process started, and since when it is paused now. */
-let pausedTotal = 0;
-let pausedSince: number | undefined;
-let pauses = 0;
 
 // process.hrtime rather than performance.now(): the global `performance` loads perf_hooks (~1 ms).
 const clock = () => Number(process.hrtime.bigint()) / 1e6;
 
-function pausedSoFar(): number {
-  return pausedTotal + (pausedSince === undefined ? 0 : clock() - pausedSince);
-}
+/**
+ * The time a run has spent at a prompt, which no deadline of that run counts. One per run (the run
+ * session holds it), so that a prompt in one run does not stop another's deadlines.
+ */
+export class PauseClock {
+  #total = 0;
+  #since: number | undefined;
+  #depth = 0;
 
-/** Runs `fn` (a prompt) with every deadline stopped: the time a person takes to type is not the server's. */
-export async function whilePaused<T>(fn: () => Promise<T>): Promise<T> {
-  if (pauses++ === 0) pausedSince = clock();
-  try {
-    return await fn();
-  } finally {
-    if (--pauses === 0 && pausedSince !== undefined) {
-      pausedTotal += clock() - pausedSince;
-      pausedSince = undefined;
+  /** Milliseconds spent paused so far, including the pause going on now. */
+  pausedSoFar(): number {
+    return this.#total + (this.#since === undefined ? 0 : clock() - this.#since);
+  }
+
+  /** Runs `fn` (a prompt) with every deadline stopped: the time a person takes to type is not the server's. */
+  async whilePaused<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#depth++ === 0) this.#since = clock();
+    try {
+      return await fn();
+    } finally {
+      if (--this.#depth === 0 && this.#since !== undefined) {
+        this.#total += clock() - this.#since;
+        this.#since = undefined;
+      }
     }
   }
 }
@@ -46,15 +52,18 @@ export class Deadline {
   readonly totalMs: number;
   #startedAt: number | undefined;
   #pausedAtStart = 0;
+  readonly #pauses: PauseClock;
 
-  constructor(totalMs: number) {
+  /** `pauses`: the run's prompts, which do not count (a deadline of its own when not given). */
+  constructor(totalMs: number, pauses: PauseClock = new PauseClock()) {
     this.totalMs = totalMs;
+    this.#pauses = pauses;
   }
 
   /** What is left; the clock starts with the first `run`. */
   remainingMs(): number {
     if (this.#startedAt === undefined) return this.totalMs;
-    const elapsed = clock() - this.#startedAt - (pausedSoFar() - this.#pausedAtStart);
+    const elapsed = clock() - this.#startedAt - (this.#pauses.pausedSoFar() - this.#pausedAtStart);
     return Math.max(0, this.totalMs - elapsed);
   }
 
@@ -67,7 +76,7 @@ export class Deadline {
   run<T>(work: (signal: AbortSignal) => Promise<T>, capMs = Number.POSITIVE_INFINITY): Promise<T> {
     if (this.#startedAt === undefined) {
       this.#startedAt = clock();
-      this.#pausedAtStart = pausedSoFar();
+      this.#pausedAtStart = this.#pauses.pausedSoFar();
     }
     const capped = capMs < this.remainingMs();
     const limitMs = capped ? capMs : this.totalMs;

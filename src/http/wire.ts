@@ -1,17 +1,34 @@
-/**
- * What is on the wire right now, without loading undici: the signal handler and the watchdog read it
- * to tell the user whether an interrupted post may have reached the server.
- */
-export const wire: {
-  current: { sent: boolean; authenticated: boolean; mayWrite: boolean } | undefined;
-} = {
-  current: undefined,
-};
+/** What one request on the wire is: whether it was written, with credentials, and whether it can post. */
+export interface OnTheWire {
+  sent: boolean;
+  authenticated: boolean;
+  mayWrite: boolean;
+}
 
 /**
- * Whether a request that can post (it carries credentials and is not a read) has been written and not
- * yet answered. A read, or the challenge flow's first request without credentials, cannot post.
+ * What is on the wire right now for one run, without loading undici: the signal handler and the
+ * watchdog ask it whether an interrupted post may have reached the server.
  */
-export function authenticatedRequestInFlight(): boolean {
-  return wire.current?.sent === true && wire.current.authenticated && wire.current.mayWrite;
+export class Wire {
+  current: OnTheWire | undefined;
+  /** The run's connections, numbered in the order they were first used (for `-v`). */
+  readonly #connections = new WeakMap<object, number>();
+  #nextConnection = 1;
+
+  /** The number of this connection, and whether it was used before. */
+  connection(socket: object): { id: number; reused: boolean } {
+    const known = this.#connections.get(socket);
+    if (known !== undefined) return { id: known, reused: true };
+    const id = this.#nextConnection++;
+    this.#connections.set(socket, id);
+    return { id, reused: false };
+  }
+
+  /**
+   * Whether a request that can post (it carries credentials and is not a read) has been written and not
+   * yet answered. A read, or the challenge flow's first request without credentials, cannot post.
+   */
+  authenticatedRequestInFlight(): boolean {
+    return this.current?.sent === true && this.current.authenticated && this.current.mayWrite;
+  }
 }

@@ -4,13 +4,20 @@ const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "
 /** Nothing shows for a request that answers quickly. */
 const DELAY_MS = 300;
 
-let current: { stop(): void } | undefined;
+/** The spinner showing for one run, if any: a prompt stops it before it takes the line. */
+export class SpinnerSlot {
+  current: { stop(): void } | undefined;
+
+  stop(): void {
+    this.current?.stop();
+  }
+}
 
 /**
  * A spinner on stderr while something takes longer than ~300 ms. It draws on one line with `\r` and
  * clears it when done; the caller decides whether one is wanted at all (a TTY, not -q, not -o json).
  */
-export function startSpinner(stream: OutStream, label: string): () => void {
+export function startSpinner(stream: OutStream, label: string, slot: SpinnerSlot): () => void {
   let frame = 0;
   let shown = false;
   let timer: NodeJS.Timeout | undefined;
@@ -29,14 +36,9 @@ export function startSpinner(stream: OutStream, label: string): () => void {
     clearInterval(timer);
     if (shown) stream.write("\r\u001b[2K");
     shown = false;
-    if (current === handle) current = undefined;
+    if (slot.current === handle) slot.current = undefined;
   };
   const handle = { stop };
-  current = handle;
+  slot.current = handle;
   return stop;
-}
-
-/** Stops the spinner (before a prompt takes the line). */
-export function stopSpinner(): void {
-  current?.stop();
 }

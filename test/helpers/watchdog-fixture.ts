@@ -16,8 +16,7 @@ import { stateDir } from "../../src/config/paths.js";
 import { parseServer } from "../../src/config/server.js";
 import { keeper } from "../../src/core/keep.js";
 import { Outbox } from "../../src/core/outbox.js";
-import { setPending } from "../../src/core/pending.js";
-import { wire } from "../../src/http/wire.js";
+import { RunSession } from "../../src/run-session.js";
 import { watchUntilFinished } from "../../src/watchdog.js";
 
 const [root, caFile, mode] = process.argv.slice(2) as [string, string, string | undefined];
@@ -34,15 +33,16 @@ const draft = {
   replyTo: undefined,
   source: "identica",
 };
-setPending(keeper(new Outbox(stateDir(process.env)), draft, new Date()));
-const finished = watchUntilFinished();
+const run = new RunSession();
+run.pending.set(keeper(new Outbox(stateDir(process.env)), draft, new Date()));
+const finished = watchUntilFinished(run);
 
 try {
   await client.request({ method: "GET", path: "/api/statusnet/config.xml" });
 } catch {
   // The certificate is for another name: expected, and it is what wedges the Client.
 }
-if (mode === "in-flight") wire.current = { sent: true, authenticated: true, mayWrite: true };
+if (mode === "in-flight") run.wire.current = { sent: true, authenticated: true, mayWrite: true };
 await client.request({ method: "POST", path: "/api/statuses/update.xml", body: "status=x" });
 finished();
 process.stdout.write("the lost request settled after all\n");

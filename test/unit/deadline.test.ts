@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Deadline, DeadlineExpired, whilePaused } from "../../src/http/deadline.js";
+import { Deadline, DeadlineExpired, PauseClock } from "../../src/http/deadline.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -34,9 +34,10 @@ describe("Deadline: one --timeout for a run", () => {
   });
 
   it("time at the prompt does not count", async () => {
-    const d = new Deadline(200);
+    const pauses = new PauseClock();
+    const d = new Deadline(200, pauses);
     await d.run(() => sleep(10));
-    await whilePaused(() => sleep(400));
+    await pauses.whilePaused(() => sleep(400));
     expect(d.remainingMs()).toBeGreaterThan(100);
     await expect(d.run(() => sleep(20))).resolves.toBeUndefined();
   });
