@@ -12,6 +12,7 @@ import { PromptStore } from "../credentials/prompt.js";
 import type { CredentialStore } from "../credentials/store.js";
 import { UsageError } from "../errors.js";
 import type { HttpConfig } from "../http/client.js";
+import { MAX_RESPONSE_BYTES } from "../http/config.js";
 import { Printer } from "../output/printer.js";
 import { OUTPUT_MODES, type OutputMode } from "../output/status.js";
 import { knownSpaces } from "../services/open.js";
@@ -37,8 +38,6 @@ export interface GlobalFlags {
   /** `--proxy URL` (a string) or `--no-proxy` (false). */
   proxy?: string | boolean;
 }
-
-export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 /** Validated global options, plus the things every command derives from them. */
 export interface Globals {

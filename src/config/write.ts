@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
-import { mkdir, readlink, rename, unlink, writeFile } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { readlink } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { ConfigError } from "../errors.js";
+import { writeFileAtomic } from "./atomic-write.js";
 import { type ConfigFile, readConfig } from "./file.js";
 import { isConfigKey } from "./keys.js";
 
@@ -23,16 +24,10 @@ export async function updateConfig(
   } catch {
     // No file yet (readConfig has already refused an unreadable or invalid one).
   }
-  let tmp: string | undefined;
   try {
     const target = await linkTarget(path);
-    const dir = dirname(target);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    tmp = join(dir, `.${basename(target)}.${process.pid}.tmp`);
-    await writeFile(tmp, `${JSON.stringify({ ...unknown, ...next }, null, 2)}\n`, { mode: 0o600 });
-    await rename(tmp, target);
+    await writeFileAtomic(target, `${JSON.stringify({ ...unknown, ...next }, null, 2)}\n`, { mkdir: true });
   } catch (err) {
-    if (tmp !== undefined) await unlink(tmp).catch(() => {});
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`cannot write the config file ${path}: ${(err as Error).message}`, {
       cause: err,

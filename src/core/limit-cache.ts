@@ -1,5 +1,5 @@
-import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { writeFileAtomic } from "../config/atomic-write.js";
 import { readRegularFile } from "../config/regular-file.js";
 import type { Server } from "../config/server.js";
 import { UsageError } from "../errors.js";
@@ -56,10 +56,10 @@ export class LimitCache {
 
   async #write(data: CacheFile): Promise<void> {
     try {
-      await mkdir(join(this.#file, ".."), { recursive: true, mode: 0o700 });
-      const tmp = `${this.#file}.${process.pid}.tmp`;
-      await writeFile(tmp, `${JSON.stringify(data)}\n`, { mode: 0o600 });
-      await rename(tmp, this.#file);
+      await writeFileAtomic(this.#file, `${JSON.stringify(data)}\n`, {
+        mkdir: true,
+        tmp: `${this.#file}.${process.pid}.tmp`,
+      });
     } catch {
       // A cache that cannot be written only costs one request next time.
     }

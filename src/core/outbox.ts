@@ -7,11 +7,10 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  renameSync,
   unlinkSync,
-  writeSync,
 } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomicSync } from "../config/atomic-write.js";
 import { parseServer } from "../config/server.js";
 
 /**
@@ -306,13 +305,8 @@ export class Outbox {
   #write(id: string, entry: OutboxEntry): void {
     // The text is the user's, as typed; only the error, which quotes the server, is masked.
     const data = { ...entry, error: this.#redact(entry.error) };
-    const tmp = join(this.dir, `.${id}.${process.pid}.tmp`);
-    const fd = openSync(tmp, "w", 0o600);
-    try {
-      writeSync(fd, `${JSON.stringify(data, null, 2)}\n`);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.pathOf(id));
+    writeFileAtomicSync(this.pathOf(id), `${JSON.stringify(data, null, 2)}\n`, {
+      tmp: join(this.dir, `.${id}.${process.pid}.tmp`),
+    });
   }
 }

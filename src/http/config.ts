@@ -2,6 +2,12 @@ import type { Dispatcher } from "undici";
 import type { PauseClock } from "./deadline.js";
 import type { Wire } from "./wire.js";
 
+/** The largest reply identica reads; anything longer is not a status (docs/threats.md). */
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+const MIB = MAX_RESPONSE_BYTES / (1024 * 1024);
+/** The limit as messages say it. */
+export const MAX_RESPONSE_TEXT = `${MIB} MiB`;
+
 /** What the HTTP layer needs to know of remembered protection spaces (the StatusNet service keeps them in the cache dir). */
 export interface ProtectionSpaces {
   covers(url: URL): { charset: string | null } | undefined;

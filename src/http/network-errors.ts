@@ -1,5 +1,6 @@
 import { ExitCode, HttpError } from "../errors.js";
 import { oneLine } from "../sanitize.js";
+import { MAX_RESPONSE_TEXT } from "./config.js";
 
 export interface FailureContext {
   /** Whether the request's headers had been written to the socket. */
@@ -130,7 +131,7 @@ export function classifyNetworkError(err: unknown, ctx: FailureContext): HttpErr
   }
   const why =
     code === "UND_ERR_RES_EXCEEDED_MAX_SIZE"
-      ? "the reply was larger than the 4 MiB limit"
+      ? `the reply was larger than the ${MAX_RESPONSE_TEXT} limit`
       : code === "UND_ERR_SOCKET" || code === "ECONNRESET" || code === "EPIPE"
         ? "the connection was closed before a complete reply"
         : code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT"
@@ -186,7 +187,7 @@ function harmlessFailure(
   const why = ctx.deadlineHit
     ? `was not complete within ${secs} s`
     : code === "UND_ERR_RES_EXCEEDED_MAX_SIZE"
-      ? "was larger than the 4 MiB limit"
+      ? `was larger than the ${MAX_RESPONSE_TEXT} limit`
       : closed
         ? "was cut off (the connection closed before its end)"
         : stopped

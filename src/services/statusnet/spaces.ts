@@ -1,5 +1,5 @@
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomicSync } from "../../config/atomic-write.js";
 import { readRegularFileSync } from "../../config/regular-file.js";
 import type { ProtectionSpaces } from "../../http/config.js";
 
@@ -74,10 +74,10 @@ export class FileSpaces implements ProtectionSpaces {
 
   #write(spaces: SpaceRecord[]): void {
     try {
-      mkdirSync(join(this.#file, ".."), { recursive: true, mode: 0o700 });
-      const tmp = `${this.#file}.${process.pid}.tmp`;
-      writeFileSync(tmp, `${JSON.stringify({ spaces })}\n`, { mode: 0o600 });
-      renameSync(tmp, this.#file);
+      writeFileAtomicSync(this.#file, `${JSON.stringify({ spaces })}\n`, {
+        mkdir: true,
+        tmp: `${this.#file}.${process.pid}.tmp`,
+      });
     } catch {
       // Not remembering only costs the challenge next time.
     }
