@@ -3,6 +3,7 @@
  * that `identica --help` is answered without loading commander.
  */
 import { renderHelpTexts } from "./cli.js";
+import { addCompletion } from "./completion.js";
 import { processContext } from "./context.js";
 
-process.stdout.write(`${JSON.stringify(renderHelpTexts(processContext()))}\n`);
+process.stdout.write(`${JSON.stringify(renderHelpTexts(processContext(), addCompletion))}\n`);

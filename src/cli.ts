@@ -1,5 +1,4 @@
 import { Command, CommanderError, Option } from "commander";
-import { addCompletion } from "./completion.js";
 import { checkStateDir } from "./config/paths.js";
 import type { Context } from "./context.js";
 import { ExitCode, IdenticaError, type Kept } from "./errors.js";
@@ -10,7 +9,11 @@ import { version } from "./version.js";
  * The command line. Only commander is loaded up front; each command's module (and with it undici,
  * the XML parser, chalk) is imported when that command runs, so `--help` and `--version` stay fast.
  */
-function buildProgram(ctx: Context, setCode: (code: ExitCode) => void): Command {
+function buildProgram(
+  ctx: Context,
+  setCode: (code: ExitCode) => void,
+  addCompletion?: (program: Command) => void,
+): Command {
   const program = new Command("identica")
     .description("Post to GNU social, StatusNet and Friendica servers from the command line")
     .version(version(), "--version", "print the version")
@@ -198,15 +201,57 @@ Examples:
       setCode(await accountsCommand(ctx, cmd.optsWithGlobals()));
     });
 
-  addCompletion(program);
+  addCompletion?.(program);
   return program;
+}
+
+const COMMANDS = new Set([
+  "post",
+  "show",
+  "delete",
+  "timeline",
+  "config",
+  "outbox",
+  "login",
+  "logout",
+  "whoami",
+  "accounts",
+]);
+const GLOBAL_OPTIONS_WITH_VALUE = new Set([
+  "--server",
+  "--user",
+  "--password-file",
+  "-o",
+  "--output",
+  "--format",
+  "--timeout",
+  "--cacert",
+  "--proxy",
+]);
+
+/**
+ * Whether this run may need the `completion` and `complete` commands (@bomb.sh/tab), which are then
+ * loaded: for them, for help (which lists them), and for anything that is not plainly one of the other
+ * commands (an unknown command's "did you mean" considers them). Any doubt loads them.
+ */
+export function needsCompletion(argv: readonly string[]): boolean {
+  if (argv.includes("--help") || argv.includes("-h")) return true;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (GLOBAL_OPTIONS_WITH_VALUE.has(a)) i++;
+    else if (!a.startsWith("-")) return !COMMANDS.has(a);
+  }
+  return true;
 }
 
 /**
  * Every help text as commander renders it at 80 columns, keyed by command ("" for the program). The
  * build stores them in dist/help.json so that `--help` is answered without loading commander.
  */
-export function renderHelpTexts(ctx: Context): Record<string, string> {
+export function renderHelpTexts(
+  ctx: Context,
+  addCompletion: (program: Command) => void,
+): Record<string, string> {
   let out = "";
   const write = (s: string) => {
     out += s;
@@ -216,7 +261,7 @@ export function renderHelpTexts(ctx: Context): Record<string, string> {
     ...ctx,
     stdout: Object.assign(Object.create(ctx.stdout), { write, columns: 80, isTTY: false }),
   };
-  const program = buildProgram(capture as Context, () => {});
+  const program = buildProgram(capture as Context, () => {}, addCompletion);
   const texts: Record<string, string> = {};
   for (const [name, cmd] of [
     ["", program] as const,
@@ -232,9 +277,14 @@ export function renderHelpTexts(ctx: Context): Record<string, string> {
 /** Runs the CLI and returns the exit code; it never calls `process.exit` itself. */
 export async function main(argv: string[], ctx: Context): Promise<number> {
   let code: ExitCode = ExitCode.Ok;
-  const program = buildProgram(ctx, (c) => {
-    code = c;
-  });
+  const completion = needsCompletion(argv) ? (await import("./completion.js")).addCompletion : undefined;
+  const program = buildProgram(
+    ctx,
+    (c) => {
+      code = c;
+    },
+    completion,
+  );
   try {
     if (argv.length === 0) {
       program.outputHelp({ error: true });
