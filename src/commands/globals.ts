@@ -15,7 +15,7 @@ import type { HttpConfig } from "../http/client.js";
 import { MAX_RESPONSE_BYTES } from "../http/config.js";
 import { Printer } from "../output/printer.js";
 import { OUTPUT_MODES, type OutputMode } from "../output/status.js";
-import { knownSpaces } from "../services/open.js";
+import { knownSpaces, type ServiceOptions } from "../services/open.js";
 import type { WireFormat } from "../services/service.js";
 import { userAgent } from "../version.js";
 
@@ -134,6 +134,25 @@ export function credentialSource(g: Globals, ctx: Context, server: Server, origi
         return undefined;
       }
     },
+  };
+}
+
+/**
+ * What opening the server's service needs, from the global flags: the one place a command's session
+ * is built (server, account, reply format, HTTP settings, where the secret comes from).
+ */
+export async function serviceOptions(
+  g: Globals,
+  ctx: Context,
+  server: Server = serverOf(g, ctx),
+  user: string | undefined = userOf(g, ctx, server),
+): Promise<ServiceOptions> {
+  return {
+    server,
+    user,
+    format: g.format,
+    http: await httpConfig(g, ctx, server),
+    credential: credentialSource(g, ctx, server),
   };
 }
 

@@ -19,7 +19,7 @@ import { ExitCode, HttpError, IdenticaError, worse } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
 import { sanitizeForTerminal } from "../sanitize.js";
 import { withService } from "../services/open.js";
-import { credentialSource, type Globals, httpConfig, userOf } from "./globals.js";
+import { type Globals, serviceOptions, userOf } from "./globals.js";
 import { type PostFlags, printResult } from "./post-result.js";
 
 /** The longest `Retry-After` honoured before a line goes to the outbox instead. */
@@ -72,13 +72,7 @@ export async function postLines(
       checkLimit: limitKnown ? checkLimit : undefined,
     }),
   );
-  const opts = {
-    server,
-    user,
-    format: g.format,
-    http: await httpConfig(g, ctx, server),
-    credential: credentialSource(g, ctx, server),
-  };
+  const opts = await serviceOptions(g, ctx, server, user);
   try {
     await withService(opts, async (svc) => {
       for await (const line of splitLines(ctx.stdin, MAX_LINE_BYTES, splitter)) {

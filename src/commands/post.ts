@@ -7,11 +7,11 @@ import type { PostResult } from "../core/post.js";
 import { readStatusText } from "../core/text.js";
 import { ExitCode, UsageError } from "../errors.js";
 import {
-  credentialSource,
   type GlobalFlags,
   httpConfig,
   readGlobals,
   serverOf,
+  serviceOptions,
   userOf,
   withSpinner,
 } from "./globals.js";
@@ -87,10 +87,10 @@ export async function postCommand(
   ctx.run.pending.set(keep);
   let result: PostResult;
   try {
-    const http = await httpConfig(g, ctx, server);
+    const opts = await serviceOptions(g, ctx, server, user);
     result = await withSpinner(g, ctx, `posting to ${server.key}`, () =>
       postStatus(
-        { ...request, credential: credentialSource(g, ctx, server), http },
+        { ...request, ...opts },
         { maxLength, cache, note: g.printer.note, unlessPosted: flags.ifAbsent ? {} : undefined },
       ),
     );

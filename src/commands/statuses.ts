@@ -5,27 +5,7 @@ import { plainStatusOutput, prettyStatus } from "../output/status.js";
 import { plainTimelineOutput, prettyTimeline } from "../output/timeline.js";
 import { withService } from "../services/open.js";
 import { type Status, type StatusReply, TIMELINE_KINDS, type TimelineKind } from "../services/service.js";
-import {
-  credentialSource,
-  type GlobalFlags,
-  type Globals,
-  httpConfig,
-  readGlobals,
-  serverOf,
-  userOf,
-  withSpinner,
-} from "./globals.js";
-
-async function apiOptions(g: Globals, ctx: Context) {
-  const server = serverOf(g, ctx);
-  return {
-    server,
-    user: userOf(g, ctx, server),
-    format: g.format,
-    http: await httpConfig(g, ctx, server),
-    credential: credentialSource(g, ctx, server),
-  };
-}
+import { type GlobalFlags, type Globals, readGlobals, serviceOptions, withSpinner } from "./globals.js";
 
 async function printStatus(
   ctx: Context,
@@ -45,7 +25,7 @@ async function printStatus(
 /** `identica show <id>`: one status; 404 → 65 "no such", 410 → 65 "deleted". */
 export async function showCommand(ctx: Context, id: string, gflags: GlobalFlags): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
-  const opts = await apiOptions(g, ctx);
+  const opts = await serviceOptions(g, ctx);
   const { r, url } = await withSpinner(g, ctx, `fetching #${id}`, () =>
     withService(opts, async (svc) => {
       const r = await svc.show(id);
@@ -59,7 +39,7 @@ export async function showCommand(ctx: Context, id: string, gflags: GlobalFlags)
 /** `identica delete <id>`: `statuses/destroy/<id>`; someone else's → 77, unknown → 65. */
 export async function deleteCommand(ctx: Context, id: string, gflags: GlobalFlags): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
-  const opts = await apiOptions(g, ctx);
+  const opts = await serviceOptions(g, ctx);
   const { r, url } = await withSpinner(g, ctx, `deleting #${id}`, () =>
     withService(opts, async (svc) => {
       const r = await svc.delete(id);
@@ -98,7 +78,7 @@ export async function timelineCommand(
       throw new UsageError(`--count takes a number from 1 to 200, not "${flags.count}"`);
     }
   }
-  const opts = await apiOptions(g, ctx);
+  const opts = await serviceOptions(g, ctx);
   const { r, urlOf } = await withSpinner(g, ctx, `reading the ${kind} timeline`, () =>
     withService(opts, async (svc) => {
       const sinceId = flags.sinceId === undefined ? undefined : svc.statusId(flags.sinceId);

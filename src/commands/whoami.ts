@@ -3,27 +3,13 @@ import { ExitCode } from "../errors.js";
 import { loadStyle, useColor } from "../output/color.js";
 import { plainProfileOutput, prettyProfile } from "../output/user.js";
 import { withService } from "../services/open.js";
-import {
-  credentialSource,
-  type GlobalFlags,
-  httpConfig,
-  readGlobals,
-  serverOf,
-  userOf,
-  withSpinner,
-} from "./globals.js";
+import { type GlobalFlags, readGlobals, serverOf, serviceOptions, withSpinner } from "./globals.js";
 
 /** `identica whoami`: who the credentials belong to, from `account/verify_credentials`. */
 export async function whoamiCommand(ctx: Context, gflags: GlobalFlags): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
   const server = serverOf(g, ctx);
-  const opts = {
-    server,
-    user: userOf(g, ctx, server),
-    format: g.format,
-    http: await httpConfig(g, ctx, server),
-    credential: credentialSource(g, ctx, server),
-  };
+  const opts = await serviceOptions(g, ctx, server);
   const { profile, reply } = await withSpinner(g, ctx, `asking ${server.key}`, () =>
     withService(opts, (svc) => svc.whoami()),
   );
