@@ -1,10 +1,9 @@
-import type { ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { beforeEach, describe, expect, it } from "vitest";
 import { expectFailure } from "../helpers/cli.js";
 import { whenIdle } from "../helpers/idle.js";
 import { Scenario } from "../helpers/scenario.js";
-import { PASSWORD, uniqueText, useHttpsServer } from "../helpers/setup.js";
+import { killOnAuthenticatedPost, PASSWORD, uniqueText, useHttpsServer } from "../helpers/setup.js";
 
 /**
  * docs/cli.md "The outbox's promises": after any failure other than 0 and 64 the text is in the outbox —
@@ -18,19 +17,6 @@ beforeEach(() => {
 const scenario = () => new Scenario({ IDENTICA_PASSWORD: PASSWORD });
 const copies = (text: string) => h.server.store.notices.filter((n) => n.text === text && !n.deleted).length;
 const updates = () => h.server.requests.filter((r) => r.url.startsWith("/api/statuses/update."));
-
-/** Sends `signal` once the server has received an authenticated update. */
-function killOnAuthenticatedPost(signal: NodeJS.Signals) {
-  return (child: ChildProcess) => {
-    const timer = setInterval(() => {
-      if (updates().some((r) => r.headers.authorization !== undefined)) {
-        clearInterval(timer);
-        child.kill(signal);
-      }
-    }, 10);
-    child.on("close", () => clearInterval(timer));
-  };
-}
 
 const KEPT_REFUSED =
   /^identica: the status is kept in the outbox, marked refused: (\S+\.json) \(outbox send skips it; fix its "text" in that file, then: identica outbox send --retry-refused (\S+); or remove it: identica outbox drop \2\)$/;
@@ -191,7 +177,7 @@ describe("post --lines: a signal keeps every line read but not yet sent", () => 
     // All of it at once and then the end, as from a file.
     const r = await s.run(["post", ...h.args, "--lines"], {
       input: `${l1}\n${l2}\n${l3}\n`,
-      onSpawn: killOnAuthenticatedPost("SIGINT"),
+      onSpawn: killOnAuthenticatedPost(h.server, "SIGINT"),
     });
     expect(r.code).toBe(130);
     const lines = r.stderr.split("\n");
@@ -229,7 +215,7 @@ describe("post --lines: a signal keeps every line read but not yet sent", () => 
       keepStdinOpen: true,
       onSpawn: (child) => {
         child.stdin?.write(`${l1}\n${l2}\n${part}`);
-        killOnAuthenticatedPost("SIGTERM")(child);
+        killOnAuthenticatedPost(h.server, "SIGTERM")(child);
       },
     });
     expect(r.code).toBe(143);

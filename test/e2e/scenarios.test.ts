@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { expectFailure } from "../helpers/cli.js";
 import { Scenario } from "../helpers/scenario.js";
-import { PASSWORD, uniqueText, useHttpsServer } from "../helpers/setup.js";
+import { killOnAuthenticatedPost, PASSWORD, uniqueText, useHttpsServer } from "../helpers/setup.js";
 import { startServer, type TestServer } from "../server/gnusocial.js";
 
 /**
@@ -24,19 +24,6 @@ const copies = (marker: string, server: TestServer = h.server) =>
   server.store.notices.filter((n) => n.text.includes(marker) && !n.deleted).length;
 const updates = (server: TestServer = h.server) =>
   server.requests.filter((r) => r.url.startsWith("/api/statuses/update."));
-
-/** Sends `signal` once the server has received an authenticated update. */
-function killOnAuthenticatedPost(signal: NodeJS.Signals) {
-  return (child: import("node:child_process").ChildProcess) => {
-    const timer = setInterval(() => {
-      if (updates().some((r) => r.headers.authorization !== undefined)) {
-        clearInterval(timer);
-        child.kill(signal);
-      }
-    }, 10);
-    child.on("close", () => clearInterval(timer));
-  };
-}
 
 /** As if the entries were written `ms` earlier: every time in them moves back (state from an earlier day). */
 function ageOutbox(s: Scenario, ms: number): void {
@@ -185,7 +172,9 @@ describe("posted twice", () => {
       path: /update/,
       times: 1,
     });
-    const r = await s.run(["outbox", "send", ...h.args], { onSpawn: killOnAuthenticatedPost("SIGINT") });
+    const r = await s.run(["outbox", "send", ...h.args], {
+      onSpawn: killOnAuthenticatedPost(h.server, "SIGINT"),
+    });
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(
       /^identica: interrupted \(SIGINT\); after the status was sent; it may have been posted/,
@@ -386,7 +375,10 @@ describe("lost (items 6, 7)", () => {
     const s = scenario();
     const text = `${uniqueText("hup")}\nsecond line`;
     h.server.faults.push({ fault: { kind: "hang" }, when: "authenticated", path: /update/ });
-    const r = await s.run(["post", ...h.args], { input: text, onSpawn: killOnAuthenticatedPost("SIGHUP") });
+    const r = await s.run(["post", ...h.args], {
+      input: text,
+      onSpawn: killOnAuthenticatedPost(h.server, "SIGHUP"),
+    });
     expect(r.code).toBe(129);
     expect(r.stderr).toMatch(
       /^identica: interrupted \(SIGHUP\); after the status was sent; it may have been posted/,

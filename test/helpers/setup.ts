@@ -48,3 +48,16 @@ export function uniqueText(prefix = "status"): string {
 export function postsTo(server: TestServer): TestServer["requests"] {
   return server.requests.filter((r) => r.url.startsWith("/api/statuses/update."));
 }
+
+/** For `onSpawn`: sends `signal` to the CLI once `server` has received an authenticated update. */
+export function killOnAuthenticatedPost(server: TestServer, signal: NodeJS.Signals) {
+  return (child: import("node:child_process").ChildProcess) => {
+    const timer = setInterval(() => {
+      if (postsTo(server).some((r) => r.headers.authorization !== undefined)) {
+        clearInterval(timer);
+        child.kill(signal);
+      }
+    }, 10);
+    child.on("close", () => clearInterval(timer));
+  };
+}
