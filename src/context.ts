@@ -1,9 +1,7 @@
-import type { Readable, Writable } from "node:stream";
+import type { Env, InStream, OutStream } from "./io.js";
 import { RunSession } from "./run-session.js";
 
-export type InStream = Readable & { isTTY?: boolean };
-export type OutStream = Writable & { isTTY?: boolean; columns?: number };
-export type Env = Record<string, string | undefined>;
+export type { Env, InStream, OutStream };
 
 /**
  * Everything the CLI takes from its surroundings, passed in rather than read from globals, so tests

@@ -1,4 +1,4 @@
-import type { Env } from "../context.js";
+import type { Env } from "../io.js";
 import type { ConfigFile } from "./file.js";
 import { noServerError, parseServer, type Server } from "./server.js";
 

@@ -1,8 +1,8 @@
 import { statSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import type { Env } from "../context.js";
 import { ConfigError } from "../errors.js";
+import type { Env } from "../io.js";
 
 /** XDG base directories with the fallbacks docs/cli.md names ("Files"); `IDENTICA_CONFIG` overrides the config file. */
 export function configFile(env: Env): string {

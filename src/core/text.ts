@@ -1,5 +1,5 @@
-import type { InStream } from "../context.js";
 import { ExitCode, IdenticaError, UsageError } from "../errors.js";
+import type { InStream } from "../io.js";
 
 /** stdin beyond this is refused without being read into memory (docs/cli.md "Status text"). */
 export const MAX_STDIN_BYTES = 1024 * 1024;

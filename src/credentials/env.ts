@@ -1,5 +1,5 @@
-import type { Env } from "../context.js";
-import type { CredentialStore, Lookup } from "./store.js";
+import type { Env } from "../io.js";
+import type { CredentialStore, PasswordLookup } from "./store.js";
 
 /** `IDENTICA_PASSWORD`, for containers and CI secrets. It applies to whatever server the run targets. */
 export class EnvStore implements CredentialStore {
@@ -11,7 +11,7 @@ export class EnvStore implements CredentialStore {
     this.#env = env;
   }
 
-  async get(): Promise<Lookup> {
+  async get(): Promise<PasswordLookup> {
     const pw = this.#env.IDENTICA_PASSWORD;
     return pw === undefined || pw === "" ? { kind: "missing" } : { kind: "found", password: pw };
   }

@@ -1,6 +1,6 @@
 import { NotRegularFile, readRegularFile } from "../config/regular-file.js";
 import { ConfigError } from "../errors.js";
-import type { CredentialStore, Lookup } from "./store.js";
+import type { CredentialStore, PasswordLookup } from "./store.js";
 
 /**
  * `--password-file PATH`: the first line of the file. Like ssh with a private key, a file that group or
@@ -18,7 +18,7 @@ export class PasswordFileStore implements CredentialStore {
     this.name = `--password-file ${path}`;
   }
 
-  async get(): Promise<Lookup> {
+  async get(): Promise<PasswordLookup> {
     let text: string;
     try {
       text = await readRegularFile(this.#path, (st) => {

@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
-import type { Env } from "../context.js";
 import { ConfigError } from "../errors.js";
+import type { Env } from "../io.js";
 import type { KeytarApi } from "./keytar-api.js";
 import { KeytarLoadError, keytarInChild } from "./keytar-child.js";
-import type { CredentialStore, CredentialTarget, Lookup } from "./store.js";
+import { type CredentialStore, type CredentialTarget, found, type Lookup, type SecretKind } from "./store.js";
 
 export type { KeytarApi };
 
@@ -53,6 +53,8 @@ export const KEYCHAIN_HINT =
 export class KeychainStore implements CredentialStore {
   readonly name = "OS keychain";
   readonly setupHint = "run: identica login";
+  /** The same service and account scheme for either: the secret is a password or a token. */
+  readonly holds: readonly SecretKind[] = ["password", "token"];
   readonly #env: Env;
   readonly #timeoutMs: number;
   readonly #load: () => Promise<KeytarApi>;
@@ -69,7 +71,7 @@ export class KeychainStore implements CredentialStore {
   async get(target: CredentialTarget): Promise<Lookup> {
     try {
       const pw = await this.#call("read", (k) => k.getPassword(serviceName(target.key), target.user));
-      if (pw !== null && pw !== "") return { kind: "found", password: pw };
+      if (pw !== null && pw !== "") return found(target, pw);
       // libsecret answers a locked collection with "nothing found"; ask D-Bus which it was (D2).
       if (await this.#isLocked()) return { kind: "unavailable", reason: "the keyring is locked" };
       return { kind: "missing" };

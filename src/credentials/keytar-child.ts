@@ -2,7 +2,7 @@ import { type ChildProcessByStdio, spawn } from "node:child_process";
 import type { Socket } from "node:net";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import type { Env } from "../context.js";
+import type { Env } from "../io.js";
 import type { KeytarApi } from "./keytar-api.js";
 
 /** keytar could not be loaded in the helper (not installed, libsecret missing); `code` as Node gave it. */

@@ -1,8 +1,8 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { NotRegularFile, readRegularFile } from "../config/regular-file.js";
-import type { Env } from "../context.js";
-import type { CredentialStore, CredentialTarget, Lookup } from "./store.js";
+import type { Env } from "../io.js";
+import type { CredentialStore, CredentialTarget, PasswordLookup } from "./store.js";
 
 export interface NetrcEntry {
   /** The host, or undefined for `default`. */
@@ -88,7 +88,7 @@ export class NetrcStore implements CredentialStore {
     this.setupHint = `add "machine HOST login USER password PASSWORD" to ${this.#path} (mode 0600)`;
   }
 
-  async get(target: CredentialTarget): Promise<Lookup> {
+  async get(target: CredentialTarget): Promise<PasswordLookup> {
     let text: string;
     try {
       // Never waited on: a FIFO or a device at that path (NETRC=/dev/tty, say) is skipped as unavailable.

@@ -1,7 +1,7 @@
 import type { Context } from "../context.js";
 import { ExitCode, IdenticaError } from "../errors.js";
 import { sanitizeForTerminal } from "../sanitize.js";
-import type { CredentialStore, CredentialTarget, Lookup } from "./store.js";
+import type { CredentialStore, CredentialTarget, PasswordLookup } from "./store.js";
 
 /** Whether a prompt may be shown: stdin and stderr are terminals and `--no-input` was not given. */
 export function canPrompt(ctx: Context, noInput: boolean): boolean {
@@ -78,7 +78,7 @@ export class PromptStore implements CredentialStore {
     this.#noInput = noInput;
   }
 
-  async get(target: CredentialTarget): Promise<Lookup> {
+  async get(target: CredentialTarget): Promise<PasswordLookup> {
     if (this.#noInput) return { kind: "unavailable", reason: "--no-input" };
     if (!canPrompt(this.#ctx, false)) return { kind: "unavailable", reason: "not a terminal" };
     const host = sanitizeForTerminal(target.key);

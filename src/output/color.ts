@@ -1,4 +1,4 @@
-import type { Env } from "../context.js";
+import type { Env } from "../io.js";
 
 /**
  * Colour is decided once per run (docs/cli.md "Output"): `--color`/`--no-color` win; otherwise never with

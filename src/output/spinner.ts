@@ -1,4 +1,4 @@
-import type { OutStream } from "../context.js";
+import type { OutStream } from "../io.js";
 
 const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 /** Nothing shows for a request that answers quickly. */

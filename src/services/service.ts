@@ -1,4 +1,5 @@
 import type { Server } from "../config/server.js";
+import type { SecretKind } from "../credentials/store.js";
 
 /**
  * What the commands and core/ need from a server, whatever API it speaks. StatusNet / GNU social is the
@@ -8,6 +9,8 @@ import type { Server } from "../config/server.js";
  */
 export interface Service {
   readonly server: Server;
+  /** The kind of secret this API authenticates with (the credential stores are asked for it). */
+  readonly secret: SecretKind;
   /** `--timeout` starts again (per line for `post --lines`, after a Retry-After wait). */
   newDeadline(): void;
   /** A status id as this API writes one; a UsageError (64) for anything else, before sending. */

@@ -3,7 +3,7 @@ import { ConfigError } from "../../errors.js";
 import type { BasicCredential } from "../../http/client.js";
 import type { ServiceOptions } from "../options.js";
 import type { Service } from "../service.js";
-import { StatusNet } from "./statusnet.js";
+import { STATUSNET_SECRET, StatusNet } from "./statusnet.js";
 import { loadXmlParser } from "./xml.js";
 
 /**
@@ -27,11 +27,13 @@ export async function withStatusNet<T>(opts: ServiceOptions, fn: (svc: Service) 
         hint: "pass --user NICK, set IDENTICA_USER, or run: identica login",
       });
     }
-    return resolveCredential(
-      { origin: opts.server.origin, key: opts.server.key, user },
+    const cred = await resolveCredential(
+      { origin: opts.server.origin, key: opts.server.key, user, secret: STATUSNET_SECRET },
       how.interactive ? source.stores : source.stores.filter((s) => s.interactive !== true),
       source.note,
     );
+    if (!("password" in cred)) throw new Error("a credential store answered a password request with a token");
+    return { user: cred.user, password: cred.password };
   };
   try {
     return await fn(new StatusNet({ server: opts.server, session, format: opts.format, credential }));

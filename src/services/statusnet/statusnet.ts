@@ -1,3 +1,4 @@
+import type { SecretKind } from "../../credentials/store.js";
 import { UsageError } from "../../errors.js";
 import type { Service, TimelineQuery } from "../service.js";
 import { verifyCredentials } from "./account.js";
@@ -7,8 +8,12 @@ import { destroyStatus, showStatus, timeline } from "./statuses.js";
 import type { Api } from "./update.js";
 import { noticeUrl } from "./urls.js";
 
+/** StatusNet takes a password (HTTP Basic), never a token. */
+export const STATUSNET_SECRET: SecretKind = "password";
+
 /** The StatusNet / GNU social API (docs/statusnet-api.md) on one open connection. */
 export class StatusNet implements Service {
+  readonly secret = STATUSNET_SECRET;
   readonly #api: Api;
 
   constructor(api: Api) {
