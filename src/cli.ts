@@ -1,5 +1,14 @@
 import { Command, CommanderError, Option } from "commander";
-import { checkStateDir } from "./config/paths.js";
+import { defineAccounts } from "./commands/define/accounts.js";
+import { defineConfig } from "./commands/define/config.js";
+import { defineDelete } from "./commands/define/delete.js";
+import { defineLogin } from "./commands/define/login.js";
+import { defineLogout } from "./commands/define/logout.js";
+import { defineOutbox } from "./commands/define/outbox.js";
+import { definePost } from "./commands/define/post.js";
+import { defineShow } from "./commands/define/show.js";
+import { defineTimeline } from "./commands/define/timeline.js";
+import { defineWhoami } from "./commands/define/whoami.js";
 import type { Context } from "./context.js";
 import { ExitCode, IdenticaError, type Kept } from "./errors.js";
 import { writeDiagnostic } from "./output/printer.js";
@@ -58,152 +67,24 @@ Exit codes: 0 ok, 64 usage, 65 refused, 69 unavailable, 75 try later (nothing po
 76 outcome unknown, 77 permission, 78 configuration. See man identica.`,
     );
 
-  program
-    .command("post")
-    .description("publish a status")
-    .argument("[text...]", 'the text; words are joined with spaces; "-" or none (with a pipe) reads stdin')
-    .option("--reply-to <id>", "the id of the status this replies to")
-    .option("--source <name>", "the client name the server shows", "identica")
-    .option("--dry-run", "print the request that would be sent, and send nothing")
-    .option("--max-length <n>", "refuse text longer than n characters (0 = no limit)")
-    .option("--if-absent", "post nothing (exit 0) if your recent statuses already hold exactly this text")
-    .option("--lines", "post each line of stdin as its own status, as it arrives")
-    .addHelpText(
-      "after",
-      `
-Examples:
-  identica post "Hello, fediverse"
-  uptime | identica post --server social.example --user alice
-  identica post --reply-to 12345 -o url "Agreed!"
-  journalctl -f | grep --line-buffered ERROR | identica post --lines`,
-    )
-    .action(async (words: string[], flags, cmd: Command) => {
-      const { postCommand } = await import("./commands/post.js");
-      setCode(await postCommand(ctx, words, flags, cmd.optsWithGlobals()));
-    });
-
-  program
-    .command("show")
-    .description("show one status")
-    .argument("<id>", "the status id")
-    .addHelpText("after", "\nExamples:\n  identica show 12345\n  identica show 12345 -o json --format json")
-    .action(async (id: string, _flags, cmd: Command) => {
-      const { showCommand } = await import("./commands/statuses.js");
-      setCode(await showCommand(ctx, id, cmd.optsWithGlobals()));
-    });
-
-  program
-    .command("delete")
-    .description("delete one of your statuses (statuses/destroy)")
-    .argument("<id>", "the status id")
-    .addHelpText(
-      "after",
-      "\nExamples:\n  identica delete 12345\n  identica post -o id oops | xargs identica delete",
-    )
-    .action(async (id: string, _flags, cmd: Command) => {
-      const { deleteCommand } = await import("./commands/statuses.js");
-      setCode(await deleteCommand(ctx, id, cmd.optsWithGlobals()));
-    });
-
-  program
-    .command("timeline")
-    .description("recent statuses: home (default), user, mentions or public")
-    .argument("[kind]", "home, user, mentions or public")
-    .option("--count <n>", "how many (1-200; the server's default is 20)")
-    .option("--since-id <id>", "only statuses newer than this id")
-    .option("--max-id <id>", "only statuses up to this id")
-    .option("--of <nickname>", "for the user timeline: whose (no login needed)")
-    .addHelpText(
-      "after",
-      "\nExamples:\n  identica timeline\n  identica timeline public --count 5\n  identica timeline user --of bob -o json",
-    )
-    .action(async (kind: string | undefined, flags, cmd: Command) => {
-      const { timelineCommand } = await import("./commands/statuses.js");
-      setCode(await timelineCommand(ctx, kind, flags, cmd.optsWithGlobals()));
-    });
-
-  program
-    .command("config")
-    .description("read and change the config file: list, get KEY, set KEY VALUE, unset KEY")
-    .argument("[action]", "list (default), get, set or unset")
-    .argument("[args...]", "the key, and for set the value")
-    .addHelpText(
-      "after",
-      "\nKeys: server, user, output, color (auto|always|never), timeout (seconds).\n\nExamples:\n  identica config set server social.example\n  identica config get server\n  identica config list -o json",
-    )
-    .action(async (action: string | undefined, args: string[], _flags, cmd: Command) => {
-      const { configCommand } = await import("./commands/config.js");
-      setCode(await configCommand(ctx, action, args, cmd.optsWithGlobals()));
-    });
-
-  program
-    .command("outbox")
-    .description("statuses that could not be posted: list, send, drop ID")
-    .argument("[action]", "list (default), send or drop")
-    .argument("[id]", "for drop: the entry's id")
-    .addHelpText(
-      "after",
-      "\nExamples:\n  identica outbox list\n  identica outbox send       # oldest first, never twice\n  identica outbox send --retry-refused 20261127-064512123-a1b2c3\n  identica outbox drop 20261127-064512123-a1b2c3",
-    )
-    .option("--retry-refused <id>", "for send: also send this entry, which the server refused before")
-    .action(async (action: string | undefined, id: string | undefined, flags, cmd: Command) => {
-      // Every action works on the state folder: one that cannot be a folder is the user's setting (78).
-      if (["list", "send", "drop", undefined].includes(action)) checkStateDir(ctx.env);
-      const { outboxCommand } = await import("./commands/outbox.js");
-      setCode(await outboxCommand(ctx, action, id === undefined ? [] : [id], cmd.optsWithGlobals(), flags));
-    });
-
-  program
-    .command("login")
-    .description(
-      "check a password with the server, store it in the OS keychain, make this server/user the default",
-    )
-    .option("--password-stdin", "read the password from the first line of stdin")
-    .addHelpText(
-      "after",
-      `
-Examples:
-  identica login --server social.example --user alice
-  printf '%s\n' "$PW" | identica login --server social.example --user alice --password-stdin`,
-    )
-    .action(async (flags, cmd: Command) => {
-      const { loginCommand } = await import("./commands/login.js");
-      setCode(await loginCommand(ctx, flags, cmd.optsWithGlobals()));
-    });
-
-  program
-    .command("logout")
-    .description("remove the stored password for server/user from the OS keychain")
-    .addHelpText(
-      "after",
-      "\nExamples:\n  identica logout\n  identica logout --server social.example --user alice",
-    )
-    .action(async (_flags, cmd: Command) => {
-      const { logoutCommand } = await import("./commands/logout.js");
-      setCode(await logoutCommand(ctx, cmd.optsWithGlobals()));
-    });
-
-  program
-    .command("whoami")
-    .description("who the credentials belong to (account/verify_credentials)")
-    .addHelpText("after", "\nExamples:\n  identica whoami\n  identica whoami -o json --server social.example")
-    .action(async (_flags, cmd: Command) => {
-      const { whoamiCommand } = await import("./commands/whoami.js");
-      setCode(await whoamiCommand(ctx, cmd.optsWithGlobals()));
-    });
-
-  program
-    .command("accounts")
-    .description("the accounts stored in the OS keychain, per server")
-    .addHelpText("after", "\nExamples:\n  identica accounts\n  identica accounts -o json")
-    .action(async (_flags, cmd: Command) => {
-      const { accountsCommand } = await import("./commands/accounts.js");
-      setCode(await accountsCommand(ctx, cmd.optsWithGlobals()));
-    });
-
+  for (const define of COMMAND_DEFINITIONS) define(program, ctx, setCode);
   addCompletion?.(program);
   return program;
 }
+
+/** Every command but completion, in the order --help lists them; each file says all about its command. */
+const COMMAND_DEFINITIONS = [
+  definePost,
+  defineShow,
+  defineDelete,
+  defineTimeline,
+  defineConfig,
+  defineOutbox,
+  defineLogin,
+  defineLogout,
+  defineWhoami,
+  defineAccounts,
+];
 
 const COMMANDS = new Set([
   "post",

@@ -1,0 +1,20 @@
+import type { Command } from "commander";
+import type { Context } from "../../context.js";
+import type { ExitCode } from "../../errors.js";
+
+/** `identica config`: its arguments, options, help and examples; the handler is loaded when it runs. */
+export function defineConfig(program: Command, ctx: Context, setCode: (code: ExitCode) => void): void {
+  program
+    .command("config")
+    .description("read and change the config file: list, get KEY, set KEY VALUE, unset KEY")
+    .argument("[action]", "list (default), get, set or unset")
+    .argument("[args...]", "the key, and for set the value")
+    .addHelpText(
+      "after",
+      "\nKeys: server, user, output, color (auto|always|never), timeout (seconds).\n\nExamples:\n  identica config set server social.example\n  identica config get server\n  identica config list -o json",
+    )
+    .action(async (action: string | undefined, args: string[], _flags, cmd: Command) => {
+      const { configCommand } = await import("../config.js");
+      setCode(await configCommand(ctx, action, args, cmd.optsWithGlobals()));
+    });
+}

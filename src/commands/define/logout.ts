@@ -1,0 +1,18 @@
+import type { Command } from "commander";
+import type { Context } from "../../context.js";
+import type { ExitCode } from "../../errors.js";
+
+/** `identica logout`: its arguments, options, help and examples; the handler is loaded when it runs. */
+export function defineLogout(program: Command, ctx: Context, setCode: (code: ExitCode) => void): void {
+  program
+    .command("logout")
+    .description("remove the stored password for server/user from the OS keychain")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  identica logout\n  identica logout --server social.example --user alice",
+    )
+    .action(async (_flags, cmd: Command) => {
+      const { logoutCommand } = await import("../logout.js");
+      setCode(await logoutCommand(ctx, cmd.optsWithGlobals()));
+    });
+}
