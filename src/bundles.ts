@@ -1,4 +1,18 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
@@ -68,14 +82,7 @@ export function loadBundle(name: string): unknown {
   const hash = typeof IDENTICA_BUNDLE_HASHES === "object" ? (IDENTICA_BUNDLE_HASHES[name] ?? "") : "";
   const folder = cacheFolder(process.env);
   const cacheFile = folder && join(folder, `${name}-${hash}-${stamp}-${process.arch}-${process.version}.bin`);
-  let cachedData: Buffer | undefined;
-  if (cacheFile) {
-    try {
-      cachedData = readFileSync(cacheFile);
-    } catch {
-      // None yet (or unreadable): this run compiles, and writes one.
-    }
-  }
+  const cachedData = cacheFile ? readCache(cacheFile) : undefined;
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: path,
     ...(cachedData ? { cachedData } : {}),
@@ -119,13 +126,53 @@ function hookExit(): void {
   });
 }
 
+/**
+ * V8 checks a code cache only against its source's length, its own version and flags: it runs
+ * whatever else the bytes say. A cache damaged on disk (a power loss leaves zeros) crashed every later
+ * run with SIGSEGV, and one written by someone else would run as identica's code. So a cache file is
+ * used only when it is a regular file in a folder of ours that no one else may write to, and when its
+ * payload matches the SHA-256 written before it; anything else is not a cache (and is replaced). It is
+ * opened without waiting, so a FIFO in its place cannot hang the run.
+ */
+const MAGIC = Buffer.from("identica-v8-cache-1\n");
+const DIGEST_BYTES = 32;
+const MAX_CACHE_BYTES = 32 * 1024 * 1024;
+
+function ours(st: { uid: number; mode: number }): boolean {
+  const uid = process.getuid?.();
+  return (uid === undefined || st.uid === uid) && (st.mode & 0o022) === 0;
+}
+
+function readCache(file: string): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    if (!ours(lstatSync(dirname(file)))) return undefined;
+    fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0));
+    const st = fstatSync(fd);
+    if (!st.isFile() || !ours(st) || st.size > MAX_CACHE_BYTES) return undefined;
+    const bytes = readFileSync(fd);
+    const head = MAGIC.length + DIGEST_BYTES;
+    if (bytes.length <= head || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+    const payload = bytes.subarray(head);
+    const digest = createHash("sha256").update(payload).digest();
+    return digest.equals(bytes.subarray(MAGIC.length, head)) ? payload : undefined;
+  } catch {
+    // None yet, or not one we can trust: this run compiles, and writes one.
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /** Writes one cache file (atomically: a reader never sees half of one) and drops the bundle's older ones. */
 function save(file: string, data: Buffer): void {
+  const tmp = `${file}.${process.pid}.tmp`;
   try {
     const folder = dirname(file);
     mkdirSync(folder, { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, data, { mode: 0o600 });
+    if (!ours(lstatSync(folder))) return;
+    const digest = createHash("sha256").update(data).digest();
+    writeFileSync(tmp, Buffer.concat([MAGIC, digest, data]), { mode: 0o600 });
     renameSync(tmp, file);
     // Older caches of this bundle for this Node (another build of identica); another Node's may be in use.
     const name = file.slice(folder.length + 1);
@@ -136,6 +183,12 @@ function save(file: string, data: Buffer): void {
         rmSync(join(folder, old), { force: true });
     }
   } catch {
-    // A cache folder that cannot be written (read-only home, a file in the way): run without a cache.
+    // A cache folder that cannot be written (read-only home, a folder in the way): run without a cache,
+    // and leave no half-written file behind.
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // There is no such file where the folder is not one.
+    }
   }
 }

@@ -4,6 +4,7 @@ import {
   constants,
   fstatSync,
   linkSync,
+  lstatSync,
   openSync,
   readFileSync,
   readSync,
@@ -82,6 +83,17 @@ export async function acquireLock(
       fd = openSync(path, "wx", 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      // Something that is not a lock file (a folder, a FIFO) would fail this loop forever: say so.
+      const kind = notAFile(path);
+      if (kind !== undefined) {
+        throw new IdenticaError(
+          ExitCode.Config,
+          `the outbox lock ${path} is ${kind}, not a file; nothing was sent`,
+          {
+            hint: "remove it; identica makes its own",
+          },
+        );
+      }
       const seen = look(path);
       if (seen === undefined) continue; // Released meanwhile: try again.
       const holder = parseHolder(seen.content);
@@ -275,4 +287,18 @@ export function startTime(pid: number): string | undefined {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** What stands at the lock's path when it is not a regular file ("a directory", "a FIFO"), else undefined. */
+function notAFile(path: string): string | undefined {
+  try {
+    const st = lstatSync(path);
+    if (st.isFile()) return undefined;
+    if (st.isDirectory()) return "a directory";
+    if (st.isFIFO()) return "a FIFO";
+    if (st.isSymbolicLink()) return "a symbolic link";
+    return "a special file";
+  } catch {
+    return undefined;
+  }
 }

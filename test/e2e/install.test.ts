@@ -58,6 +58,10 @@ describe("the npm package", () => {
     // undici is bundled (a release that moves its files cannot break an install): the installed
     // package must post with no undici anywhere on its module path, whatever npm put there.
     const installed = join(prefix, "lib", "node_modules", "identica");
+    // Every library is in the bundle: npm installs none of them (only keytar, the optional native one).
+    for (const lib of ["commander", "chalk", "fast-xml-parser", "string-width", "tab"]) {
+      expect(findDirs(prefix, lib), lib).toEqual([]);
+    }
     for (const dir of findDirs(prefix, "undici")) rmSync(dir, { recursive: true, force: true });
     expect(() => createRequire(join(installed, "package.json")).resolve("undici")).toThrow();
     // Its licence (MIT: the notice goes with every copy) is shipped with the bundle.

@@ -1,4 +1,5 @@
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -356,6 +357,53 @@ describe("posted twice or lost, found by a hostile tester after the first fixes"
     expect(send.stderr).toMatch(/is corrupt/);
     expect(send.stderr).not.toContain("\u001b");
     expect(updates()).toEqual([]);
+  });
+
+  it("the search for an uncertain entry pages back past a busy run of 55 later posts: one copy", async () => {
+    const s = scenario();
+    const text = uniqueText("important");
+    h.server.faults.push({ fault: { kind: "lose-reply" }, when: "authenticated", path: /update/, times: 1 });
+    expectFailure(await s.run(["post", ...h.args, text]), 76, /posted/);
+    const busy = Array.from({ length: 55 }, (_, i) => `${uniqueText("busy")} ${i}`).join("\n");
+    expect((await s.run(["post", ...h.args, "--lines", "-o", "none"], { input: busy })).code).toBe(0);
+    h.server.requests.length = 0;
+    const send = await s.run(["outbox", "send", ...h.args]);
+    expect(send.code, send.stderr).toBe(0);
+    expect(copies(text)).toBe(1);
+    expect(updates()).toEqual([]);
+  });
+
+  it("a V8 code cache damaged on disk, or a FIFO in its place: ignored and replaced, never a crash or a hang", async () => {
+    const s = scenario();
+    expect((await s.run(["post", ...h.args, uniqueText("warm")])).code).toBe(0);
+    const v8 = join(s.env.XDG_CACHE_HOME as string, "identica", "v8");
+    const start = readdirSync(v8).find((f) => f.startsWith("start.cjs-") && f.endsWith(".bin")) as string;
+    const file = join(v8, start);
+    const bytes = readFileSync(file);
+    bytes.fill(0, Math.floor(bytes.length / 2), Math.floor(bytes.length / 2) + 8192);
+    writeFileSync(file, bytes);
+    const damaged = await s.run(["post", ...h.args], { input: uniqueText("after damage") });
+    expect(damaged.code, damaged.stderr).toBe(0);
+    expect(damaged.stderr).toBe("");
+    // Replaced by a good one, which the next run uses.
+    expect((await s.run(["post", ...h.args, uniqueText("after repair")])).code).toBe(0);
+    rmSync(file);
+    execFileSync("mkfifo", [file]);
+    const fifo = await s.run(["post", ...h.args, uniqueText("fifo cache")], {
+      onSpawn: (child) => {
+        setTimeout(() => child.kill("SIGKILL"), 15_000).unref();
+      },
+    });
+    expect(fifo.signal).toBeNull();
+    expect(fifo.code, fifo.stderr).toBe(0);
+    expect(readdirSync(v8).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  });
+
+  it("an outbox lock that is a folder: 78 saying so, not 75 forever", async () => {
+    const s = scenario();
+    mkdirSync(join(s.stateDir, "outbox.lock"), { recursive: true });
+    const r = await s.run(["outbox", "send", ...h.args]);
+    expectFailure(r, 78, /the outbox lock .* is a directory, not a file/);
   });
 
   it("stdout or stderr on a full disk (ENOSPC) never changes the code", async () => {

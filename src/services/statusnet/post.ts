@@ -104,6 +104,37 @@ export function swallowedCommand(
   );
 }
 
+const mine = (s: Status, user: string) => s.user.screenName.toLowerCase() === user.toLowerCase();
+
+// Enough for any account a person or a cron job posts from; the search says so if it stops there.
+const MAX_PAGES = 10;
+
+/**
+ * The user's status with this text among all those created since `since` (on the server's clock, as
+ * its `Date` header shows it, less two minutes): page after page back through the user timeline until
+ * the statuses are older than that, however many were posted in between (a busy `--lines` run).
+ */
+async function searchSince(api: Api, user: string, text: string, since: Date): Promise<Status | undefined> {
+  let maxId: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const recent = await timeline(api, { kind: "user", of: user, count: 200, maxId });
+    const after = since.getTime() + recent.clockSkewMs - 120_000;
+    for (const s of recent.statuses) {
+      if (s.createdAt !== null && Date.parse(s.createdAt) < after) return undefined;
+      if (mine(s, user) && isStoredFormOf(text, s.text)) return s;
+    }
+    const last = recent.statuses.at(-1);
+    if (last === undefined || !/^\d+$/.test(last.id) || last.id === "0") return undefined;
+    maxId = (BigInt(last.id) - 1n).toString();
+  }
+  throw new HttpError(
+    ExitCode.TempFail,
+    `could not tell whether the status is already posted: more than ${MAX_PAGES * 200} statuses since its first attempt; nothing was sent`,
+    { sent: false },
+    { hint: "look at the timeline, then send it (or drop it) by hand" },
+  );
+}
+
 /**
  * The user's own recent status with this text as the server stores it (see stored-text.ts),
  * posted no earlier than `since` on our clock: the server's `created_at` is read on its own clock
@@ -115,16 +146,13 @@ export async function findPosted(
   text: string,
   since: Date | undefined,
 ): Promise<StatusReply | undefined> {
-  const recent = await timeline(api, { kind: "user", of: user, count: 50 });
-  const after = since === undefined ? undefined : since.getTime() + recent.clockSkewMs - 120_000;
   let status: Status | undefined;
-  for (const s of recent.statuses) {
-    const mine = s.user.screenName.toLowerCase() === user.toLowerCase();
-    const inWindow = after === undefined || (s.createdAt !== null && Date.parse(s.createdAt) >= after);
-    if (mine && inWindow && isStoredFormOf(text, s.text)) {
-      status = s;
-      break;
-    }
+  if (since === undefined) {
+    // --if-absent: the user's recent statuses, one page.
+    const recent = await timeline(api, { kind: "user", of: user, count: 50 });
+    status = recent.statuses.find((s) => mine(s, user) && isStoredFormOf(text, s.text));
+  } else {
+    status = await searchSince(api, user, text, since);
   }
   // The status's own reply (for -o xml), not the timeline it was found in.
   return status ? showStatus(api, status.id) : undefined;
