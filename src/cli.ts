@@ -1,14 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
-import { defineAccounts } from "./commands/define/accounts.js";
-import { defineConfig } from "./commands/define/config.js";
-import { defineDelete } from "./commands/define/delete.js";
-import { defineLogin } from "./commands/define/login.js";
-import { defineLogout } from "./commands/define/logout.js";
-import { defineOutbox } from "./commands/define/outbox.js";
-import { definePost } from "./commands/define/post.js";
-import { defineShow } from "./commands/define/show.js";
-import { defineTimeline } from "./commands/define/timeline.js";
-import { defineWhoami } from "./commands/define/whoami.js";
+import { COMMAND_DEFINITIONS, needsCompletion } from "./commands/define/index.js";
 import type { Context } from "./context.js";
 import { ExitCode, IdenticaError, type Kept } from "./errors.js";
 import { writeDiagnostic } from "./output/printer.js";
@@ -70,59 +61,6 @@ Exit codes: 0 ok, 64 usage, 65 refused, 69 unavailable, 75 try later (nothing po
   for (const define of COMMAND_DEFINITIONS) define(program, ctx, setCode);
   addCompletion?.(program);
   return program;
-}
-
-/** Every command but completion, in the order --help lists them; each file says all about its command. */
-const COMMAND_DEFINITIONS = [
-  definePost,
-  defineShow,
-  defineDelete,
-  defineTimeline,
-  defineConfig,
-  defineOutbox,
-  defineLogin,
-  defineLogout,
-  defineWhoami,
-  defineAccounts,
-];
-
-const COMMANDS = new Set([
-  "post",
-  "show",
-  "delete",
-  "timeline",
-  "config",
-  "outbox",
-  "login",
-  "logout",
-  "whoami",
-  "accounts",
-]);
-const GLOBAL_OPTIONS_WITH_VALUE = new Set([
-  "--server",
-  "--user",
-  "--password-file",
-  "-o",
-  "--output",
-  "--format",
-  "--timeout",
-  "--cacert",
-  "--proxy",
-]);
-
-/**
- * Whether this run may need the `completion` and `complete` commands (@bomb.sh/tab), which are then
- * loaded: for them, for help (which lists them), and for anything that is not plainly one of the other
- * commands (an unknown command's "did you mean" considers them). Any doubt loads them.
- */
-export function needsCompletion(argv: readonly string[]): boolean {
-  if (argv.includes("--help") || argv.includes("-h")) return true;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (GLOBAL_OPTIONS_WITH_VALUE.has(a)) i++;
-    else if (!a.startsWith("-")) return !COMMANDS.has(a);
-  }
-  return true;
 }
 
 /**
