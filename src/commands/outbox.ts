@@ -156,7 +156,7 @@ async function send(
         (runUser === undefined || user === undefined || user.toLowerCase() === runUser.toLowerCase());
       const since = uncertainSince(entry);
       const startedAt = ctx.now();
-      const save = updater(outbox, entry, startedAt);
+      const save = updater(outbox, entry, startedAt, () => ctx.run.wire.serverClockSkewMs.get(server.origin));
       ctx.run.pending.set(save);
       try {
         // A text identica refused when it was read is checked again: never sent as it was kept.
@@ -175,7 +175,17 @@ async function send(
           {
             cache,
             note: g.printer.note,
-            unlessPosted: since === null ? undefined : { since: new Date(since) },
+            unlessPosted:
+              since === null
+                ? undefined
+                : {
+                    since: {
+                      at: new Date(since),
+                      onServerClock: entry.uncertainSinceServer
+                        ? new Date(entry.uncertainSinceServer)
+                        : undefined,
+                    },
+                  },
           },
         );
         ctx.run.pending.set(undefined);

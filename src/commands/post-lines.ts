@@ -86,7 +86,9 @@ export async function postLines(
           continue;
         }
         if (text === undefined) continue;
-        const keep = keeper(outbox, { ...unsent, text }, ctx.now());
+        const keep = keeper(outbox, { ...unsent, text }, ctx.now(), () =>
+          ctx.run.wire.serverClockSkewMs.get(server.origin),
+        );
         // From here until its outcome is known, an interrupted run saves this line.
         ctx.run.pending.set(keep, `line ${lineNo}`);
         // --timeout is per line: the stream may last for days.

@@ -83,7 +83,7 @@ export async function postCommand(
 
   const { postStatus } = await import("../core/post.js");
   const draft = { ...unsent, text };
-  const keep = keeper(outbox, draft, ctx.now());
+  const keep = keeper(outbox, draft, ctx.now(), () => ctx.run.wire.serverClockSkewMs.get(server.origin));
   ctx.run.pending.set(keep);
   let result: PostResult;
   try {

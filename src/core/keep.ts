@@ -5,6 +5,9 @@ import { afterAttempt, type Outbox, type OutboxEntry } from "./outbox.js";
 import type { SavePending } from "./save-types.js";
 import { type ReadInput, RefusedTextError, stdinText } from "./text.js";
 
+/** How far the server's clock is ahead of ours, as its last `Date` header showed (undefined: none seen). */
+export type ServerClock = () => number | undefined;
+
 /** A status about to be posted, as the outbox would keep it. */
 export interface Draft {
   text: string;
@@ -18,9 +21,15 @@ export interface Draft {
  * Saves a new entry after a failed attempt that began at `startedAt`; returns where it went. `sent`
  * means the outcome is unknown: the attempt's start is then the entry's first uncertain time.
  */
-export function keeper(outbox: Outbox, d: Draft, startedAt: Date): SavePending {
+export function keeper(
+  outbox: Outbox,
+  d: Draft,
+  startedAt: Date,
+  clock: ServerClock = () => undefined,
+): SavePending {
   return orPrint({ text: d.text }, (sent, exitCode, reason) => {
     const at = startedAt.toISOString();
+    const skew = clock();
     const entry = outbox.save({
       text: d.text,
       server: d.server.root,
@@ -29,6 +38,8 @@ export function keeper(outbox: Outbox, d: Draft, startedAt: Date): SavePending {
       source: d.source,
       attemptedAt: at,
       uncertainSince: sent ? at : null,
+      uncertainSinceServer:
+        sent && skew !== undefined ? new Date(startedAt.getTime() + skew).toISOString() : null,
       sent,
       refused: exitCode === ExitCode.Data,
       exitCode,
@@ -39,9 +50,20 @@ export function keeper(outbox: Outbox, d: Draft, startedAt: Date): SavePending {
 }
 
 /** Records one more attempt at an existing entry (`outbox send`); the first uncertain time never moves. */
-export function updater(outbox: Outbox, entry: OutboxEntry, startedAt: Date): SavePending {
+export function updater(
+  outbox: Outbox,
+  entry: OutboxEntry,
+  startedAt: Date,
+  clock: ServerClock = () => undefined,
+): SavePending {
   return orPrint(entryInput(entry), (sent, exitCode, reason) => {
-    const next = afterAttempt(entry, { startedAt, uncertain: sent, exitCode, error: reason });
+    const next = afterAttempt(entry, {
+      startedAt,
+      uncertain: sent,
+      exitCode,
+      error: reason,
+      serverClockSkewMs: clock(),
+    });
     outbox.update(next);
     return { kind: "saved", path: outbox.pathOf(entry.id), id: entry.id, refused: next.refused };
   });

@@ -42,6 +42,11 @@ export interface OutboxEntry {
    * account's statuses since this time, whatever failed after it.
    */
   uncertainSince: string | null;
+  /**
+   * The same moment on the server's clock (from its `Date` header then), or null when none was seen:
+   * the server stamps a status with its clock of that moment, which may be corrected later.
+   */
+  uncertainSinceServer?: string | null | undefined;
   /** Whether any attempt's outcome was unknown (the request went out): `uncertainSince !== null`. */
   sent: boolean;
   /** The server refused it for good (65): later sends skip it until `outbox send --retry-refused ID`. */
@@ -114,6 +119,13 @@ export function parseEntry(id: string, file: string, raw: string): OutboxEntry |
   if (o.uncertainSince !== undefined && o.uncertainSince !== null && !time("uncertainSince")) {
     problems.push(`"uncertainSince" is not an ISO 8601 time or null`);
   }
+  if (
+    o.uncertainSinceServer !== undefined &&
+    o.uncertainSinceServer !== null &&
+    !time("uncertainSinceServer")
+  ) {
+    problems.push(`"uncertainSinceServer" is not an ISO 8601 time or null`);
+  }
   if (typeof o.sent !== "boolean") problems.push(`"sent" is ${describe(o.sent)}, not true or false`);
   if (o.refused !== undefined && typeof o.refused !== "boolean") {
     problems.push(`"refused" is ${describe(o.refused)}, not true or false`);
@@ -134,6 +146,7 @@ export function parseEntry(id: string, file: string, raw: string): OutboxEntry |
     source: o.source as string,
     attemptedAt: o.attemptedAt as string,
     uncertainSince: (o.uncertainSince as string | null | undefined) ?? null,
+    uncertainSinceServer: (o.uncertainSinceServer as string | null | undefined) ?? null,
     sent: o.sent as boolean,
     refused: o.refused === true,
     exitCode: o.exitCode as number,
@@ -172,13 +185,28 @@ export function uncertainSince(e: OutboxEntry): string | null {
 /** The outcome of one more attempt at an entry, folded into it (the first uncertain time stays). */
 export function afterAttempt(
   e: OutboxEntry,
-  attempt: { startedAt: Date; uncertain: boolean; exitCode: number; error: string },
+  attempt: {
+    startedAt: Date;
+    uncertain: boolean;
+    exitCode: number;
+    error: string;
+    /** How far the server's clock was ahead of ours during the attempt, when its `Date` was seen. */
+    serverClockSkewMs?: number | undefined;
+  },
 ): OutboxEntry {
-  const since = uncertainSince(e) ?? (attempt.uncertain ? attempt.startedAt.toISOString() : null);
+  const known = uncertainSince(e);
+  const since = known ?? (attempt.uncertain ? attempt.startedAt.toISOString() : null);
+  const onServer =
+    known !== null
+      ? (e.uncertainSinceServer ?? null)
+      : since !== null && attempt.serverClockSkewMs !== undefined
+        ? new Date(attempt.startedAt.getTime() + attempt.serverClockSkewMs).toISOString()
+        : null;
   return {
     ...e,
     attemptedAt: attempt.startedAt.toISOString(),
     uncertainSince: since,
+    uncertainSinceServer: onServer,
     sent: since !== null,
     refused: attempt.exitCode === 65,
     exitCode: attempt.exitCode,

@@ -1,6 +1,6 @@
 import { ConfigError, HttpError } from "../errors.js";
 import { type ServiceOptions, withService } from "../services/open.js";
-import type { PostParams, RawReply, Service, Status } from "../services/service.js";
+import type { PostParams, RawReply, Service, Since, Status } from "../services/service.js";
 import { serverLimit } from "./limit.js";
 import { checkLength, type LimitCache } from "./limit-cache.js";
 
@@ -15,7 +15,7 @@ export interface LimitOptions {
    * Look at the user's recent statuses first and post nothing if one has exactly this text: always
    * (`--if-absent`), or only among those since a given time (an outbox entry whose outcome was unknown).
    */
-  unlessPosted?: { since?: Date | undefined } | undefined;
+  unlessPosted?: { since?: Since | undefined } | undefined;
 }
 
 export interface PostResult {

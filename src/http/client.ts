@@ -390,6 +390,8 @@ export class HttpSession {
     const bytes = Buffer.concat(chunks);
     const contentType = headerValue(res.headers["content-type"]) ?? "";
     if (attempt.trace) traceResponse(res.statusCode, res.headers, bytes, attempt.trace);
+    const serverNow = Date.parse(String(headerValue(res.headers.date) ?? ""));
+    if (!Number.isNaN(serverNow)) this.#wire.serverClockSkewMs.set(this.#origin, serverNow - Date.now());
     return {
       status: res.statusCode,
       headers: res.headers,

@@ -14,6 +14,8 @@ export class Wire {
   /** The run's connections, numbered in the order they were first used (for `-v`). */
   readonly #connections = new WeakMap<object, number>();
   #nextConnection = 1;
+  /** Per origin, how far the server's clock is ahead of ours, from the last `Date` header it sent. */
+  readonly serverClockSkewMs = new Map<string, number>();
 
   /** The number of this connection, and whether it was used before. */
   connection(socket: object): { id: number; reused: boolean } {

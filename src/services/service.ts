@@ -25,7 +25,7 @@ export interface Service {
    */
   post(p: PostParams): Promise<StatusReply>;
   /** The user's own recent status with this text (as the server stores it), posted no earlier than `since`. */
-  findMine(user: string, text: string, since: Date | undefined): Promise<StatusReply | undefined>;
+  findMine(user: string, text: string, since: Since | undefined): Promise<StatusReply | undefined>;
   show(id: string): Promise<StatusReply>;
   delete(id: string): Promise<StatusReply>;
   timeline(q: TimelineQuery): Promise<TimelineReply>;
@@ -112,4 +112,14 @@ export interface TimelineReply {
    * sent none. Its `createdAt` times are on its clock.
    */
   clockSkewMs: number;
+}
+
+/**
+ * When an uncertain attempt began: on our clock, and on the server's when its `Date` header was seen
+ * then. The server stamped a status it made with its clock of that moment, which may since have been
+ * corrected: the recorded server time is what its `created_at` is compared with.
+ */
+export interface Since {
+  at: Date;
+  onServerClock?: Date | undefined;
 }

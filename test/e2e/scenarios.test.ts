@@ -259,6 +259,20 @@ describe("posted twice or lost, found by a hostile tester after the first fixes"
     expect(copies(text)).toBe(1);
   });
 
+  it("a server clock corrected by an hour between the uncertain attempt and the retry: still one copy", async () => {
+    const s = scenario();
+    const text = uniqueText("ntp");
+    h.server.clock.advance(-3600_000);
+    h.server.faults.push({ fault: { kind: "lose-reply" }, when: "authenticated", path: /update/, times: 1 });
+    expectFailure(await s.run(["post", ...h.args, text]), 76, /posted/);
+    expect(s.outbox()[0]?.entry.uncertainSinceServer).toEqual(expect.any(String));
+    h.server.clock.advance(3600_000);
+    const send = await s.run(["outbox", "send", ...h.args]);
+    expect(send.code, send.stderr).toBe(0);
+    expect(send.stdout).toMatch(/^\(already posted; nothing sent\)\n/);
+    expect(copies(text)).toBe(1);
+  });
+
   it("a server error that echoes the credential: not in the outbox file, nor in outbox list", async () => {
     const s = scenario();
     const basic = Buffer.from(`alice:${PASSWORD}`).toString("base64");

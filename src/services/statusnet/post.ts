@@ -1,6 +1,6 @@
 import { ExitCode, HttpError } from "../../errors.js";
 import { oneLine } from "../../sanitize.js";
-import type { PostParams, Status, StatusReply } from "../service.js";
+import type { PostParams, Since, Status, StatusReply } from "../service.js";
 import { showStatus, timeline } from "./statuses.js";
 import { isStoredFormOf } from "./stored-text.js";
 import { type Api, type UpdateReply, updateStatus } from "./update.js";
@@ -114,11 +114,14 @@ const MAX_PAGES = 10;
  * its `Date` header shows it, less two minutes): page after page back through the user timeline until
  * the statuses are older than that, however many were posted in between (a busy `--lines` run).
  */
-async function searchSince(api: Api, user: string, text: string, since: Date): Promise<Status | undefined> {
+async function searchSince(api: Api, user: string, text: string, since: Since): Promise<Status | undefined> {
   let maxId: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
     const recent = await timeline(api, { kind: "user", of: user, count: 200, maxId });
-    const after = since.getTime() + recent.clockSkewMs - 120_000;
+    // The earlier of: our time on the server's clock as it is now, and as it was then (if known).
+    const now = since.at.getTime() + recent.clockSkewMs;
+    const then = since.onServerClock?.getTime() ?? now;
+    const after = Math.min(now, then) - 120_000;
     for (const s of recent.statuses) {
       if (s.createdAt !== null && Date.parse(s.createdAt) < after) return undefined;
       if (mine(s, user) && isStoredFormOf(text, s.text)) return s;
@@ -144,7 +147,7 @@ export async function findPosted(
   api: Api,
   user: string,
   text: string,
-  since: Date | undefined,
+  since: Since | undefined,
 ): Promise<StatusReply | undefined> {
   let status: Status | undefined;
   if (since === undefined) {

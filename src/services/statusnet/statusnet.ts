@@ -1,6 +1,6 @@
 import type { SecretKind } from "../../credentials/store.js";
 import { UsageError } from "../../errors.js";
-import type { Service, TimelineQuery } from "../service.js";
+import type { Service, Since, TimelineQuery } from "../service.js";
 import { verifyCredentials } from "./account.js";
 import { findPosted, postUpdate } from "./post.js";
 import { fetchTextLimit } from "./server-config.js";
@@ -46,7 +46,7 @@ export class StatusNet implements Service {
     return postUpdate(this.#api, p);
   }
 
-  findMine(user: string, text: string, since: Date | undefined) {
+  findMine(user: string, text: string, since: Since | undefined) {
     return findPosted(this.#api, user, text, since);
   }
 
