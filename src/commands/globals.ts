@@ -11,11 +11,12 @@ import { NetrcStore } from "../credentials/netrc.js";
 import { PromptStore } from "../credentials/prompt.js";
 import type { CredentialStore } from "../credentials/store.js";
 import { UsageError } from "../errors.js";
-import type { HttpConfig } from "../http/client.js";
+import type { HttpConfig } from "../http/config.js";
 import { MAX_RESPONSE_BYTES } from "../http/config.js";
 import { Printer } from "../output/printer.js";
 import { OUTPUT_MODES, type OutputMode } from "../output/status.js";
 import { knownSpaces, type ServiceOptions } from "../services/open.js";
+import type { ConnectionConfig } from "../services/options.js";
 import type { WireFormat } from "../services/service.js";
 import { userAgent } from "../version.js";
 
@@ -160,7 +161,7 @@ export async function serviceOptions(
  * The HTTP settings of a run. With a server (and unless `--no-preemptive` or `config set preemptive
  * false`), protection spaces remembered from earlier runs let requests carry Basic at once.
  */
-export async function httpConfig(g: Globals, ctx: Context, server?: Server): Promise<HttpConfig> {
+export async function httpConfig(g: Globals, ctx: Context, server?: Server): Promise<ConnectionConfig> {
   const preemptive = g.flags.preemptive !== false && g.config.preemptive !== "false";
   return {
     spaces: server && preemptive ? knownSpaces(cacheDir(ctx.env), server.apiRoot, ctx.now) : undefined,

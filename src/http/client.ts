@@ -1,34 +1,14 @@
 import diagnostics from "node:diagnostics_channel";
 import type { Socket } from "node:net";
 import type { Dispatcher } from "undici";
-import { isLoopback } from "../config/server.js";
-import { ConfigError, ExitCode, HttpError } from "../errors.js";
-import { oneLine } from "../sanitize.js";
-import {
-  basicAuthorization,
-  type Challenge,
-  findBasic,
-  MalformedChallengeError,
-  parseChallenges,
-} from "./challenge.js";
-import type { BasicCredential, HttpConfig, ProtectionSpaces } from "./config.js";
+import type { HttpConfig } from "./config.js";
 import { Deadline, DeadlineExpired, PauseClock } from "./deadline.js";
 import { makeDispatcher } from "./dispatcher.js";
 import { classifyNetworkError } from "./network-errors.js";
 import { traceRequestHead, traceResponse } from "./trace.js";
 import { type OnTheWire, Wire } from "./wire.js";
 
-export type { BasicCredential, HttpConfig, ProtectionSpaces };
-
-/**
- * Asked for the credential only once a Basic challenge has arrived (docs/threats.md A1), or for a known
- * protection space with `interactive: false`: then only sources that need no person are asked, and a
- * ConfigError (no user, no password) means "send without it".
- */
-export type CredentialCallback = (
-  challenge: Challenge,
-  options?: { interactive: boolean },
-) => Promise<BasicCredential>;
+export type { HttpConfig };
 
 export interface HttpRequest {
   method: "GET" | "POST" | "DELETE";
@@ -36,8 +16,6 @@ export interface HttpRequest {
   /** The form body, built once as a string so the retry sends the very same bytes (docs/threats.md A3). */
   form?: string | undefined;
   accept: string;
-  /** How to answer a Basic challenge; without it a 401 is returned as is. */
-  credential?: CredentialCallback | undefined;
   /** A shorter limit within the session's deadline, for requests that are only a nicety (the limit lookup). */
   timeoutMs?: number | undefined;
   /**
@@ -55,12 +33,6 @@ export interface HttpResponse {
   bytes: Buffer;
   /** Whether the request that got this response carried Authorization. */
   authenticated: boolean;
-}
-
-/** A Basic Authorization value this session sends without waiting for a challenge, and whose it is. */
-interface Sent {
-  authorization: string;
-  user: string;
 }
 
 /** The attempt in flight; undici reports through a diagnostics channel when its headers hit the socket. */
@@ -87,8 +59,8 @@ interface SendHeadersMessage extends RequestMessage {
 }
 
 /**
- * One origin, one connection: an undici `Client` keeps a single socket, so the challenge and the retry
- * travel on the same connection whenever the server keeps it open. `request()` never follows redirects.
+ * One origin, one connection: an undici `Client` keeps a single socket, so a challenge and its retry
+ * (services/statusnet/auth.ts) travel on the same connection whenever the server keeps it open. `request()` never follows redirects.
  */
 export class HttpSession {
   readonly #origin: string;
@@ -99,8 +71,6 @@ export class HttpSession {
   #request: Dispatcher["request"] | undefined;
   /** The session's one deadline, started by its first request (see `newDeadline`). */
   #deadline: Deadline | undefined;
-  /** The Authorization that the last challenge accepted, for the next requests of this session. */
-  #authorization: Sent | undefined;
   /** The run's record of what is on the wire, and its time at prompts (see run-session.ts). */
   readonly #wire: Wire;
   readonly #pauses: PauseClock;
@@ -150,92 +120,20 @@ export class HttpSession {
   }
 
   /**
-   * Sends the request without credentials; on a 401 with a Basic challenge, asks for the credential and
-   * sends it again exactly once. Returns any other response for the caller to interpret.
+   * One request and its whole reply, with `authorization` (a header value the caller made) or
+   * without; any status comes back for the caller to interpret. Authentication is the service's
+   * business (services/statusnet/auth.ts): this layer only carries the header and remembers, for the
+   * error of a failed request, whether it carried one.
    */
-  async send(req: HttpRequest): Promise<HttpResponse> {
-    if (req.url.origin !== this.#origin)
-      throw new Error(`request for ${req.url.origin} on a session for ${this.#origin}`);
-    // After one successful challenge on this connection, or in an earlier run for this protection
-    // space, the request carries the credential at once (same origin, by construction); a 401 all the
-    // same sends us through the challenge once.
-    const known = req.credential ? (this.#authorization ?? (await this.#preemptive(req))) : undefined;
-    const first = await this.#attempt(req, known?.authorization);
-    if (first.status !== 401 || !req.credential) {
-      // Accepted: the rest of this session sends it without looking the credential up again.
-      if (known !== undefined) this.#authorization = known;
-      return first;
-    }
-    if (known !== undefined) {
-      this.#authorization = undefined;
-      this.#config.spaces?.forget(req.url);
-      this.#config.trace?.("* the server refused the credential sent at once; going through its challenge");
-    }
-
-    const host = req.url.host;
-    // A 401 with no challenge at all to a request that carried Basic: the server knows Basic here (it
-    // challenged before, or accepted it on this connection) and refused this credential.
-    if (known !== undefined && challengeLines(first).every((v) => v.trim() === "")) {
-      throw rejected(host, known.user);
-    }
-    const challenge = this.#basicChallenge(first);
-    if (!this.#mayAuthenticate(req.url)) {
-      throw new HttpError(
-        ExitCode.NoPerm,
-        `refusing to send a password over plain http to ${host}; nothing was posted`,
-        { status: 401, sent: true },
-        { hint: "use an https:// server URL, or pass --insecure-http if you accept the risk" },
-      );
-    }
-    const cred = await req.credential(challenge);
-    checkCredential(cred);
-    const authorization = basicAuthorization(cred.user, cred.password, challenge);
-    this.#config.onSecret?.({ ...cred, token68: authorization.slice("Basic ".length) });
-    const second = await this.#attempt(req, authorization);
-    if (second.status !== 401) {
-      this.#authorization = { authorization, user: cred.user };
-      this.#config.spaces?.remember(req.url, challenge.params.get("realm"), challenge.params.get("charset"));
-    }
-    if (second.status === 401) throw rejected(host, cred.user);
-    return second;
+  async send(req: HttpRequest, authorization?: string): Promise<HttpResponse> {
+    this.checkOrigin(req.url);
+    return this.#attempt(req, authorization);
   }
 
-  /**
-   * The Authorization for a URL in a known protection space, or undefined. Sending it at once only
-   * saves a round trip, so it never asks a person and never fails the request: without a user or a
-   * password from a source that needs no one, the request goes without it and the server decides (a
-   * public timeline needs no login; a real challenge then takes the ordinary path).
-   */
-  async #preemptive(req: HttpRequest): Promise<Sent | undefined> {
-    const space = this.#config.spaces?.covers(req.url);
-    if (!space || !req.credential || !this.#mayAuthenticate(req.url)) return undefined;
-    // The challenge this space was remembered from, as far as it matters here (its charset).
-    const challenge: Challenge = {
-      scheme: "basic",
-      params: new Map(space.charset === null ? [] : [["charset", space.charset]]),
-    };
-    let cred: BasicCredential;
-    try {
-      cred = await req.credential(challenge, { interactive: false });
-      checkCredential(cred);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      this.#config.trace?.(
-        `* ${req.url.origin}${req.url.pathname} is in a known protection space, but ${oneLine(err.message, 200)}: sending without credentials`,
-      );
-      return undefined;
-    }
-    const authorization = basicAuthorization(cred.user, cred.password, challenge);
-    this.#config.onSecret?.({ ...cred, token68: authorization.slice("Basic ".length) });
-    this.#config.trace?.(
-      `* ${req.url.origin}${req.url.pathname} is in a known protection space: sending Basic at once`,
-    );
-    return { authorization, user: cred.user };
-  }
-
-  /** Basic over plain http only to loopback, unless --insecure-http (RFC 7617 §4, docs/threats.md A8). */
-  #mayAuthenticate(url: URL): boolean {
-    return url.protocol !== "http:" || isLoopback(url.hostname) || this.#config.insecureHttp;
+  /** A session talks to its one origin: a credential meant for it must never go elsewhere. */
+  checkOrigin(url: URL): void {
+    if (url.origin !== this.#origin)
+      throw new Error(`request for ${url.origin} on a session for ${this.#origin}`);
   }
 
   async close(): Promise<void> {
@@ -259,36 +157,6 @@ export class HttpSession {
       }),
     ]);
     clearTimeout(timer);
-  }
-
-  #basicChallenge(res: HttpResponse): Challenge {
-    let challenges: Challenge[];
-    try {
-      challenges = parseChallenges(challengeLines(res));
-    } catch (err) {
-      const why = err instanceof MalformedChallengeError ? err.message : String(err);
-      throw new HttpError(ExitCode.NoPerm, `the server sent a malformed WWW-Authenticate header (${why})`, {
-        status: 401,
-        sent: true,
-      });
-    }
-    const basic = findBasic(challenges);
-    if (basic) {
-      if (!basic.params.has("realm")) this.#config.trace?.("* warning: Basic challenge without a realm");
-      return basic;
-    }
-    if (challenges.length === 0) {
-      throw new HttpError(ExitCode.NoPerm, "the server answered 401 without an authentication challenge", {
-        status: 401,
-        sent: true,
-      });
-    }
-    const schemes = [...new Set(challenges.map((c) => oneLine(c.scheme, 40)))].join(", ");
-    throw new HttpError(
-      ExitCode.NoPerm,
-      `the server requires ${schemes} authentication, which identica does not support (only Basic)`,
-      { status: 401, sent: true },
-    );
   }
 
   /**
@@ -402,34 +270,6 @@ export class HttpSession {
   }
 }
 
-function challengeLines(res: HttpResponse): string[] {
-  const raw = res.headers["www-authenticate"];
-  return raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
-}
-
-function rejected(host: string, user: string): HttpError {
-  return new HttpError(
-    ExitCode.NoPerm,
-    `the server at ${host} rejected the password for ${user}; nothing was posted`,
-    { status: 401, sent: true },
-    { hint: "check the user name and the password source (-v shows which one was used)" },
-  );
-}
-
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
-}
-
-/** RFC 7617 §2: no colon in the user-id and no control characters anywhere; checked before encoding. */
-function checkCredential(cred: BasicCredential): void {
-  if (cred.user.includes(":"))
-    throw new ConfigError(`the user name "${oneLine(cred.user, 60)}" contains ":"`);
-  const ctl = /[\u0000-\u001F\u007F]/;
-  if (ctl.test(cred.user)) throw new ConfigError("the user name contains a control character");
-  if (ctl.test(cred.password)) {
-    throw new ConfigError(`the password for ${cred.user} contains a control character; nothing was sent`, {
-      hint: "fix the password source (a password file is read up to its first newline)",
-    });
-  }
-  if (cred.password === "") throw new ConfigError(`the password for ${cred.user} is empty`);
 }

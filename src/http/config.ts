@@ -8,13 +8,6 @@ const MIB = MAX_RESPONSE_BYTES / (1024 * 1024);
 /** The limit as messages say it. */
 export const MAX_RESPONSE_TEXT = `${MIB} MiB`;
 
-/** What the HTTP layer needs to know of remembered protection spaces (the StatusNet service keeps them in the cache dir). */
-export interface ProtectionSpaces {
-  covers(url: URL): { charset: string | null } | undefined;
-  remember(url: URL, realm: string | undefined, charset: string | undefined): void;
-  forget(url: URL): void;
-}
-
 export interface HttpConfig {
   /**
    * One deadline for the whole exchange of a session (limit lookup, post, challenge and retry), in
@@ -24,26 +17,15 @@ export interface HttpConfig {
   userAgent: string;
   /** CAs (PEM) trusted besides Node's defaults: `--cacert`, with NODE_EXTRA_CA_CERTS. */
   extraCa?: string[] | undefined;
-  /** Allow Basic over plain http to a host that is not loopback. */
-  insecureHttp: boolean;
   maxResponseBytes: number;
   /** `-v`: receives the exchange line by line, Authorization already redacted. */
   trace?: ((line: string) => void) | undefined;
-  /** Called with each credential (and the Basic token made of it) before it is used, so diagnostics can mask it. */
-  onSecret?: ((credential: BasicCredential & { token68: string }) => void) | undefined;
   /** Unit tests inject undici's MockAgent here; otherwise a one-connection Client is made. */
   dispatcher?: Dispatcher | undefined;
-  /** Protection spaces known from earlier runs: Basic goes out at once for URLs they cover. */
-  spaces?: ProtectionSpaces | undefined;
-  /** Proxies: `--proxy URL`, or HTTP(S)_PROXY/NO_PROXY from the environment; none with `--no-proxy`. */
   /** The run's record of what is on the wire, which its signal handler reads (one of its own if not given). */
   wire?: Wire | undefined;
   /** The run's time at prompts, which its deadlines do not count (one of its own if not given). */
   pauses?: PauseClock | undefined;
+  /** Proxies: `--proxy URL`, or HTTP(S)_PROXY/NO_PROXY from the environment; none with `--no-proxy`. */
   proxy?: { url: string } | { env: { httpProxy: string; httpsProxy: string; noProxy: string } } | undefined;
-}
-
-export interface BasicCredential {
-  user: string;
-  password: string;
 }

@@ -1,4 +1,3 @@
-import type { ProtectionSpaces } from "../http/config.js";
 import type { ServiceOptions } from "./options.js";
 
 export type { ServiceOptions };
@@ -6,7 +5,7 @@ export type { ServiceOptions };
 import type { PostParams, Service } from "./service.js";
 import { withStatusNet } from "./statusnet/connect.js";
 import { describeUpdate } from "./statusnet/dry-run.js";
-import { FileSpaces } from "./statusnet/spaces.js";
+import { FileSpaces, type ProtectionSpaces } from "./statusnet/spaces.js";
 
 /**
  * Opens the server's service on one connection, runs `fn` with it, and closes it. The one place that

@@ -1,7 +1,26 @@
 import type { Server } from "../config/server.js";
 import type { CredentialStore } from "../credentials/store.js";
-import type { BasicCredential, HttpConfig } from "../http/client.js";
+import type { HttpConfig } from "../http/config.js";
 import type { WireFormat } from "./service.js";
+import type { ProtectionSpaces } from "./statusnet/spaces.js";
+
+export interface BasicCredential {
+  user: string;
+  password: string;
+}
+
+/** What a service's authentication needs besides the transport (services/statusnet/auth.ts). */
+export interface AuthConfig {
+  /** Allow Basic over plain http to a host that is not loopback. */
+  insecureHttp: boolean;
+  /** Called with each credential (and the Basic token made of it) before it is used, so diagnostics can mask it. */
+  onSecret?: ((credential: BasicCredential & { token68: string }) => void) | undefined;
+  /** Protection spaces known from earlier runs: Basic goes out at once for URLs they cover. */
+  spaces?: ProtectionSpaces | undefined;
+}
+
+/** The connection settings of a run: the transport's, and what authenticating on it needs. */
+export type ConnectionConfig = HttpConfig & AuthConfig;
 
 /** What opening a service needs: the server, the account, the HTTP settings and where secrets come from. */
 export interface ServiceOptions {
@@ -9,7 +28,7 @@ export interface ServiceOptions {
   /** The account; needed only once the server asks for a login. */
   user: string | undefined;
   format: WireFormat;
-  http: HttpConfig;
+  http: ConnectionConfig;
   /** Where the password comes from when the server asks: a fixed one (login) or the sources in order. */
   credential:
     | {

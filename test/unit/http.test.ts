@@ -1,17 +1,20 @@
 import { MockAgent } from "undici";
 import { describe, expect, it } from "vitest";
 import { ConfigError, ExitCode, type HttpError, type IdenticaError } from "../../src/errors.js";
-import { type HttpConfig, HttpSession } from "../../src/http/client.js";
+import { HttpSession } from "../../src/http/client.js";
 import { classifyNetworkError } from "../../src/http/network-errors.js";
+import type { ConnectionConfig } from "../../src/services/options.js";
+import { BasicSession } from "../../src/services/statusnet/auth.js";
 
 const CHALLENGE = {
   headers: { "www-authenticate": 'Basic realm="Test API"', "content-type": "application/xml" },
 };
 const OK = '<?xml version="1.0"?><status><id>1</id><text>hi</text></status>';
 
-function session(origin: string, agent: MockAgent, extra: Partial<HttpConfig> = {}) {
+/** The transport with StatusNet's Basic flow on it (services/statusnet/auth.ts), as the service has it. */
+function session(origin: string, agent: MockAgent, extra: Partial<ConnectionConfig> = {}) {
   const secrets: unknown[] = [];
-  const s = new HttpSession(origin, {
+  const config: ConnectionConfig = {
     timeoutMs: 5000,
     userAgent: "identica/test",
     insecureHttp: false,
@@ -19,7 +22,8 @@ function session(origin: string, agent: MockAgent, extra: Partial<HttpConfig> = 
     dispatcher: agent,
     onSecret: (x) => secrets.push(x),
     ...extra,
-  });
+  };
+  const s = new BasicSession(new HttpSession(origin, config), config);
   return { s, secrets };
 }
 

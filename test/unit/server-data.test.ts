@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parseServer } from "../../src/config/server.js";
 import { HttpSession } from "../../src/http/client.js";
 import { wrap } from "../../src/output/timeline.js";
+import { BasicSession } from "../../src/services/statusnet/auth.js";
 import { swallowedCommand } from "../../src/services/statusnet/post.js";
 import { fetchTextLimit } from "../../src/services/statusnet/server-config.js";
 import type { Status } from "../../src/services/statusnet/status.js";
@@ -23,13 +24,14 @@ function apiAnswering(path: string, body: string, format: "xml" | "json", conten
     .get("https://social.example")
     .intercept({ path, method: "GET" })
     .reply(200, body, { headers: { "content-type": contentType ?? `application/${format}; charset=utf-8` } });
-  const session = new HttpSession("https://social.example", {
+  const config = {
     timeoutMs: 5000,
     userAgent: "t",
     insecureHttp: false,
     maxResponseBytes: 1 << 20,
     dispatcher: agent,
-  });
+  };
+  const session = new BasicSession(new HttpSession("https://social.example", config), config);
   return { server: parseServer("social.example"), session, format, credential: undefined };
 }
 

@@ -1,8 +1,8 @@
 import { resolveCredential } from "../../credentials/resolve.js";
 import { ConfigError } from "../../errors.js";
-import type { BasicCredential } from "../../http/client.js";
-import type { ServiceOptions } from "../options.js";
+import type { BasicCredential, ServiceOptions } from "../options.js";
 import type { Service } from "../service.js";
+import { BasicSession } from "./auth.js";
 import { STATUSNET_SECRET, StatusNet } from "./statusnet.js";
 import { loadXmlParser } from "./xml.js";
 
@@ -15,7 +15,7 @@ export async function withStatusNet<T>(opts: ServiceOptions, fn: (svc: Service) 
   const { HttpSession } = await import("../../http/client.js");
   // Every reply is parsed within fn: the parser is loaded before the first request (xml.ts).
   await loadXmlParser();
-  const session = new HttpSession(opts.server.origin, opts.http);
+  const session = new BasicSession(new HttpSession(opts.server.origin, opts.http), opts.http);
   const source = opts.credential;
   // `interactive: false` (a known protection space, before any challenge): only the sources that ask
   // no one; the ConfigError when none has it tells the HTTP layer to send without credentials.

@@ -1,7 +1,6 @@
 import { join } from "node:path";
 import { writeFileAtomicSync } from "../../config/atomic-write.js";
 import { readRegularFileSync } from "../../config/regular-file.js";
-import type { ProtectionSpaces } from "../../http/config.js";
 
 /**
  * Known protection spaces (RFC 9110 §11.5): after a successful challenge, the origin, realm and API
@@ -16,6 +15,13 @@ export interface SpaceRecord {
   /** The challenge's `charset`, which decides NFC normalisation of the credential. */
   charset: string | null;
   savedAt: string;
+}
+
+/** What the Basic flow (auth.ts) needs of remembered protection spaces; FileSpaces keeps them on disk. */
+export interface ProtectionSpaces {
+  covers(url: URL): { charset: string | null } | undefined;
+  remember(url: URL, realm: string | undefined, charset: string | undefined): void;
+  forget(url: URL): void;
 }
 
 export class FileSpaces implements ProtectionSpaces {

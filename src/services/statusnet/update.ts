@@ -1,6 +1,6 @@
 import type { Server } from "../../config/server.js";
 import { HttpError } from "../../errors.js";
-import type { CredentialCallback, HttpSession } from "../../http/client.js";
+import type { BasicSession, CredentialCallback } from "./auth.js";
 import { ACCEPT, type UpdateParams, updateForm, updateUrl } from "./forms.js";
 import { errorForStatus, type ParsedReply, parseSuccess, unknownOutcome, type WireFormat } from "./reply.js";
 import { type Status, toStatus } from "./status.js";
@@ -8,7 +8,7 @@ import { type Status, toStatus } from "./status.js";
 /** What endpoint functions need: where, over which connection, in which format, with which credential. */
 export interface Api {
   server: Server;
-  session: HttpSession;
+  session: BasicSession;
   format: WireFormat;
   credential: CredentialCallback | undefined;
 }
