@@ -18,7 +18,7 @@ import { checkText, decodeKeeping } from "../core/text.js";
 import { ExitCode, HttpError, IdenticaError, worse } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
 import { sanitizeForTerminal } from "../sanitize.js";
-import { withService } from "../services/open.js";
+import { rulesFor, withService } from "../services/open.js";
 import { type Globals, serviceOptions, userOf } from "./globals.js";
 import { type PostFlags, printResult } from "./post-result.js";
 
@@ -55,7 +55,12 @@ export async function postLines(
   // is far longer than any status (then only its start: quoteLine).
   const checkLimit = (text: string) => {
     try {
-      checkLength(text, limit, flags.maxLength === undefined ? `${server.key}'s` : "the --max-length");
+      checkLength(
+        text,
+        limit,
+        flags.maxLength === undefined ? `${server.key}'s` : "the --max-length",
+        rulesFor(server).textLength,
+      );
     } catch (err) {
       throw new IdenticaError(ExitCode.Usage, `${(err as Error).message}: ${quoteLine(text)}`);
     }

@@ -6,6 +6,7 @@ import { Outbox } from "../core/outbox.js";
 import type { PostResult } from "../core/post.js";
 import { readStatusText } from "../core/text.js";
 import { ExitCode, UsageError } from "../errors.js";
+import { rulesFor } from "../services/open.js";
 import {
   type GlobalFlags,
   httpConfig,
@@ -27,12 +28,11 @@ export async function postCommand(
   gflags: GlobalFlags,
 ): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
-  if (flags.replyTo !== undefined && !/^\d+$/.test(flags.replyTo)) {
-    throw new UsageError(`--reply-to takes a numeric status id, not "${flags.replyTo}"`);
-  }
+  const server = serverOf(g, ctx);
+  const rules = rulesFor(server);
+  if (flags.replyTo !== undefined) rules.statusId(flags.replyTo, "--reply-to");
   if (flags.source.trim() === "") throw new UsageError("--source must not be empty");
   const maxLength = flags.maxLength === undefined ? undefined : parseMaxLength(flags.maxLength);
-  const server = serverOf(g, ctx);
   if (flags.lines) {
     if (words.length > 0 && !(words.length === 1 && words[0] === "-")) {
       throw new UsageError("--lines reads the statuses from stdin; give no text arguments");
@@ -63,7 +63,7 @@ export async function postCommand(
     ctx.run.pending.set(undefined);
   }
   const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
-  if (maxLength !== undefined) checkLength(text, maxLength, "the --max-length");
+  if (maxLength !== undefined) checkLength(text, maxLength, "the --max-length", rules.textLength);
   const request = {
     server,
     user,
@@ -76,7 +76,8 @@ export async function postCommand(
   if (flags.dryRun) {
     const { describePost } = await import("../services/open.js");
     // No network for a dry run: only a limit already in the cache is checked.
-    if (maxLength === undefined) checkLength(text, await cache.get(server), `${server.key}'s`);
+    if (maxLength === undefined)
+      checkLength(text, await cache.get(server), `${server.key}'s`, rules.textLength);
     g.printer.result(describePost({ ...request, http: await httpConfig(g, ctx) }));
     return ExitCode.Ok;
   }

@@ -3,7 +3,6 @@ import { writeFileAtomic } from "../config/atomic-write.js";
 import { readRegularFile } from "../config/regular-file.js";
 import type { Server } from "../config/server.js";
 import { UsageError } from "../errors.js";
-import { codePointLength, serverTrimmed } from "./text.js";
 
 /** A server's limit is looked up at most once a day (docs/cli.md "Status text"). */
 export const LIMIT_TTL_MS = 24 * 60 * 60 * 1000;
@@ -101,12 +100,17 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * 64 before any request when the text is longer than the limit (0 or undefined: no limit). What counts
- * is what the server will store: whitespace at either end, which it trims first, does not.
+ * 64 before any request when the text is longer than the limit (0 or undefined: no limit), counted
+ * the way the service counts (`ServiceRules.textLength`).
  */
-export function checkLength(text: string, limit: number | undefined, whose: string): void {
+export function checkLength(
+  text: string,
+  limit: number | undefined,
+  whose: string,
+  count: (text: string) => number,
+): void {
   if (limit === undefined || limit <= 0) return;
-  const length = codePointLength(serverTrimmed(text));
+  const length = count(text);
   if (length > limit) {
     throw new UsageError(
       `the status is ${length} characters long, over ${whose} limit of ${limit}; nothing was sent`,

@@ -47,7 +47,9 @@ export async function postOn(svc: Service, req: PostParams, limits: LimitOptions
     }
   }
   if (limits.maxLength === undefined) {
-    checkLength(req.text, await serverLimit(svc, limits.cache, limits.note), `${svc.server.key}'s`);
+    checkLength(req.text, await serverLimit(svc, limits.cache, limits.note), `${svc.server.key}'s`, (t) =>
+      svc.textLength(t),
+    );
   }
   try {
     const result = await svc.post(req);

@@ -138,18 +138,9 @@ export function checkText(text: string): void {
   if (text.replace(INVISIBLE, "") === "") throw new UsageError("the status text is empty; nothing was sent");
 }
 
-/** Length as the servers count it (`mb_strlen`): Unicode code points. */
+/** Length in Unicode code points (what a terminal quote is cut by; services count their own way). */
 export function codePointLength(text: string): number {
   let n = 0;
   for (const _ of text) n++;
   return n;
-}
-
-/**
- * The text the server stores and measures: GNU social runs PHP `trim()` on the status before its
- * length check (apistatusesupdate.php), which strips space, tab, LF, CR, NUL and vertical tab from
- * both ends, and nothing else (no NBSP, no Unicode spaces).
- */
-export function serverTrimmed(text: string): string {
-  return text.replace(/^[ \t\n\r\0\x0B]+|[ \t\n\r\0\x0B]+$/g, "");
 }

@@ -1,10 +1,12 @@
+import type { Server } from "../config/server.js";
 import type { ServiceOptions } from "./options.js";
 
 export type { ServiceOptions };
 
-import type { PostParams, Service } from "./service.js";
+import type { PostParams, Service, ServiceRules } from "./service.js";
 import { withStatusNet } from "./statusnet/connect.js";
 import { describeUpdate } from "./statusnet/dry-run.js";
+import { STATUSNET_RULES } from "./statusnet/rules.js";
 import { FileSpaces, type ProtectionSpaces } from "./statusnet/spaces.js";
 
 /**
@@ -13,6 +15,11 @@ import { FileSpaces, type ProtectionSpaces } from "./statusnet/spaces.js";
  */
 export function withService<T>(opts: ServiceOptions, fn: (svc: Service) => Promise<T>): Promise<T> {
   return withStatusNet(opts, fn);
+}
+
+/** The rules of the server's API that need no connection (status ids, how a text is counted). */
+export function rulesFor(_server: Server): ServiceRules {
+  return STATUSNET_RULES;
 }
 
 /** `--dry-run`: the request that would post this status, with the credential shown only as redacted. */

@@ -7,14 +7,12 @@ import type { SecretKind } from "../credentials/store.js";
  * Every method throws the typed errors of errors.ts, which already carry the exit-code meaning (an
  * HttpError's `sent` tells 75 from 76; `kept` says what became of a failed post).
  */
-export interface Service {
+export interface Service extends ServiceRules {
   readonly server: Server;
   /** The kind of secret this API authenticates with (the credential stores are asked for it). */
   readonly secret: SecretKind;
   /** `--timeout` starts again (per line for `post --lines`, after a Retry-After wait). */
   newDeadline(): void;
-  /** A status id as this API writes one; a UsageError (64) for anything else, before sending. */
-  statusId(id: string): string;
   /** The status's page on the web. */
   statusUrl(id: string): string;
   /** The server's length limit: 0 for none, undefined when it cannot say. */
@@ -30,6 +28,20 @@ export interface Service {
   delete(id: string): Promise<StatusReply>;
   timeline(q: TimelineQuery): Promise<TimelineReply>;
   whoami(): Promise<ProfileReply>;
+}
+
+/**
+ * An API's rules that need no connection, so they are checked before anything is sent (and by
+ * `--dry-run`): `services/open.ts` `rulesFor` gives them for a server, and every Service has them.
+ */
+export interface ServiceRules {
+  /**
+   * A status id as this API writes one; a UsageError (64) for anything else, before sending. `option`
+   * names the flag it came from, for the message.
+   */
+  statusId(id: string, option?: string): string;
+  /** The length of a status text as this API's server counts it against its limit. */
+  textLength(text: string): number;
 }
 
 export interface PostParams {

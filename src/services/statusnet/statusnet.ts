@@ -1,8 +1,8 @@
 import type { SecretKind } from "../../credentials/store.js";
-import { UsageError } from "../../errors.js";
 import type { Service, Since, TimelineQuery } from "../service.js";
 import { verifyCredentials } from "./account.js";
 import { findPosted, postUpdate } from "./post.js";
+import { STATUSNET_RULES } from "./rules.js";
 import { fetchTextLimit } from "./server-config.js";
 import { destroyStatus, showStatus, timeline } from "./statuses.js";
 import type { Api } from "./update.js";
@@ -28,10 +28,12 @@ export class StatusNet implements Service {
     this.#api.session.newDeadline();
   }
 
-  /** StatusNet ids are digits. */
-  statusId(id: string): string {
-    if (!/^\d+$/.test(id)) throw new UsageError(`a status id is a number, not "${id}"`);
-    return id;
+  statusId(id: string, option?: string): string {
+    return STATUSNET_RULES.statusId(id, option);
+  }
+
+  textLength(text: string): number {
+    return STATUSNET_RULES.textLength(text);
   }
 
   statusUrl(id: string): string {
