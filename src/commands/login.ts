@@ -10,7 +10,8 @@ import { loadStyle, useColor } from "../output/color.js";
 import { profileJson } from "../output/user.js";
 import { jsonForTerminal, sanitizeForTerminal } from "../sanitize.js";
 import { withService } from "../services/open.js";
-import { type GlobalFlags, type Globals, httpConfig, readGlobals, serverOf, userOf } from "./globals.js";
+import { type GlobalFlags, type Globals, readGlobals, serverOf, userOf } from "./globals.js";
+import { httpConfig } from "./session-options.js";
 
 export interface LoginFlags {
   passwordStdin?: boolean;

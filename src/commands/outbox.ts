@@ -12,16 +12,9 @@ import { ExitCode, IdenticaError, UsageError, worse } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
 import { absoluteTime } from "../output/time.js";
 import { oneLine } from "../sanitize.js";
-import {
-  credentialSource,
-  type GlobalFlags,
-  type Globals,
-  httpConfig,
-  readGlobals,
-  serverOf,
-  userOf,
-} from "./globals.js";
+import { type GlobalFlags, type Globals, readGlobals, serverOf, userOf } from "./globals.js";
 import { printResult } from "./post-result.js";
+import { credentialSource, httpConfig } from "./session-options.js";
 
 /** `identica outbox [list|send|drop ID]`: statuses that could not be posted, kept until sent or dropped. */
 export async function outboxCommand(

@@ -1,22 +1,15 @@
 import { cacheDir, stateDir } from "../config/paths.js";
 import type { Context } from "../context.js";
-import { keeper, keepOnFailure, keepRefused, partialKeeper } from "../core/keep.js";
+import { type Draft, keeper, keepOnFailure, keepRefused, partialKeeper } from "../core/keep.js";
 import { checkLength, LimitCache } from "../core/limit-cache.js";
 import { Outbox } from "../core/outbox.js";
 import type { PostResult } from "../core/post.js";
 import { readStatusText } from "../core/text.js";
 import { ExitCode, UsageError } from "../errors.js";
 import { rulesFor } from "../services/open.js";
-import {
-  type GlobalFlags,
-  httpConfig,
-  readGlobals,
-  serverOf,
-  serviceOptions,
-  userOf,
-  withSpinner,
-} from "./globals.js";
+import { type GlobalFlags, readGlobals, serverOf, userOf, withSpinner } from "./globals.js";
 import { type PostFlags, printResult } from "./post-result.js";
+import { httpConfig, serviceOptions } from "./session-options.js";
 
 export type { PostFlags };
 
@@ -44,24 +37,7 @@ export async function postCommand(
   const user = userOf(g, ctx, server);
   const outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
   const unsent = { server, user, replyTo: flags.replyTo, source: flags.source };
-  const readAt = ctx.now();
-  let text: string;
-  try {
-    text = await readStatusText({
-      args: words,
-      stdin: ctx.stdin,
-      // A signal before the end of stdin keeps what was read, marked refused: it may be incomplete.
-      reading: (soFar) => {
-        if (!flags.dryRun) ctx.run.pending.set(partialKeeper(outbox, unsent, soFar, readAt));
-      },
-    });
-  } catch (err) {
-    // A text identica refuses (65) is kept too: a piped text exists nowhere else. A dry run writes
-    // nothing, the outbox included: it only says what a real run would do.
-    throw flags.dryRun ? err : keepRefused(err, outbox, unsent, readAt);
-  } finally {
-    ctx.run.pending.set(undefined);
-  }
+  const text = await readText(ctx, words, flags.dryRun === true, outbox, unsent);
   const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
   if (maxLength !== undefined) checkLength(text, maxLength, "the --max-length", rules.textLength);
   const request = {
@@ -102,6 +78,33 @@ export async function postCommand(
   ctx.run.pending.set(undefined);
   await printResult(ctx, g, result);
   return ExitCode.Ok;
+}
+
+/** The status text from the arguments or stdin; what was read is kept if the run is cut short. */
+async function readText(
+  ctx: Context,
+  words: string[],
+  dryRun: boolean,
+  outbox: Outbox,
+  unsent: Omit<Draft, "text">,
+): Promise<string> {
+  const readAt = ctx.now();
+  try {
+    return await readStatusText({
+      args: words,
+      stdin: ctx.stdin,
+      // A signal before the end of stdin keeps what was read, marked refused: it may be incomplete.
+      reading: (soFar) => {
+        if (!dryRun) ctx.run.pending.set(partialKeeper(outbox, unsent, soFar, readAt));
+      },
+    });
+  } catch (err) {
+    // A text identica refuses (65) is kept too: a piped text exists nowhere else. A dry run writes
+    // nothing, the outbox included: it only says what a real run would do.
+    throw dryRun ? err : keepRefused(err, outbox, unsent, readAt);
+  } finally {
+    ctx.run.pending.set(undefined);
+  }
 }
 
 function parseMaxLength(v: string): number {

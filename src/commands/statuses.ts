@@ -5,7 +5,8 @@ import { plainStatusOutput, prettyStatus } from "../output/status.js";
 import { plainTimelineOutput, prettyTimeline } from "../output/timeline.js";
 import { withService } from "../services/open.js";
 import { type Status, type StatusReply, TIMELINE_KINDS, type TimelineKind } from "../services/service.js";
-import { type GlobalFlags, type Globals, readGlobals, serviceOptions, withSpinner } from "./globals.js";
+import { type GlobalFlags, type Globals, readGlobals, withSpinner } from "./globals.js";
+import { serviceOptions } from "./session-options.js";
 
 async function printStatus(
   ctx: Context,

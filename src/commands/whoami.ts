@@ -3,7 +3,8 @@ import { ExitCode } from "../errors.js";
 import { loadStyle, useColor } from "../output/color.js";
 import { plainProfileOutput, prettyProfile } from "../output/user.js";
 import { withService } from "../services/open.js";
-import { type GlobalFlags, readGlobals, serverOf, serviceOptions, withSpinner } from "./globals.js";
+import { type GlobalFlags, readGlobals, serverOf, withSpinner } from "./globals.js";
+import { serviceOptions } from "./session-options.js";
 
 /** `identica whoami`: who the credentials belong to, from `account/verify_credentials`. */
 export async function whoamiCommand(ctx: Context, gflags: GlobalFlags): Promise<ExitCode> {

@@ -6,34 +6,10 @@ import { Deadline, DeadlineExpired, PauseClock } from "./deadline.js";
 import { makeDispatcher } from "./dispatcher.js";
 import { classifyNetworkError } from "./network-errors.js";
 import { traceRequestHead, traceResponse } from "./trace.js";
+import type { HttpRequest, HttpResponse } from "./types.js";
 import { type OnTheWire, Wire } from "./wire.js";
 
-export type { HttpConfig };
-
-export interface HttpRequest {
-  method: "GET" | "POST" | "DELETE";
-  url: URL;
-  /** The form body, built once as a string so the retry sends the very same bytes (docs/threats.md A3). */
-  form?: string | undefined;
-  accept: string;
-  /** A shorter limit within the session's deadline, for requests that are only a nicety (the limit lookup). */
-  timeoutMs?: number | undefined;
-  /**
-   * For a POST to an endpoint that changes nothing without credentials (statuses/update and destroy
-   * need a logged-in user): a failure of the first request, sent without them, means nothing was
-   * posted (75, not 76). A GET changes nothing in any case (RFC 9110 §9.2.1).
-   */
-  writesOnlyWhenAuthenticated?: boolean | undefined;
-}
-
-export interface HttpResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  contentType: string;
-  bytes: Buffer;
-  /** Whether the request that got this response carried Authorization. */
-  authenticated: boolean;
-}
+export type { HttpConfig, HttpRequest, HttpResponse };
 
 /** The attempt in flight; undici reports through a diagnostics channel when its headers hit the socket. */
 interface Attempt {
@@ -60,7 +36,8 @@ interface SendHeadersMessage extends RequestMessage {
 
 /**
  * One origin, one connection: an undici `Client` keeps a single socket, so a challenge and its retry
- * (services/statusnet/auth.ts) travel on the same connection whenever the server keeps it open. `request()` never follows redirects.
+ * (services/statusnet/auth.ts) travel on the same connection whenever the server keeps it open.
+ * `request()` never follows redirects.
  */
 export class HttpSession {
   readonly #origin: string;
@@ -245,17 +222,7 @@ export class HttpSession {
     }
     const res = await pending;
     attempt.answered = true;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      size += (chunk as Buffer).length;
-      if (size > this.#config.maxResponseBytes) {
-        res.body.destroy();
-        throw Object.assign(new Error("reply too large"), { code: "UND_ERR_RES_EXCEEDED_MAX_SIZE" });
-      }
-      chunks.push(chunk as Buffer);
-    }
-    const bytes = Buffer.concat(chunks);
+    const bytes = await readBody(res.body, this.#config.maxResponseBytes);
     const contentType = headerValue(res.headers["content-type"]) ?? "";
     if (attempt.trace) traceResponse(res.statusCode, res.headers, bytes, attempt.trace);
     const serverNow = Date.parse(String(headerValue(res.headers.date) ?? ""));
@@ -268,6 +235,21 @@ export class HttpSession {
       authenticated: attempt.authorization,
     };
   }
+}
+
+/** The whole body, or undici's own too-large error past `max` bytes (network-errors.ts words it). */
+async function readBody(body: Dispatcher.ResponseData["body"], max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > max) {
+      body.destroy();
+      throw Object.assign(new Error("reply too large"), { code: "UND_ERR_RES_EXCEEDED_MAX_SIZE" });
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {

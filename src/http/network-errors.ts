@@ -47,49 +47,12 @@ export function classifyNetworkError(err: unknown, ctx: FailureContext): HttpErr
   if (err instanceof TypeError || err instanceof ReferenceError || err instanceof RangeError) throw err;
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = e.code ?? e.cause?.code ?? "";
-  const secs = ctx.timeoutMs / 1000;
   const detail = { sent: ctx.sent };
   const harmless =
     ctx.sent && ctx.harmless !== undefined ? harmlessFailure(err, code, e.message, ctx) : undefined;
   if (harmless) return harmless;
-  if (ctx.deadlineHit) {
-    return ctx.sent
-      ? new HttpError(
-          ExitCode.Protocol,
-          `no complete reply from ${ctx.host} within ${secs} s; the status may have been posted`,
-          detail,
-          {
-            hint: "check the timeline before posting again",
-            cause: err,
-          },
-        )
-      : new HttpError(
-          ExitCode.TempFail,
-          `could not reach ${ctx.host} within ${secs} s; nothing was sent`,
-          detail,
-          {
-            cause: err,
-          },
-        );
-  }
-  if (CERT_CODES.has(code)) {
-    // Whom the certificate names, for a name mismatch (the names are the server's text: sanitised).
-    const names = (err as { cert?: { subjectaltname?: unknown } }).cert?.subjectaltname;
-    const hostname = ctx.host.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-    const mismatch =
-      code === "ERR_TLS_CERT_ALTNAME_INVALID" && typeof names === "string"
-        ? ` (the certificate is for ${oneLine(names, 120)}, which does not include ${hostname})`
-        : "";
-    return new HttpError(
-      ExitCode.Unavailable,
-      `certificate problem with ${ctx.host}: ${code}${mismatch}; nothing was sent`,
-      detail,
-      {
-        hint: "for a self-hosted server, pass its CA with --cacert FILE",
-        cause: err,
-      },
-    );
-  }
+  if (ctx.deadlineHit) return deadlineFailure(err, ctx);
+  if (CERT_CODES.has(code)) return certificateFailure(err, code, ctx);
   if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME") {
     return new HttpError(
       ExitCode.TempFail,
@@ -101,34 +64,96 @@ export function classifyNetworkError(err: unknown, ctx: FailureContext): HttpErr
       },
     );
   }
-  if (!ctx.sent) {
-    if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || code.startsWith("ERR_SSL_")) {
-      return new HttpError(
-        ExitCode.Unavailable,
-        `TLS handshake with ${ctx.host} failed (${code}); nothing was sent`,
+  return ctx.sent ? writtenFailure(err, code, e.message, ctx) : unsentFailure(err, code, e.message, ctx);
+}
+
+/** The deadline fired: 76 once the request was written, 75 before. */
+function deadlineFailure(err: unknown, ctx: FailureContext): HttpError {
+  const secs = ctx.timeoutMs / 1000;
+  const detail = { sent: ctx.sent };
+  return ctx.sent
+    ? new HttpError(
+        ExitCode.Protocol,
+        `no complete reply from ${ctx.host} within ${secs} s; the status may have been posted`,
         detail,
         {
-          hint: "is it really an https server? For plain http, write the URL with http://",
+          hint: "check the timeline before posting again",
+          cause: err,
+        },
+      )
+    : new HttpError(
+        ExitCode.TempFail,
+        `could not reach ${ctx.host} within ${secs} s; nothing was sent`,
+        detail,
+        {
           cause: err,
         },
       );
-    }
-    const why =
-      code === "ECONNREFUSED"
-        ? "connection refused"
-        : code === "UND_ERR_CONNECT_TIMEOUT"
-          ? "connect timeout"
-          : `${code || "error"}: ${e.message ?? ""}`.trim();
+}
+
+/** TLS would not trust the server (69): nothing of the request went out. */
+function certificateFailure(err: unknown, code: string, ctx: FailureContext): HttpError {
+  // Whom the certificate names, for a name mismatch (the names are the server's text: sanitised).
+  const names = (err as { cert?: { subjectaltname?: unknown } }).cert?.subjectaltname;
+  const hostname = ctx.host.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  const mismatch =
+    code === "ERR_TLS_CERT_ALTNAME_INVALID" && typeof names === "string"
+      ? ` (the certificate is for ${oneLine(names, 120)}, which does not include ${hostname})`
+      : "";
+  return new HttpError(
+    ExitCode.Unavailable,
+    `certificate problem with ${ctx.host}: ${code}${mismatch}; nothing was sent`,
+    { sent: ctx.sent },
+    {
+      hint: "for a self-hosted server, pass its CA with --cacert FILE",
+      cause: err,
+    },
+  );
+}
+
+/** Failed before the request was written: a TLS handshake (69) or the connection (75). */
+function unsentFailure(
+  err: unknown,
+  code: string,
+  message: string | undefined,
+  ctx: FailureContext,
+): HttpError {
+  const detail = { sent: ctx.sent };
+  if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || code.startsWith("ERR_SSL_")) {
     return new HttpError(
-      ExitCode.TempFail,
-      `cannot connect to ${ctx.host} (${why}); nothing was sent`,
+      ExitCode.Unavailable,
+      `TLS handshake with ${ctx.host} failed (${code}); nothing was sent`,
       detail,
       {
-        hint: "safe to retry later",
+        hint: "is it really an https server? For plain http, write the URL with http://",
         cause: err,
       },
     );
   }
+  const why =
+    code === "ECONNREFUSED"
+      ? "connection refused"
+      : code === "UND_ERR_CONNECT_TIMEOUT"
+        ? "connect timeout"
+        : `${code || "error"}: ${message ?? ""}`.trim();
+  return new HttpError(
+    ExitCode.TempFail,
+    `cannot connect to ${ctx.host} (${why}); nothing was sent`,
+    detail,
+    {
+      hint: "safe to retry later",
+      cause: err,
+    },
+  );
+}
+
+/** Failed after the request was written: the server may have acted on it (76). */
+function writtenFailure(
+  err: unknown,
+  code: string,
+  message: string | undefined,
+  ctx: FailureContext,
+): HttpError {
   const why =
     code === "UND_ERR_RES_EXCEEDED_MAX_SIZE"
       ? `the reply was larger than the ${MAX_RESPONSE_TEXT} limit`
@@ -136,11 +161,11 @@ export function classifyNetworkError(err: unknown, ctx: FailureContext): HttpErr
         ? "the connection was closed before a complete reply"
         : code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT"
           ? "the server stopped answering"
-          : `the reply could not be read (${code || e.message || "unknown error"})`;
+          : `the reply could not be read (${code || message || "unknown error"})`;
   return new HttpError(
     ExitCode.Protocol,
     `${why} from ${ctx.host}; the status may have been posted`,
-    detail,
+    { sent: ctx.sent },
     {
       hint: "check the timeline before posting again",
       cause: err,
