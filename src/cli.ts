@@ -3,6 +3,8 @@ import { COMMAND_DEFINITIONS, needsCompletion } from "./commands/define/index.js
 import type { Context } from "./context.js";
 import { ExitCode, IdenticaError, type Kept } from "./errors.js";
 import { writeDiagnostic } from "./output/printer.js";
+import { OUTPUT_MODES } from "./output/status.js";
+import { WIRE_FORMATS } from "./services/service.js";
 import { version } from "./version.js";
 
 /**
@@ -24,8 +26,13 @@ function buildProgram(
     )
     .option("--user <nickname>", "the account [env IDENTICA_USER]")
     .option("--password-file <path>", "read the password from the first line of a file (mode 0600)")
-    .addOption(new Option("-o, --output <mode>", "output: pretty, json, xml, id, url, none"))
-    .addOption(new Option("--format <format>", "reply format asked of the server: xml or json (default xml)"))
+    .addOption(new Option("-o, --output <mode>", `output: ${OUTPUT_MODES.join(", ")}`))
+    .addOption(
+      new Option(
+        "--format <format>",
+        `reply format asked of the server: ${WIRE_FORMATS.join(" or ")} (default xml)`,
+      ),
+    )
     .option("-v, --verbose", "write the HTTP exchange to stderr (credentials redacted)")
     .option("-q, --quiet", "print nothing but errors")
     .option("--no-input", "never prompt")

@@ -57,6 +57,7 @@ export interface PostParams {
 
 /** The body format asked for: `-o xml` / `-o json` print the server's own reply. */
 export type WireFormat = "xml" | "json";
+export const WIRE_FORMATS: readonly WireFormat[] = ["xml", "json"];
 
 export interface User {
   id: string;

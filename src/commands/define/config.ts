@@ -1,13 +1,17 @@
 import type { Command } from "commander";
 import type { Context } from "../../context.js";
 import type { ExitCode } from "../../errors.js";
+import { withDefault } from "./words.js";
+
+/** What `config` does; completion offers the same. */
+export const CONFIG_ACTIONS = ["list", "get", "set", "unset"] as const;
 
 /** `identica config`: its arguments, options, help and examples; the handler is loaded when it runs. */
 export function defineConfig(program: Command, ctx: Context, setCode: (code: ExitCode) => void): void {
   program
     .command("config")
     .description("read and change the config file: list, get KEY, set KEY VALUE, unset KEY")
-    .argument("[action]", "list (default), get, set or unset")
+    .argument("[action]", withDefault(CONFIG_ACTIONS))
     .argument("[args...]", "the key, and for set the value")
     .addHelpText(
       "after",

@@ -1,13 +1,15 @@
 import type { Command } from "commander";
 import type { Context } from "../../context.js";
 import type { ExitCode } from "../../errors.js";
+import { TIMELINE_KINDS } from "../../services/service.js";
+import { orList, withDefault } from "./words.js";
 
 /** `identica timeline`: its arguments, options, help and examples; the handler is loaded when it runs. */
 export function defineTimeline(program: Command, ctx: Context, setCode: (code: ExitCode) => void): void {
   program
     .command("timeline")
-    .description("recent statuses: home (default), user, mentions or public")
-    .argument("[kind]", "home, user, mentions or public")
+    .description(`recent statuses: ${withDefault(TIMELINE_KINDS)}`)
+    .argument("[kind]", orList(TIMELINE_KINDS))
     .option("--count <n>", "how many (1-200; the server's default is 20)")
     .option("--since-id <id>", "only statuses newer than this id")
     .option("--max-id <id>", "only statuses up to this id")
