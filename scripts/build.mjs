@@ -1,7 +1,8 @@
 // `npm run build`, the bundling step. src/ and every library the tool runs (undici included) become
 // bundles in dist/, so an installed identica resolves nothing from node_modules but keytar (an optional
 // native module, used by the keychain helper process). Then dist/help.json (every help text, rendered
-// by the real program) and dist/THIRD-PARTY-NOTICES.txt (the licences of the bundled libraries).
+// by the real program), dist/identica.1 (the man page, its options from the same program) and
+// dist/THIRD-PARTY-NOTICES.txt (the licences of the bundled libraries).
 //
 // Each file a run loads and compiles costs start-up time, so the bundles follow what a run needs:
 //   run.cjs            --version and --help alone; loads the others (src/bundles.ts, with V8's code cache)
@@ -129,6 +130,20 @@ await build({
 });
 writeFileSync("dist/help.json", execFileSync(process.execPath, [".tmp/build-help.cjs"]));
 rmSync(".tmp/build-help.cjs");
+
+// The man page's synopsis, commands and options, from the same program (src/docs.ts): the template
+// src/identica.1.md filled in, then turned into roff by marked-man.
+await build({
+  ...cjs,
+  metafile: false,
+  entryPoints: ["src/build-docs.ts"],
+  outfile: ".tmp/build-docs.cjs",
+  plugins: [otherBundles],
+});
+execFileSync(process.execPath, [".tmp/build-docs.cjs", "man", ".tmp/identica.1.md"]);
+writeFileSync("dist/identica.1", execFileSync("node_modules/.bin/marked-man", [".tmp/identica.1.md"]));
+rmSync(".tmp/build-docs.cjs");
+rmSync(".tmp/identica.1.md");
 
 // Every package with a file in the bundles, and its licence text (MIT and BSD ask that the notice go
 // with the copies; the bundles are copies).

@@ -70,6 +70,11 @@ Exit codes: 0 ok, 64 usage, 65 refused, 69 unavailable, 75 try later (nothing po
   return program;
 }
 
+/** The assembled program, for the build steps that write the docs from it (src/docs.ts). */
+export function programForDocs(ctx: Context, addCompletion: (program: Command) => void): Command {
+  return buildProgram(ctx, () => {}, addCompletion);
+}
+
 /**
  * Every help text as commander renders it at 80 columns, keyed by command ("" for the program). The
  * build stores them in dist/help.json so that `--help` is answered without loading commander.
