@@ -12,6 +12,7 @@ import { ExitCode, IdenticaError, UsageError, worse } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
 import { absoluteTime } from "../output/time.js";
 import { oneLine } from "../sanitize.js";
+import { rulesFor } from "../services/open.js";
 import { type GlobalFlags, type Globals, readGlobals, serverOf, userOf } from "./globals.js";
 import { printResult } from "./post-result.js";
 import { credentialSource, httpConfig } from "./session-options.js";
@@ -154,6 +155,7 @@ async function send(
       try {
         // A text identica refused when it was read is checked again: never sent as it was kept.
         checkEntryText(entry);
+        checkEntryReplyTo(entry, server);
         const result = await postStatus(
           {
             server,
@@ -239,6 +241,21 @@ function checkEntryText(entry: OutboxEntry): void {
     const e = err as IdenticaError;
     throw new IdenticaError(ExitCode.Data, e.message, {
       hint: `fix its "text" in the entry's file, then: identica outbox send --retry-refused ${entry.id}`,
+    });
+  }
+}
+
+/**
+ * The status an entry replies to must be an id of its server's API (a hand-edited file may hold
+ * anything): 65, so the entry stays refused until it is fixed, and nothing is sent.
+ */
+function checkEntryReplyTo(entry: OutboxEntry, server: Server): void {
+  if (entry.replyTo === null) return;
+  try {
+    rulesFor(server).statusId(entry.replyTo, '"replyTo"');
+  } catch (err) {
+    throw new IdenticaError(ExitCode.Data, `${(err as Error).message}; nothing was sent`, {
+      hint: `fix its "replyTo" in the entry's file, then: identica outbox send --retry-refused ${entry.id}`,
     });
   }
 }

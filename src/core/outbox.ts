@@ -106,13 +106,13 @@ export function parseEntry(id: string, file: string, raw: string): OutboxEntry |
   if (!str("server")) problems.push(`"server" is ${describe(o.server)}, not a string`);
   else if (!validServer(o.server as string)) problems.push(`"server" is not an http(s) API root`);
   // What goes on the wire or into a header must be what identica itself would have written: a
-  // nickname and a client name without control characters, a numeric status id.
+  // nickname, a client name and a status id without control characters (whether the id is one of its
+  // server's API is for that API to say, when the entry is sent).
   const plain = (k: string) => !str(k) || !/[\u0000-\u001F\u007F-\u009F]/.test(o[k] as string);
   if (!strOrNull("user")) problems.push(`"user" is ${describe(o.user)}, not a string or null`);
   else if (!plain("user")) problems.push(`"user" holds a control character`);
   if (!strOrNull("replyTo")) problems.push(`"replyTo" is ${describe(o.replyTo)}, not a string or null`);
-  else if (o.replyTo !== null && !/^\d+$/.test(o.replyTo as string))
-    problems.push(`"replyTo" is not a status id`);
+  else if (!plain("replyTo")) problems.push(`"replyTo" holds a control character`);
   if (!str("source")) problems.push(`"source" is ${describe(o.source)}, not a string`);
   else if (!plain("source")) problems.push(`"source" holds a control character`);
   if (!time("attemptedAt")) problems.push(`"attemptedAt" is not an ISO 8601 time`);

@@ -351,7 +351,7 @@ describe("posted twice or lost, found by a hostile tester after the first fixes"
         text: "hello",
         server: h.server.apiRoot,
         user: "alice\u001b[31m",
-        replyTo: "../../x",
+        replyTo: "12\u001b[2J",
         source: "id\u001b[2J",
         attemptedAt: "2026-01-01T00:00:00Z",
         uncertainSince: null,
@@ -363,7 +363,7 @@ describe("posted twice or lost, found by a hostile tester after the first fixes"
     );
     const list = await s.run(["outbox", "list"]);
     expect(list.stdout).toMatch(
-      /CORRUPT: "user" holds a control character; "replyTo" is not a status id; "source" holds/,
+      /CORRUPT: "user" holds a control character; "replyTo" holds a control character; "source" holds/,
     );
     expect(list.stdout + list.stderr).not.toContain("\u001b");
     h.server.requests.length = 0;
@@ -418,6 +418,25 @@ describe("posted twice or lost, found by a hostile tester after the first fixes"
     mkdirSync(join(s.stateDir, "outbox.lock"), { recursive: true });
     const r = await s.run(["outbox", "send", ...h.args]);
     expectFailure(r, 78, /the outbox lock .* is a directory, not a file/);
+  });
+
+  it("an entry whose replyTo is no status id of its server (a hand-edited file): refused, nothing sent", async () => {
+    const s = scenario();
+    h.server.faults.push({ fault: { kind: "reply", status: 503, body: "down", contentType: "text/plain" } });
+    expectFailure(
+      await s.run(["post", ...h.args, "--reply-to", "30", uniqueText("edited")]),
+      75,
+      /unavailable/,
+    );
+    h.server.faults.length = 0;
+    const { file, entry } = s.outbox()[0] as { file: string; entry: Record<string, unknown> };
+    writeFileSync(file, JSON.stringify({ ...entry, replyTo: "../../x" }));
+    h.server.requests.length = 0;
+    const send = await s.run(["outbox", "send", ...h.args]);
+    expect(send.code).toBe(65);
+    expect(send.stderr).toMatch(/"replyTo" takes a numeric status id, not "\.\.\/\.\.\/x"; nothing was sent/);
+    expect(updates()).toEqual([]);
+    expect(s.outbox()[0]?.entry).toMatchObject({ refused: true, exitCode: 65 });
   });
 
   it("stdout or stderr on a full disk (ENOSPC) never changes the code", async () => {
