@@ -42,7 +42,12 @@ export async function accountsCommand(ctx: Context, gflags: GlobalFlags): Promis
   if (g.output === "json") {
     g.printer.result(`${JSON.stringify(result, null, 2)}\n`);
   } else if (g.output !== "none") {
-    if (result.length === 0) {
+    if (roots.size === 0) {
+      // Nothing was asked of the keychain: it is asked per server, and no server is known.
+      g.printer.result(
+        "No server is configured, so no keychain entry was looked up. Add an account with: identica login --server HOST --user NICK (or ask for one server: identica accounts --server HOST)\n",
+      );
+    } else if (result.length === 0) {
       g.printer.result(
         "No accounts stored in the OS keychain. Add one with: identica login --server HOST --user NICK\n",
       );

@@ -553,6 +553,13 @@ describe("the wrong exit code (items 10, 14)", () => {
     expect(s.outbox()).toHaveLength(2);
   });
 
+  it("accounts with no server configured says that it looked nothing up, rather than 'no accounts stored'", async () => {
+    const s = new Scenario();
+    const r = await s.run(["accounts"]);
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+    expect(r.stdout).toMatch(/^No server is configured, so no keychain entry was looked up\./);
+  });
+
   it("outbox send on a machine where nothing has failed yet: 0, the README's hourly cron line", async () => {
     const s = new Scenario();
     const r = await s.run(["outbox", "send", "-q"]);
