@@ -31,6 +31,11 @@ function outboxOf(r: RunResult): { sent: boolean; exitCode: number; text: string
 }
 
 /** A raw TCP server on loopback, for replies a well-behaved HTTP server cannot produce. */
+/** A post of `text` to a raw server on `port` (no limit lookup: --max-length 0). */
+function postToRaw(port: number, text: string) {
+  return post(["--server", `http://127.0.0.1:${port}/api`, "--user", "alice", "--max-length", "0", text]);
+}
+
 async function raw(onConnection: (sock: import("node:net").Socket) => void): Promise<number> {
   const s = createServer(onConnection);
   rawServers.push(s);
@@ -168,15 +173,7 @@ describe("C and G: the network misbehaves", () => {
       sock.on("error", () => {});
     });
     const text = uniqueText("big headers");
-    const r = await post([
-      "--server",
-      `http://127.0.0.1:${port}/api`,
-      "--user",
-      "alice",
-      "--max-length",
-      "0",
-      text,
-    ]);
+    const r = await postToRaw(port, text);
     expectFailure(r, 76, /may have been posted/);
     expect(outboxOf(r)).toMatchObject({ text, sent: true, exitCode: 76 });
   });
@@ -188,15 +185,7 @@ describe("C and G: the network misbehaves", () => {
       sock.on("error", () => {});
     });
     const text = uniqueText("broken 401");
-    const r = await post([
-      "--server",
-      `http://127.0.0.1:${port}/api`,
-      "--user",
-      "alice",
-      "--max-length",
-      "0",
-      text,
-    ]);
+    const r = await postToRaw(port, text);
     expectFailure(r, 75, /to the request sent without credentials could not be read .*; nothing was posted/);
     expect(outboxOf(r)).toMatchObject({ text, sent: false, exitCode: 75 });
   });
