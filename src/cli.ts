@@ -17,15 +17,19 @@ function buildProgram(
   addCompletion?: (program: Command) => void,
 ): Command {
   const program = new Command("identica")
-    .description("Post to GNU social, StatusNet and Friendica servers from the command line")
+    .description(
+      "Post to Mastodon, GoToSocial, Akkoma, Friendica, snac, GNU social and StatusNet servers from the command line",
+    )
     .version(version(), "--version", "print the version")
     .helpOption("-h, --help", "show help")
     .option(
       "--server <host-or-url>",
-      "the server: host[:port] (https, /api) or the API root URL [env IDENTICA_SERVER]",
+      "the server: host[:port] (https; its API detected) or an API root URL [env IDENTICA_SERVER]",
     )
     .option("--user <nickname>", "the account [env IDENTICA_USER]")
     .option("--password-file <path>", "read the password from the first line of a file (mode 0600)")
+    .option("--token-file <path>", "read the Mastodon access token from the first line of a file (mode 0600)")
+    .option("--api <name>", "the server's API: statusnet or mastodon (default: detected once) [env IDENTICA_API]")
     .addOption(new Option("-o, --output <mode>", `output: ${OUTPUT_MODES.join(", ")}`))
     .addOption(
       new Option(
@@ -40,7 +44,7 @@ function buildProgram(
     .option("--no-color", "no colour")
     .option("--timeout <seconds>", "one deadline for the whole run (default 30)")
     .option("--cacert <file>", "also trust this CA (PEM), for self-hosted servers")
-    .option("--insecure-http", "allow sending the password over plain http to a non-loopback host")
+    .option("--insecure-http", "allow sending the password or token over plain http to a non-loopback host")
     .option("--no-preemptive", "always wait for the server's challenge before sending the password")
     .option("--proxy <url>", "use this HTTP proxy (default: HTTPS_PROXY / HTTP_PROXY, NO_PROXY)")
     .option("--no-proxy", "connect directly, whatever the environment says")

@@ -1,8 +1,10 @@
-import { parseServer, type Server } from "../config/server.js";
+import { cacheDir } from "../config/paths.js";
+import { atOrigin, parseServer, type Server } from "../config/server.js";
 import type { Context } from "../context.js";
 import { KeychainStore, serviceName } from "../credentials/keychain.js";
 import { ExitCode } from "../errors.js";
 import { sanitizeForTerminal } from "../sanitize.js";
+import { knownApi } from "../services/api.js";
 import { type GlobalFlags, readGlobals } from "./globals.js";
 
 /**
@@ -27,13 +29,26 @@ export async function accountsCommand(ctx: Context, gflags: GlobalFlags): Promis
   for (const root of Object.keys(g.config.servers ?? {})) add(root);
 
   const keychain = new KeychainStore({ env: ctx.env });
-  const result: { server: string; service: string; accounts: { user: string; default: boolean }[] }[] = [];
+  const result: {
+    server: string;
+    api: string | null;
+    service: string;
+    accounts: { user: string; default: boolean }[];
+  }[] = [];
+  // One keychain service per host[:port], whatever the API: each is listed once.
+  const listed = new Set<string>();
   for (const server of roots.values()) {
-    const defaultUser = g.config.servers?.[server.root]?.user ?? g.config.user;
+    if (listed.has(server.key)) continue;
+    listed.add(server.key);
+    // Known without a request; null when the server was never used (detected on first use).
+    const api = (await knownApi(server, undefined, {}, g.config, cacheDir(ctx.env))) ?? null;
+    const root = api === "mastodon" ? atOrigin(server).root : server.root;
+    const defaultUser = g.config.servers?.[root]?.user ?? g.config.user;
     const users = await keychain.accounts(server.key);
     if (users.length === 0) continue;
     result.push({
-      server: server.root,
+      server: root,
+      api,
       service: serviceName(server.key),
       accounts: users.map((user) => ({ user, default: user === defaultUser })),
     });
@@ -54,7 +69,8 @@ export async function accountsCommand(ctx: Context, gflags: GlobalFlags): Promis
     }
     for (const r of result) {
       const users = r.accounts.map((a) => `  ${sanitizeForTerminal(a.user)}${a.default ? " (default)" : ""}`);
-      g.printer.result(`${r.server}\n${users.join("\n")}\n`);
+      const api = r.api === "mastodon" ? " (Mastodon API)" : r.api === "statusnet" ? " (StatusNet API)" : "";
+      g.printer.result(`${r.server}${api}\n${users.join("\n")}\n`);
     }
   }
   return ExitCode.Ok;

@@ -13,6 +13,10 @@ export interface GlobalFlags {
   server?: string;
   user?: string;
   passwordFile?: string;
+  /** `--token-file PATH`: a Mastodon access token. */
+  tokenFile?: string;
+  /** `--api statusnet|mastodon`. */
+  api?: string;
   output?: string;
   format?: string;
   verbose?: boolean;

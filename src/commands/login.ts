@@ -11,10 +11,15 @@ import { profileJson } from "../output/user.js";
 import { jsonForTerminal, sanitizeForTerminal } from "../sanitize.js";
 import { withService } from "../services/open.js";
 import { type GlobalFlags, type Globals, readGlobals, serverOf, userOf } from "./globals.js";
-import { httpConfig } from "./session-options.js";
+import { readFirstLine } from "./login-input.js";
+import { endpointOf, httpConfig } from "./session-options.js";
 
 export interface LoginFlags {
   passwordStdin?: boolean;
+  /** Mastodon: a token made in the server's web UI, on stdin. */
+  tokenStdin?: boolean;
+  /** `--no-browser` (Mastodon): only print the authorization URL. */
+  browser?: boolean;
 }
 
 /**
@@ -24,7 +29,24 @@ export interface LoginFlags {
  */
 export async function loginCommand(ctx: Context, flags: LoginFlags, gflags: GlobalFlags): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
-  const server = serverOf(g, ctx);
+  if (flags.passwordStdin && flags.tokenStdin)
+    throw new UsageError("--password-stdin and --token-stdin cannot both read stdin");
+  // The natural place to find out the server's API: remembered from here on.
+  const endpoint = await endpointOf(g, ctx, serverOf(g, ctx));
+  if (endpoint.api === "mastodon") {
+    if (flags.passwordStdin)
+      throw new UsageError(
+        `${endpoint.server.key} speaks the Mastodon API, which takes a token, not a password`,
+        { hint: "run identica login to authorize in a browser, or pass a token with --token-stdin" },
+      );
+    const { mastodonLogin } = await import("./login-mastodon.js");
+    return mastodonLogin(ctx, g, endpoint, flags);
+  }
+  if (flags.tokenStdin)
+    throw new UsageError(`${endpoint.server.key} speaks the StatusNet API, which takes a password, not a token`, {
+      hint: "use --password-stdin",
+    });
+  const server = endpoint.server;
   const noInput = gflags.input === false;
   let user = userOf(g, ctx, server);
   if (user === undefined && !flags.passwordStdin && canPrompt(ctx, noInput)) {
@@ -43,6 +65,7 @@ export async function loginCommand(ctx: Context, flags: LoginFlags, gflags: Glob
   const { profile } = await withService(
     {
       server,
+      api: "statusnet",
       user,
       format: g.format,
       http: await httpConfig(g, ctx),
@@ -55,8 +78,11 @@ export async function loginCommand(ctx: Context, flags: LoginFlags, gflags: Glob
   await keychain.set({ ...target, user: account }, password);
   await updateConfig(configFile(ctx.env), (cfg) => ({
     ...cfg,
-    server: server.root,
-    servers: { ...cfg.servers, [server.root]: { ...cfg.servers?.[server.root], user: account } },
+    server: server.spec,
+    servers: {
+      ...cfg.servers,
+      [server.root]: { ...cfg.servers?.[server.root], user: account, api: "statusnet" },
+    },
   }));
 
   if (g.output === "json") {
@@ -84,18 +110,7 @@ async function readPassword(
   target: CredentialTarget,
   noInput: boolean,
 ): Promise<string> {
-  if (flags.passwordStdin) {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of ctx.stdin) {
-      size += (chunk as Buffer).length;
-      if (size > 64 * 1024) throw new UsageError("--password-stdin: more than 64 KiB on stdin");
-      chunks.push(chunk as Buffer);
-    }
-    const first = Buffer.concat(chunks).toString("utf8").split(/\r?\n/, 1)[0] ?? "";
-    if (first === "") throw new UsageError("--password-stdin: no password on stdin");
-    return first;
-  }
+  if (flags.passwordStdin) return readFirstLine(ctx, "--password-stdin", "password");
   if (g.flags.passwordFile !== undefined) {
     const found = await new PasswordFileStore(g.flags.passwordFile).get();
     if (found.kind === "found") return found.password;

@@ -1,27 +1,92 @@
+import { configFile } from "../config/paths.js";
+import { updateConfig } from "../config/write.js";
 import type { Context } from "../context.js";
 import { KeychainStore, serviceName } from "../credentials/keychain.js";
 import { ExitCode, UsageError } from "../errors.js";
-import { type GlobalFlags, readGlobals, serverOf, userOf } from "./globals.js";
+import { writeDiagnostic } from "../output/printer.js";
+import { oneLine } from "../sanitize.js";
+import type { Endpoint } from "../services/api.js";
+import { type GlobalFlags, type Globals, readGlobals, serverOf, userOf } from "./globals.js";
+import { httpConfig, knownEndpoint } from "./session-options.js";
 
-/** `identica logout`: remove the stored password for server/user; 0 whether or not there was one. */
+/**
+ * `identica logout`: remove the stored password or token for server/user; 0 whether or not there was
+ * one. On a Mastodon server the token is revoked first (`POST /oauth/revoke`) when identica's own app
+ * issued it; a revocation that fails is reported, and the token is removed all the same.
+ */
 export async function logoutCommand(ctx: Context, gflags: GlobalFlags): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
-  const server = serverOf(g, ctx);
+  const given = serverOf(g, ctx);
+  // No request just to find the API: logging out works offline. A server never used as Mastodon has
+  // nothing to revoke.
+  const endpoint = (await knownEndpoint(g, ctx, given)) ?? { server: given, api: "statusnet" as const };
+  const { server } = endpoint;
   const user = userOf(g, ctx, server);
   if (user === undefined) throw new UsageError("no user name: pass --user NICK");
   const keychain = new KeychainStore({ env: ctx.env });
-  const removed = await keychain.delete({ origin: server.origin, key: server.key, user });
+  const target = { origin: server.origin, key: server.key, user };
+  let revoked: boolean | undefined;
+  if (endpoint.api === "mastodon") revoked = await revoke(ctx, g, endpoint, keychain, user);
+  const removed = await keychain.delete(target);
+  const secret = endpoint.api === "mastodon" ? "token" : "password";
   const entry = `${serviceName(server.key)} / ${user}`;
   if (g.output === "json") {
     g.printer.result(
-      `${JSON.stringify({ server: server.root, service: serviceName(server.key), account: user, removed })}\n`,
+      `${JSON.stringify({ server: server.root, service: serviceName(server.key), account: user, removed, ...(revoked === undefined ? {} : { revoked }) })}\n`,
     );
   } else if (g.output !== "none") {
+    const rev = revoked ? "Revoked and removed" : "Removed";
     g.printer.result(
       removed
-        ? `Removed the password for ${user} at ${server.key} (${entry}).\n`
-        : `No password was stored for ${user} at ${server.key} (${entry}).\n`,
+        ? `${rev} the ${secret} for ${user} at ${server.key} (${entry}).\n`
+        : `No ${secret} was stored for ${user} at ${server.key} (${entry}).\n`,
     );
   }
   return ExitCode.Ok;
+}
+
+/**
+ * Revokes the stored token through the app that `login` registered, when that app issued it (a token
+ * pasted with `--token-stdin` belongs to the web UI's app, which only the web UI can revoke). Returns
+ * whether it was revoked; undefined when there was nothing identica could revoke.
+ */
+async function revoke(
+  ctx: Context,
+  g: Globals,
+  { server }: Endpoint,
+  keychain: KeychainStore,
+  user: string,
+): Promise<boolean | undefined> {
+  const settings = g.config.servers?.[server.root];
+  const app = settings?.app;
+  const found = await keychain.get({ origin: server.origin, key: server.key, user, secret: "token" });
+  if (found.kind !== "found" || !("token" in found)) return undefined;
+  if (app === undefined || (app.user !== undefined && app.user.toLowerCase() !== user.toLowerCase())) {
+    g.printer.note(
+      `* the token for ${user} was not issued through identica's app; revoke it in ${server.key}'s settings if need be`,
+    );
+    return undefined;
+  }
+  ctx.redactor.addCredential({ user, password: found.token, token68: found.token });
+  ctx.redactor.addCredential({ user: app.clientId, password: app.clientSecret, token68: app.clientSecret });
+  const { HttpSession } = await import("../http/client.js");
+  const { revokeToken } = await import("../services/mastodon/oauth.js");
+  const session = new HttpSession(server.origin, await httpConfig(g, ctx));
+  try {
+    await revokeToken(session, server.origin, app, found.token);
+  } catch (err) {
+    writeDiagnostic(
+      ctx,
+      `identica: could not revoke the token at ${server.key}: ${oneLine((err as Error).message, 300)}; removing it here all the same (revoke it in the server's settings)`,
+    );
+    return false;
+  } finally {
+    await session.close();
+  }
+  // The app was for this token: snac deletes it on revocation, and it is of no further use.
+  await updateConfig(configFile(ctx.env), (cfg) => {
+    const { app: _app, ...rest } = cfg.servers?.[server.root] ?? {};
+    return { ...cfg, servers: { ...cfg.servers, [server.root]: rest } };
+  });
+  return true;
 }

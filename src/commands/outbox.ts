@@ -12,10 +12,11 @@ import { ExitCode, IdenticaError, UsageError, worse } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
 import { absoluteTime } from "../output/time.js";
 import { oneLine } from "../sanitize.js";
+import { type ApiName, endpointFor } from "../services/api.js";
 import { rulesFor } from "../services/open.js";
 import { type GlobalFlags, type Globals, readGlobals, serverOf, userOf } from "./globals.js";
 import { printResult } from "./post-result.js";
-import { credentialSource, httpConfig } from "./session-options.js";
+import { credentialSource, endpointOf, httpConfig } from "./session-options.js";
 
 /** `identica outbox [list|send|drop ID]`: statuses that could not be posted, kept until sent or dropped. */
 export async function outboxCommand(
@@ -140,7 +141,10 @@ async function send(
         );
         continue;
       }
-      const server = parseServer(entry.server);
+      // An entry kept before its server's API was found out is detected now (inside the try below).
+      const detect = entry.api === undefined && entry.serverSpec !== undefined;
+      let api: ApiName = entry.api ?? "statusnet";
+      let { server } = endpointFor(parseServer(entry.server), api);
       const sameOrigin = home !== undefined && home.origin === server.origin;
       const runUser = sameOrigin ? userOf(g, ctx, server) : undefined;
       const user = entry.user ?? runUser ?? resolveUser({}, {}, g.config, server);
@@ -155,10 +159,17 @@ async function send(
       try {
         // A text identica refused when it was read is checked again: never sent as it was kept.
         checkEntryText(entry);
-        checkEntryReplyTo(entry, server);
+        if (detect) {
+          // The run's --api is about its own server, not this one.
+          const named = parseServer(entry.serverSpec as string);
+          const { api: _forced, ...flags } = g.flags;
+          ({ server, api } = await endpointOf({ ...g, flags }, ctx, named));
+        }
+        checkEntryReplyTo(entry, api);
         const result = await postStatus(
           {
             server,
+            api,
             user,
             format: g.format,
             http: await httpConfig(g, ctx, server),
@@ -166,6 +177,12 @@ async function send(
             text: entry.text,
             source: entry.source,
             replyTo: entry.replyTo ?? undefined,
+            // Mastodon: the key fixed at the first attempt, so a server that honours it never makes a
+            // second status (entries of older versions have none: their id is as good).
+            idempotencyKey: entry.idempotencyKey ?? entry.id,
+            visibility: entry.visibility,
+            spoilerText: entry.spoilerText,
+            language: entry.language,
           },
           {
             cache,
@@ -205,9 +222,13 @@ async function send(
         const e = err as IdenticaError;
         let hint = e.hint;
         if (code === ExitCode.Config && !own) {
+          const [sources, secret] =
+            api === "mastodon"
+              ? ["--token-file and IDENTICA_TOKEN", "a token"]
+              : ["--password-file and IDENTICA_PASSWORD", "a password"];
           hint = sameOrigin
-            ? `--password-file and IDENTICA_PASSWORD apply only to ${runUser}; send it with: identica --server ${server.root} --user ${user} outbox send, or store a password: identica login --server ${server.root} --user ${user}`
-            : `--password-file and IDENTICA_PASSWORD apply only to ${home?.key ?? "the configured server"}; send it with: identica --server ${server.root} outbox send, or store a password: identica login --server ${server.root}`;
+            ? `${sources} apply only to ${runUser}; send it with: identica --server ${server.root} --user ${user} outbox send, or store ${secret}: identica login --server ${server.root} --user ${user}`
+            : `${sources} apply only to ${home?.key ?? "the configured server"}; send it with: identica --server ${server.root} outbox send, or store ${secret}: identica login --server ${server.root}`;
         }
         warn(ctx, `${entry.id}: ${e.message}${hint ? ` (${hint})` : ""}`);
         for (const line of keptLines(kept, entry.id).slice(kept.kind === "saved" && !kept.refused ? 1 : 0)) {
@@ -249,10 +270,10 @@ function checkEntryText(entry: OutboxEntry): void {
  * The status an entry replies to must be an id of its server's API (a hand-edited file may hold
  * anything): 65, so the entry stays refused until it is fixed, and nothing is sent.
  */
-function checkEntryReplyTo(entry: OutboxEntry, server: Server): void {
+function checkEntryReplyTo(entry: OutboxEntry, api: ApiName): void {
   if (entry.replyTo === null) return;
   try {
-    rulesFor(server).statusId(entry.replyTo, '"replyTo"');
+    rulesFor(api).statusId(entry.replyTo, '"replyTo"');
   } catch (err) {
     throw new IdenticaError(ExitCode.Data, `${(err as Error).message}; nothing was sent`, {
       hint: `fix its "replyTo" in the entry's file, then: identica outbox send --retry-refused ${entry.id}`,

@@ -10,6 +10,9 @@ import { ExitCode, HttpError, IdenticaError, worse } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
 import { rulesFor, withService } from "../services/open.js";
 import type { Service } from "../services/service.js";
+import { randomUUID } from "node:crypto";
+import type { Endpoint } from "../services/api.js";
+import type { MastodonPostOptions } from "./post.js";
 import { type Globals, userOf } from "./globals.js";
 import { keepUnread, lineToPost } from "./post-lines-unread.js";
 import { type PostFlags, printResult } from "./post-result.js";
@@ -29,10 +32,11 @@ type LinesFlags = Omit<PostFlags, "maxLength"> & { maxLength: number | undefined
 export async function postLines(
   ctx: Context,
   g: Globals,
-  server: Server,
+  endpoint: Endpoint,
   flags: LinesFlags,
+  mastodon: MastodonPostOptions,
 ): Promise<ExitCode> {
-  const run = new LinesRun(ctx, g, server, flags);
+  const run = new LinesRun(ctx, g, endpoint, flags, mastodon);
   // Each line is read as its end arrives, with at most 1 MiB of it in memory (docs/threats.md I13); what
   // the splitter holds beyond the line being posted is kept by an interrupted run (keepUnread).
   const splitter = new LineSplitter();
@@ -45,7 +49,7 @@ export async function postLines(
       checkLimit: run.limitKnown ? (text) => run.checkLimit(text) : undefined,
     }),
   );
-  const opts = await serviceOptions(g, ctx, server, run.unsent.user);
+  const opts = await serviceOptions(g, ctx, endpoint, run.unsent.user);
   try {
     await withService(opts, async (svc) => {
       for await (const line of splitLines(ctx.stdin, MAX_LINE_BYTES, splitter)) await run.postLine(svc, line);
@@ -64,17 +68,30 @@ class LinesRun {
   worst: ExitCode = ExitCode.Ok;
   #limit: number | undefined;
   limitKnown: boolean;
+  readonly server: Server;
+  /** The URL length the limit is counted with (Mastodon), once the service knows it. */
+  #urlLength: number | undefined;
 
   constructor(
     readonly ctx: Context,
     readonly g: Globals,
-    readonly server: Server,
+    readonly endpoint: Endpoint,
     readonly flags: LinesFlags,
+    readonly mastodon: MastodonPostOptions,
   ) {
+    const server = endpoint.server;
+    this.server = server;
     const user = userOf(g, ctx, server);
     this.cache = new LimitCache(cacheDir(ctx.env), ctx.now);
     this.outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
-    this.unsent = { server, user, replyTo: flags.replyTo, source: flags.source };
+    this.unsent = {
+      server,
+      api: endpoint.api,
+      user,
+      replyTo: flags.replyTo,
+      source: flags.source,
+      ...(endpoint.api === "mastodon" ? mastodon : {}),
+    };
     this.#limit = flags.maxLength;
     this.limitKnown = flags.maxLength !== undefined;
   }
@@ -99,7 +116,11 @@ class LinesRun {
         text,
         this.#limit,
         flags.maxLength === undefined ? `${server.key}'s` : "the --max-length",
-        rulesFor(server).textLength,
+        (t) => {
+          const rules = rulesFor(this.endpoint.api, this.#urlLength);
+          const cw = this.mastodon.spoilerText ? rules.textLength(this.mastodon.spoilerText) : 0;
+          return rules.textLength(t) + cw;
+        },
       );
     } catch (err) {
       throw new IdenticaError(ExitCode.Usage, `${(err as Error).message}: ${quoteLine(text)}`);
@@ -118,7 +139,13 @@ class LinesRun {
       return;
     }
     if (text === undefined) return;
-    const keep = keeper(this.outbox, { ...this.unsent, text }, ctx.now(), () =>
+    // Each line is its own status: its own Idempotency-Key, kept with it in the outbox.
+    const draft = {
+      ...this.unsent,
+      text,
+      ...(this.endpoint.api === "mastodon" ? { idempotencyKey: randomUUID() } : {}),
+    };
+    const keep = keeper(this.outbox, draft, ctx.now(), () =>
       ctx.run.wire.serverClockSkewMs.get(this.server.origin),
     );
     // From here until its outcome is known, an interrupted run saves this line.
@@ -130,6 +157,7 @@ class LinesRun {
       if (!this.limitKnown) {
         const { serverLimit } = await import("../core/limit.js");
         this.#limit = await serverLimit(svc, this.cache, g.printer.note);
+        this.#urlLength = svc.urlLength;
         this.limitKnown = true;
       }
       this.checkLimit(text);
@@ -138,7 +166,14 @@ class LinesRun {
         if (retry) svc.newDeadline();
         return postOn(
           svc,
-          { user: this.unsent.user, text, source: flags.source, replyTo: flags.replyTo },
+          {
+            user: this.unsent.user,
+            text,
+            source: flags.source,
+            replyTo: flags.replyTo,
+            idempotencyKey: draft.idempotencyKey,
+            ...(this.endpoint.api === "mastodon" ? this.mastodon : {}),
+          },
           {
             maxLength: 0,
             cache: this.cache,

@@ -13,6 +13,10 @@ export interface PostFlags {
   maxLength?: string;
   ifAbsent?: boolean;
   lines?: boolean;
+  /** Mastodon only. */
+  visibility?: string;
+  cw?: string;
+  language?: string;
 }
 
 /** Prints a posted (or found) status as `-o` asks: `post`, `post --lines` and `outbox send`. */

@@ -6,10 +6,15 @@ import { Outbox } from "../core/outbox.js";
 import type { PostResult } from "../core/post.js";
 import { readStatusText } from "../core/text.js";
 import { ExitCode, UsageError } from "../errors.js";
+import { randomUUID } from "node:crypto";
+import type { Server } from "../config/server.js";
+import type { ApiName, Endpoint } from "../services/api.js";
+import { checkVisibility } from "../services/mastodon/rules.js";
 import { rulesFor } from "../services/open.js";
+import type { ServiceRules } from "../services/service.js";
 import { type GlobalFlags, readGlobals, serverOf, userOf, withSpinner } from "./globals.js";
 import { type PostFlags, printResult } from "./post-result.js";
-import { httpConfig, serviceOptions } from "./session-options.js";
+import { endpointOf, httpConfig, knownEndpoint, serviceOptions } from "./session-options.js";
 
 export type { PostFlags };
 
@@ -21,9 +26,14 @@ export async function postCommand(
   gflags: GlobalFlags,
 ): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
-  const server = serverOf(g, ctx);
-  const rules = rulesFor(server);
-  if (flags.replyTo !== undefined) rules.statusId(flags.replyTo, "--reply-to");
+  const given = serverOf(g, ctx);
+  // Known without a request (forced, configured, a path, or detected before): checked before reading.
+  let endpoint = await knownEndpoint(g, ctx, given);
+  const mastodon = mastodonOptions(flags);
+  if (endpoint !== undefined) {
+    checkForApi(endpoint.api, flags, mastodon);
+    if (flags.replyTo !== undefined) rulesFor(endpoint.api).statusId(flags.replyTo, "--reply-to");
+  }
   if (flags.source.trim() === "") throw new UsageError("--source must not be empty");
   const maxLength = flags.maxLength === undefined ? undefined : parseMaxLength(flags.maxLength);
   if (flags.lines) {
@@ -32,52 +42,145 @@ export async function postCommand(
     }
     if (flags.dryRun) throw new UsageError("--lines cannot be combined with --dry-run");
     const { postLines } = await import("./post-lines.js");
-    return postLines(ctx, g, server, { ...flags, maxLength });
+    const ep = endpoint ?? (await endpointOf(g, ctx, given));
+    checkForApi(ep.api, flags, mastodon);
+    if (flags.replyTo !== undefined) rulesFor(ep.api).statusId(flags.replyTo, "--reply-to");
+    return postLines(ctx, g, ep, { ...flags, maxLength }, mastodon);
   }
-  const user = userOf(g, ctx, server);
+  if (flags.dryRun && endpoint === undefined) {
+    throw new UsageError(
+      `--dry-run sends nothing, and the API of ${given.key} is not known yet`,
+      { hint: "pass --api statusnet or --api mastodon, or run any other command against it first" },
+    );
+  }
   const outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
-  const unsent = { server, user, replyTo: flags.replyTo, source: flags.source };
+  // One key for every attempt at this status (Mastodon's Idempotency-Key), kept with it in the outbox.
+  const idempotencyKey = randomUUID();
+  const draftOf = (e: Endpoint | undefined, server: Server) => ({
+    server,
+    api: e?.api,
+    user: userOf(g, ctx, server),
+    replyTo: flags.replyTo,
+    source: flags.source,
+    ...(e?.api === "mastodon" || e === undefined ? { idempotencyKey, ...mastodon } : {}),
+  });
+  let unsent: Omit<Draft, "text"> = draftOf(endpoint, endpoint?.server ?? given);
   const text = await readText(ctx, words, flags.dryRun === true, outbox, unsent);
   const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
-  if (maxLength !== undefined) checkLength(text, maxLength, "the --max-length", rules.textLength);
-  const request = {
-    server,
-    user,
-    format: g.format,
-    text,
-    source: flags.source,
-    replyTo: flags.replyTo,
-  };
 
-  if (flags.dryRun) {
+  if (flags.dryRun && endpoint !== undefined) {
+    const rules = rulesFor(endpoint.api, (await cache.entry(endpoint.server))?.urlLength);
+    if (flags.replyTo !== undefined) rules.statusId(flags.replyTo, "--reply-to");
+    const count = countWith(rules, mastodon);
+    if (maxLength !== undefined) checkLength(text, maxLength, "the --max-length", count);
     const { describePost } = await import("../services/open.js");
     // No network for a dry run: only a limit already in the cache is checked.
     if (maxLength === undefined)
-      checkLength(text, await cache.get(server), `${server.key}'s`, rules.textLength);
-    g.printer.result(describePost({ ...request, http: await httpConfig(g, ctx) }));
+      checkLength(text, await cache.get(endpoint.server), `${endpoint.server.key}'s`, count);
+    g.printer.result(
+      describePost({
+        ...unsent,
+        ...request(endpoint, text),
+        http: await httpConfig(g, ctx),
+      }),
+    );
     return ExitCode.Ok;
   }
 
   const { postStatus } = await import("../core/post.js");
-  const draft = { ...unsent, text };
-  const keep = keeper(outbox, draft, ctx.now(), () => ctx.run.wire.serverClockSkewMs.get(server.origin));
+  const startedAt = ctx.now();
+  const keepAs = (d: Omit<Draft, "text">) =>
+    keeper(outbox, { ...d, text }, startedAt, () => ctx.run.wire.serverClockSkewMs.get(d.server.origin));
+  let keep = keepAs(unsent);
   ctx.run.pending.set(keep);
   let result: PostResult;
   try {
-    const opts = await serviceOptions(g, ctx, server, user);
-    result = await withSpinner(g, ctx, `posting to ${server.key}`, () =>
+    if (endpoint === undefined) {
+      // First use of this server: one request finds its API (remembered), while the text is kept.
+      endpoint = await endpointOf(g, ctx, given);
+      checkForApi(endpoint.api, flags, mastodon);
+      unsent = draftOf(endpoint, endpoint.server);
+      keep = keepAs(unsent);
+      ctx.run.pending.set(keep);
+    }
+    const ep = endpoint;
+    const rules = rulesFor(ep.api, (await cache.entry(ep.server))?.urlLength);
+    if (flags.replyTo !== undefined) rules.statusId(flags.replyTo, "--reply-to");
+    if (maxLength !== undefined) checkLength(text, maxLength, "the --max-length", countWith(rules, mastodon));
+    const opts = await serviceOptions(g, ctx, ep, unsent.user);
+    result = await withSpinner(g, ctx, `posting to ${ep.server.key}`, () =>
       postStatus(
-        { ...request, ...opts },
+        { ...request(ep, text), ...opts },
         { maxLength, cache, note: g.printer.note, unlessPosted: flags.ifAbsent ? {} : undefined },
       ),
     );
   } catch (err) {
     ctx.run.pending.set(undefined);
+    // A usage error found only once the API was known (a StatusNet server and --cw) kept nothing.
+    if (err instanceof UsageError) throw err;
     throw keepOnFailure(err, keep);
   }
   ctx.run.pending.set(undefined);
   await printResult(ctx, g, result);
   return ExitCode.Ok;
+
+  function request(e: Endpoint, body: string) {
+    return {
+      server: e.server,
+      api: e.api,
+      user: unsent.user,
+      format: g.format,
+      text: body,
+      source: flags.source,
+      replyTo: flags.replyTo,
+      ...(e.api === "mastodon" ? { idempotencyKey, ...mastodon } : {}),
+    };
+  }
+}
+
+/** `--visibility`, `--cw`, `--language`, checked before anything is read or sent. */
+export function mastodonOptions(flags: PostFlags): MastodonPostOptions {
+  const out: MastodonPostOptions = {};
+  if (flags.visibility !== undefined) out.visibility = checkVisibility(flags.visibility);
+  if (flags.cw !== undefined) {
+    if (/[\u0000-\u0008\u000B-\u001F\u007F]/.test(flags.cw))
+      throw new UsageError("--cw must not contain control characters");
+    out.spoilerText = flags.cw;
+  }
+  if (flags.language !== undefined) {
+    if (!/^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$/.test(flags.language))
+      throw new UsageError(`--language takes an ISO 639 code such as en or pt-BR, not "${flags.language}"`);
+    out.language = flags.language;
+  }
+  return out;
+}
+
+export interface MastodonPostOptions {
+  visibility?: string;
+  spoilerText?: string;
+  language?: string;
+}
+
+/**
+ * A private status must never go out public: `--visibility` other than public and `--cw` exist only in
+ * the Mastodon API, so a StatusNet server refuses them (64) before anything is sent (docs/cli.md).
+ */
+export function checkForApi(api: ApiName, flags: PostFlags, m: MastodonPostOptions): void {
+  if (api === "mastodon") return;
+  if (m.visibility !== undefined && m.visibility !== "public")
+    throw new UsageError(
+      `--visibility ${m.visibility} needs a Mastodon-API server; this one speaks StatusNet, where every status is public; nothing was sent`,
+    );
+  if (m.spoilerText !== undefined)
+    throw new UsageError("--cw needs a Mastodon-API server; this one speaks StatusNet; nothing was sent");
+  if (m.language !== undefined)
+    throw new UsageError("--language needs a Mastodon-API server; this one speaks StatusNet; nothing was sent");
+  void flags;
+}
+
+/** The text's length as the API counts it, the content warning included (Mastodon counts both). */
+function countWith(rules: ServiceRules, m: MastodonPostOptions): (text: string) => number {
+  return (text) => rules.textLength(text) + (m.spoilerText ? rules.textLength(m.spoilerText) : 0);
 }
 
 /** The status text from the arguments or stdin; what was read is kept if the run is cut short. */

@@ -2,14 +2,15 @@ import { cacheDir } from "../config/paths.js";
 import { readRegularFile } from "../config/regular-file.js";
 import type { Server } from "../config/server.js";
 import type { Context } from "../context.js";
-import { EnvStore } from "../credentials/env.js";
-import { PasswordFileStore } from "../credentials/file.js";
+import { EnvStore, EnvTokenStore } from "../credentials/env.js";
+import { PasswordFileStore, TokenFileStore } from "../credentials/file.js";
 import { KeychainStore } from "../credentials/keychain.js";
 import { NetrcStore } from "../credentials/netrc.js";
 import { PromptStore } from "../credentials/prompt.js";
 import type { CredentialStore } from "../credentials/store.js";
 import { UsageError } from "../errors.js";
 import { type HttpConfig, MAX_RESPONSE_BYTES } from "../http/config.js";
+import { type Endpoint, endpointFor, knownApi } from "../services/api.js";
 import { knownSpaces, type ServiceOptions } from "../services/open.js";
 import type { ConnectionConfig } from "../services/options.js";
 import { userAgent } from "../version.js";
@@ -36,6 +37,9 @@ export function credentialStores(
   if (originFree) {
     if (g.flags.passwordFile !== undefined) stores.push(new PasswordFileStore(g.flags.passwordFile));
     stores.push(new EnvStore(ctx.env));
+    // Tokens (Mastodon): the same rule; each store holds one kind, and a service asks only for its own.
+    if (g.flags.tokenFile !== undefined) stores.push(new TokenFileStore(g.flags.tokenFile));
+    stores.push(new EnvTokenStore(ctx.env));
   }
   stores.push(
     keychain,
@@ -68,18 +72,40 @@ export function credentialSource(g: Globals, ctx: Context, server: Server, origi
 }
 
 /**
+ * The server and the API it speaks: known without a request when `--api`, `IDENTICA_API`, the config,
+ * a path in the server URL or an earlier detection says; otherwise found out once with one request
+ * (services/detect.ts) and remembered.
+ */
+export async function endpointOf(g: Globals, ctx: Context, server: Server = serverOf(g, ctx)): Promise<Endpoint> {
+  const known = await knownEndpoint(g, ctx, server);
+  if (known !== undefined) return known;
+  const { detectApi } = await import("../services/detect.js");
+  const { LimitCache } = await import("../core/limit-cache.js");
+  const dir = cacheDir(ctx.env);
+  return detectApi(server, await httpConfig(g, ctx), dir, new LimitCache(dir, ctx.now), g.printer.note);
+}
+
+/** The endpoint when its API is known without asking the server (see endpointOf); else undefined. */
+export async function knownEndpoint(g: Globals, ctx: Context, server: Server): Promise<Endpoint | undefined> {
+  const api = await knownApi(server, g.flags.api, ctx.env, g.config, cacheDir(ctx.env));
+  return api === undefined ? undefined : endpointFor(server, api);
+}
+
+/**
  * What opening the server's service needs, from the global flags: the one place a command's session
- * is built (server, account, reply format, HTTP settings, where the secret comes from).
+ * is built (server, API, account, reply format, HTTP settings, where the secret comes from).
  */
 export async function serviceOptions(
   g: Globals,
   ctx: Context,
-  server: Server = serverOf(g, ctx),
-  user: string | undefined = userOf(g, ctx, server),
+  endpoint?: Endpoint,
+  user?: string,
 ): Promise<ServiceOptions> {
+  const { server, api } = endpoint ?? (await endpointOf(g, ctx));
   return {
     server,
-    user,
+    api,
+    user: user ?? userOf(g, ctx, server),
     format: g.format,
     http: await httpConfig(g, ctx, server),
     credential: credentialSource(g, ctx, server),

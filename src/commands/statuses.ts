@@ -30,7 +30,7 @@ export async function showCommand(ctx: Context, id: string, gflags: GlobalFlags)
   const { r, url } = await withSpinner(g, ctx, `fetching #${id}`, () =>
     withService(opts, async (svc) => {
       const r = await svc.show(id);
-      return { r, url: svc.statusUrl(r.status.id) };
+      return { r, url: svc.statusUrl(r.status) };
     }),
   );
   await printStatus(ctx, g, r, url);
@@ -44,7 +44,7 @@ export async function deleteCommand(ctx: Context, id: string, gflags: GlobalFlag
   const { r, url } = await withSpinner(g, ctx, `deleting #${id}`, () =>
     withService(opts, async (svc) => {
       const r = await svc.delete(id);
-      return { r, url: svc.statusUrl(r.status.id) };
+      return { r, url: svc.statusUrl(r.status) };
     }),
   );
   await printStatus(ctx, g, r, url, "Deleted:\n");
@@ -85,7 +85,7 @@ export async function timelineCommand(
       const sinceId = flags.sinceId === undefined ? undefined : svc.statusId(flags.sinceId);
       const maxId = flags.maxId === undefined ? undefined : svc.statusId(flags.maxId);
       const r = await svc.timeline({ kind, count, sinceId, maxId, of: flags.of });
-      return { r, urlOf: (s: Status) => svc.statusUrl(s.id) };
+      return { r, urlOf: (s: Status) => svc.statusUrl(s) };
     }),
   );
   if (g.output === "pretty") {

@@ -3,14 +3,15 @@ import { ExitCode } from "../errors.js";
 import { loadStyle, useColor } from "../output/color.js";
 import { plainProfileOutput, prettyProfile } from "../output/user.js";
 import { withService } from "../services/open.js";
-import { type GlobalFlags, readGlobals, serverOf, withSpinner } from "./globals.js";
-import { serviceOptions } from "./session-options.js";
+import { type GlobalFlags, readGlobals, withSpinner } from "./globals.js";
+import { endpointOf, serviceOptions } from "./session-options.js";
 
 /** `identica whoami`: who the credentials belong to, from `account/verify_credentials`. */
 export async function whoamiCommand(ctx: Context, gflags: GlobalFlags): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
-  const server = serverOf(g, ctx);
-  const opts = await serviceOptions(g, ctx, server);
+  const endpoint = await endpointOf(g, ctx);
+  const { server } = endpoint;
+  const opts = await serviceOptions(g, ctx, endpoint);
   const { profile, reply } = await withSpinner(g, ctx, `asking ${server.key}`, () =>
     withService(opts, (svc) => svc.whoami()),
   );

@@ -3,12 +3,25 @@ import { oneLine } from "../sanitize.js";
 import { CONFIG_KEYS, type ConfigKey, isConfigKey } from "./keys.js";
 import { readRegularFileSync } from "./regular-file.js";
 
-/** The config file: defaults only, never a secret. */
+/** What the config file keeps per server (keyed by its API root URL, or `host[:port]` as given). */
+export interface ServerSettings {
+  /** The default account there. */
+  user?: string;
+  /** The API it speaks, when fixed by `login` or by hand (docs/cli.md "Two APIs"). */
+  api?: "statusnet" | "mastodon";
+  /**
+   * The OAuth app `login` registered on a Mastodon server: needed again to revoke the token. Not a
+   * user's secret (it grants nothing without a user's token); the file is 0600 all the same.
+   */
+  app?: { clientId: string; clientSecret: string; user?: string };
+}
+
+/** The config file: defaults only; the only secret-like thing in it is a registered app's client secret. */
 export interface ConfigFile {
-  /** The default server, as an API root URL. */
+  /** The default server: `host[:port]` (its API detected) or an API root URL. */
   server?: string;
-  /** Per server (keyed by API root URL): the default account. */
-  servers?: Record<string, { user?: string }>;
+  /** Per server: the default account, its API, the app registered there. */
+  servers?: Record<string, ServerSettings>;
   /** Default user when no per-server entry matches. */
   user?: string;
   output?: string;
@@ -83,17 +96,39 @@ function validate(data: unknown, path: string): ConfigFile {
     if (key === "servers") {
       if (typeof value !== "object" || value === null || Array.isArray(value))
         throw bad("servers", `must be an object, not ${describe(value)}`);
-      const servers: Record<string, { user?: string }> = {};
+      const servers: Record<string, ServerSettings> = {};
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
         const name = `servers.${k}`;
         if (typeof v !== "object" || v === null || Array.isArray(v))
           throw bad(name, `must be an object, not ${describe(v)}`);
-        const user = (v as { user?: unknown }).user;
-        if (user === undefined) servers[k] = {};
-        else if (typeof user !== "string")
+        const { user, api, app } = v as { user?: unknown; api?: unknown; app?: unknown };
+        const entry: ServerSettings = {};
+        if (user !== undefined && typeof user !== "string")
           throw bad(`${name}.user`, `must be a string, not ${describe(user)}`);
         // Not held to the nickname pattern: `login` stores the name the server accepted, as typed.
-        else servers[k] = { user };
+        if (typeof user === "string") entry.user = user;
+        if (api !== undefined) {
+          if (api !== "statusnet" && api !== "mastodon")
+            throw bad(`${name}.api`, `must be "statusnet" or "mastodon", not ${describe(api)}`);
+          entry.api = api;
+        }
+        if (app !== undefined) {
+          const a = app as { clientId?: unknown; clientSecret?: unknown; user?: unknown } | null;
+          if (
+            typeof a !== "object" ||
+            a === null ||
+            typeof a.clientId !== "string" ||
+            typeof a.clientSecret !== "string" ||
+            (a.user !== undefined && typeof a.user !== "string")
+          )
+            throw bad(`${name}.app`, "must be an object with the strings clientId and clientSecret");
+          entry.app = {
+            clientId: a.clientId,
+            clientSecret: a.clientSecret,
+            ...(typeof a.user === "string" ? { user: a.user } : {}),
+          };
+        }
+        servers[k] = entry;
       }
       out.servers = servers;
     } else if (isConfigKey(key)) {

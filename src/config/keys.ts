@@ -8,7 +8,7 @@ import { parseServer } from "./server.js";
 export const CONFIG_KEYS = {
   server: {
     help: "the default server (host, host:port or API root URL)",
-    parse: (v: string): string => parseServer(v).root,
+    parse: (v: string): string => parseServer(v).spec,
   },
   user: {
     help: "the default account (nickname)",

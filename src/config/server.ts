@@ -12,6 +12,14 @@ export interface Server {
   key: string;
   /** The API root minus its last `/api` segment; notice pages live under it. */
   webRoot: string;
+  /**
+   * How the server was named, normalised: `host[:port]` for a bare host, else the API root URL. A bare
+   * host, or a URL with an empty path, leaves the API to be detected (docs/cli.md "Two APIs"); this is
+   * what the config file keeps as the default server, so that it is detected, not taken for StatusNet.
+   */
+  spec: string;
+  /** Whether the API is to be found out (a bare host, or a URL with an empty path), not given by a path. */
+  probe: boolean;
 }
 
 const SCHEMES = new Set(["https:", "http:"]);
@@ -58,7 +66,27 @@ export function parseServer(input: string): Server {
   const key = url.port === "" ? host : `${host}:${url.port}`;
   const base = `${url.origin}${path}`;
   const webRoot = base.replace(/\/api$/, "");
-  return { apiRoot: url, root: base, origin: url.origin, key, webRoot };
+  const probe = !isUrl || path === "";
+  const spec = isUrl ? base : url.port === "" ? host : `${host}:${url.port}`;
+  return { apiRoot: url, root: base, origin: url.origin, key, webRoot, spec, probe };
+}
+
+/**
+ * The same server as a Mastodon API base: its origin (the client API lives under `/api/v1/`, OAuth
+ * under `/oauth/`, with no path prefix). Its root, the config file's key for it, is the origin.
+ */
+export function atOrigin(server: Server): Server {
+  const apiRoot = new URL(server.origin);
+  apiRoot.pathname = "";
+  return {
+    apiRoot,
+    root: server.origin,
+    origin: server.origin,
+    key: server.key,
+    webRoot: server.origin,
+    spec: server.origin,
+    probe: false,
+  };
 }
 
 export function noServerError(): ConfigError {

@@ -12,9 +12,27 @@ export type ServerClock = () => number | undefined;
 export interface Draft {
   text: string;
   server: Server;
+  /** The server's API; when not known yet, the entry keeps the server as named (`serverSpec`). */
+  api?: "statusnet" | "mastodon" | undefined;
   user: string | undefined;
   replyTo: string | undefined;
   source: string;
+  /** The `Idempotency-Key` every attempt at this status carries (Mastodon). */
+  idempotencyKey?: string | undefined;
+  visibility?: string | undefined;
+  spoilerText?: string | undefined;
+  language?: string | undefined;
+}
+
+/** The Draft's optional fields as an outbox entry keeps them (only those that are set). */
+export function draftExtras(d: Omit<Draft, "text" | "user" | "replyTo" | "source">) {
+  return {
+    ...(d.api === undefined ? { serverSpec: d.server.spec } : { api: d.api }),
+    ...(d.idempotencyKey === undefined ? {} : { idempotencyKey: d.idempotencyKey }),
+    ...(d.visibility === undefined ? {} : { visibility: d.visibility }),
+    ...(d.spoilerText === undefined ? {} : { spoilerText: d.spoilerText }),
+    ...(d.language === undefined ? {} : { language: d.language }),
+  };
 }
 
 /**
@@ -36,6 +54,7 @@ export function keeper(
       user: d.user ?? null,
       replyTo: d.replyTo ?? null,
       source: d.source,
+      ...draftExtras(d),
       attemptedAt: at,
       uncertainSince: sent ? at : null,
       uncertainSinceServer:
@@ -135,6 +154,7 @@ export function keepUnsent(outbox: Outbox, d: Omit<Draft, "text">, input: ReadIn
       user: d.user ?? null,
       replyTo: d.replyTo ?? null,
       source: d.source,
+      ...draftExtras(d),
       attemptedAt: how.startedAt.toISOString(),
       uncertainSince: null,
       sent: false,

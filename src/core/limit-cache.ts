@@ -7,8 +7,15 @@ import { UsageError } from "../errors.js";
 /** A server's limit is looked up at most once a day (docs/cli.md "Status text"). */
 export const LIMIT_TTL_MS = 24 * 60 * 60 * 1000;
 
+interface CacheEntry {
+  textlimit: number;
+  fetchedAt: string;
+  /** How many characters a URL counts for (Mastodon's `characters_reserved_per_url`), when the server said. */
+  urlLength?: number;
+}
+
 interface CacheFile {
-  limits?: Record<string, { textlimit: number; fetchedAt: string }>;
+  limits?: Record<string, CacheEntry>;
 }
 
 /** The per-server cache of text limits in the cache dir (`servers.json`); never a secret in it. */
@@ -22,18 +29,28 @@ export class LimitCache {
   }
 
   async get(server: Server): Promise<number | undefined> {
-    const limits = (await this.#read()).limits ?? {};
-    if (!Object.hasOwn(limits, server.root)) return undefined;
-    const entry = limits[server.root] as { textlimit: number; fetchedAt: string };
-    const age = this.#now().getTime() - Date.parse(entry.fetchedAt);
-    return age >= 0 && age < LIMIT_TTL_MS ? entry.textlimit : undefined;
+    return (await this.entry(server))?.textlimit;
   }
 
-  async set(server: Server, textlimit: number | undefined): Promise<void> {
+  /** The cached limit and URL length, while fresh. */
+  async entry(server: Server): Promise<CacheEntry | undefined> {
+    const limits = (await this.#read()).limits ?? {};
+    if (!Object.hasOwn(limits, server.root)) return undefined;
+    const entry = limits[server.root] as CacheEntry;
+    const age = this.#now().getTime() - Date.parse(entry.fetchedAt);
+    return age >= 0 && age < LIMIT_TTL_MS ? entry : undefined;
+  }
+
+  async set(server: Server, textlimit: number | undefined, urlLength?: number): Promise<void> {
     const data = await this.#read();
     const limits = { ...data.limits };
     if (textlimit === undefined) delete limits[server.root];
-    else limits[server.root] = { textlimit, fetchedAt: this.#now().toISOString() };
+    else
+      limits[server.root] = {
+        textlimit,
+        fetchedAt: this.#now().toISOString(),
+        ...(urlLength === undefined ? {} : { urlLength }),
+      };
     await this.#write({ ...data, limits });
   }
 
@@ -87,7 +104,14 @@ export function parseLimits(raw: string): { data: CacheFile; clean: boolean } {
       typeof entry.fetchedAt === "string" &&
       !Number.isNaN(Date.parse(entry.fetchedAt))
     ) {
-      limits[root] = { textlimit: entry.textlimit as number, fetchedAt: entry.fetchedAt };
+      const urlLength = entry.urlLength;
+      const goodUrl = urlLength === undefined || (Number.isSafeInteger(urlLength) && (urlLength as number) > 0);
+      if (!goodUrl) clean = false;
+      limits[root] = {
+        textlimit: entry.textlimit as number,
+        fetchedAt: entry.fetchedAt,
+        ...(goodUrl && urlLength !== undefined ? { urlLength: urlLength as number } : {}),
+      };
     } else {
       clean = false;
     }

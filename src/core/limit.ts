@@ -10,14 +10,16 @@ export async function serverLimit(
   cache: LimitCache,
   note: (line: string) => void,
 ): Promise<number | undefined> {
-  const cached = await cache.get(svc.server);
+  const entry = await cache.entry(svc.server);
+  const cached = entry?.textlimit;
+  if (entry?.urlLength !== undefined) svc.useUrlLength?.(entry.urlLength);
   if (cached !== undefined) {
     note(`* text limit of ${svc.server.key}: ${cached || "none"} (cached)`);
     return cached;
   }
   try {
     const limit = await svc.textLimit();
-    if (limit !== undefined) await cache.set(svc.server, limit);
+    if (limit !== undefined) await cache.set(svc.server, limit, svc.urlLength);
     note(`* text limit of ${svc.server.key}: ${limit === undefined ? "unknown" : limit || "none"}`);
     return limit;
   } catch (err) {

@@ -31,9 +31,25 @@ export interface OutboxEntry {
   bytesBase64?: string | null;
   /** The API root. */
   server: string;
+  /** The API the server speaks (absent in entries written before Mastodon: StatusNet). */
+  api?: "statusnet" | "mastodon" | undefined;
+  /**
+   * The server as the user named it, when its API was not known yet (the run failed before finding it
+   * out): `outbox send` detects it then, instead of taking `server` for a StatusNet API root.
+   */
+  serverSpec?: string | undefined;
   user: string | null;
   replyTo: string | null;
   source: string;
+  /**
+   * Sent as `Idempotency-Key` with every attempt at this status (Mastodon): fixed when it was first
+   * tried, so a server that honours it answers a retry with the status it already made.
+   */
+  idempotencyKey?: string | undefined;
+  /** Mastodon's visibility, content warning and language, as the user asked for them. */
+  visibility?: string | undefined;
+  spoilerText?: string | undefined;
+  language?: string | undefined;
   /** When the last attempt began (ISO 8601). */
   attemptedAt: string;
   /**
@@ -115,6 +131,17 @@ export function parseEntry(id: string, file: string, raw: string): OutboxEntry |
   else if (!plain("replyTo")) problems.push(`"replyTo" holds a control character`);
   if (!str("source")) problems.push(`"source" is ${describe(o.source)}, not a string`);
   else if (!plain("source")) problems.push(`"source" holds a control character`);
+  if (o.api !== undefined && o.api !== "statusnet" && o.api !== "mastodon")
+    problems.push(`"api" is ${describe(o.api)}, not "statusnet" or "mastodon"`);
+  if (o.serverSpec !== undefined && !(str("serverSpec") && validSpec(o.serverSpec as string)))
+    problems.push(`"serverSpec" is not a server`);
+  for (const k of ["idempotencyKey", "visibility", "language"]) {
+    if (o[k] === undefined) continue;
+    if (!str(k)) problems.push(`"${k}" is ${describe(o[k])}, not a string`);
+    else if (!plain(k)) problems.push(`"${k}" holds a control character`);
+  }
+  if (o.spoilerText !== undefined && !str("spoilerText"))
+    problems.push(`"spoilerText" is ${describe(o.spoilerText)}, not a string`);
   if (!time("attemptedAt")) problems.push(`"attemptedAt" is not an ISO 8601 time`);
   if (o.uncertainSince !== undefined && o.uncertainSince !== null && !time("uncertainSince")) {
     problems.push(`"uncertainSince" is not an ISO 8601 time or null`);
@@ -141,9 +168,15 @@ export function parseEntry(id: string, file: string, raw: string): OutboxEntry |
     text: o.text as string,
     ...(o.bytesBase64 !== undefined ? { bytesBase64: o.bytesBase64 as string | null } : {}),
     server: o.server as string,
+    ...(o.api !== undefined ? { api: o.api as "statusnet" | "mastodon" } : {}),
+    ...(o.serverSpec !== undefined ? { serverSpec: o.serverSpec as string } : {}),
     user: o.user as string | null,
     replyTo: o.replyTo as string | null,
     source: o.source as string,
+    ...(o.idempotencyKey !== undefined ? { idempotencyKey: o.idempotencyKey as string } : {}),
+    ...(o.visibility !== undefined ? { visibility: o.visibility as string } : {}),
+    ...(o.spoilerText !== undefined ? { spoilerText: o.spoilerText as string } : {}),
+    ...(o.language !== undefined ? { language: o.language as string } : {}),
     attemptedAt: o.attemptedAt as string,
     uncertainSince: (o.uncertainSince as string | null | undefined) ?? null,
     uncertainSinceServer: (o.uncertainSinceServer as string | null | undefined) ?? null,
@@ -158,6 +191,15 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 /** A date and a time, as `toISOString` writes them (an offset other than Z accepted). */
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+function validSpec(spec: string): boolean {
+  try {
+    parseServer(spec);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function validServer(root: string): boolean {
   try {

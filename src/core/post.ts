@@ -43,21 +43,24 @@ export async function postOn(svc: Service, req: PostParams, limits: LimitOptions
     const found = await svc.findMine(req.user, req.text, limits.unlessPosted.since);
     if (found) {
       limits.note(`* already posted as #${found.status.id}; not posting again`);
-      return { ...found, url: svc.statusUrl(found.status.id), existing: true };
+      return { ...found, url: svc.statusUrl(found.status), existing: true };
     }
   }
   if (limits.maxLength === undefined) {
+    // Mastodon counts the content warning with the text.
+    const cw = req.spoilerText ? svc.textLength(req.spoilerText) : 0;
     checkLength(req.text, await serverLimit(svc, limits.cache, limits.note), `${svc.server.key}'s`, (t) =>
-      svc.textLength(t),
+      svc.textLength(t) + cw,
     );
   }
   try {
     const result = await svc.post(req);
-    return { status: result.status, reply: result.reply, url: svc.statusUrl(result.status.id) };
+    return { status: result.status, reply: result.reply, url: svc.statusUrl(result.status) };
   } catch (err) {
     // Too long after all: the cached limit is stale, so read it again for next time.
     if (err instanceof HttpError && err.details.tooLong) {
-      await limits.cache.set(svc.server, await svc.textLimit().catch(() => undefined));
+      const fresh = await svc.textLimit().catch(() => undefined);
+      await limits.cache.set(svc.server, fresh, svc.urlLength);
     }
     throw err;
   }

@@ -1,6 +1,6 @@
 import { NotRegularFile, readRegularFile } from "../config/regular-file.js";
 import { ConfigError } from "../errors.js";
-import type { CredentialStore, PasswordLookup } from "./store.js";
+import type { CredentialStore, Lookup, PasswordLookup, SecretKind } from "./store.js";
 
 /**
  * `--password-file PATH`: the first line of the file. Like ssh with a private key, a file that group or
@@ -12,20 +12,28 @@ export class PasswordFileStore implements CredentialStore {
   readonly name: string;
   readonly setupHint = "pass --password-file PATH (a file of mode 0600 holding the password)";
   readonly #path: string;
+  readonly #what: string;
 
-  constructor(path: string) {
+  constructor(path: string, what = "password") {
     this.#path = path;
+    this.#what = what;
     this.name = `--password-file ${path}`;
   }
 
   async get(): Promise<PasswordLookup> {
+    return { kind: "found", password: await this.read() };
+  }
+
+  /** The file's first line, when the file may be used (mode 0600, a regular file, not empty). */
+  async read(): Promise<string> {
+    const what = this.#what;
     let text: string;
     try {
       text = await readRegularFile(this.#path, (st) => {
         if (process.platform !== "win32" && (st.mode & 0o077) !== 0) {
           const mode = (st.mode & 0o777).toString(8).padStart(4, "0");
           throw new ConfigError(
-            `the password file ${this.#path} is accessible by group or others (mode ${mode})`,
+            `the ${what} file ${this.#path} is accessible by group or others (mode ${mode})`,
             {
               hint: `run: chmod 600 ${this.#path}`,
             },
@@ -35,18 +43,35 @@ export class PasswordFileStore implements CredentialStore {
     } catch (err) {
       if (err instanceof ConfigError) throw err;
       if (err instanceof NotRegularFile)
-        throw new ConfigError(`the password file ${this.#path} is ${err.kind}, not a regular file`, {
-          hint: "write the password to a file of mode 0600, or set IDENTICA_PASSWORD",
+        throw new ConfigError(`the ${what} file ${this.#path} is ${err.kind}, not a regular file`, {
+          hint: `write the ${what} to a file of mode 0600`,
         });
       throw new ConfigError(
-        `cannot read the password file ${this.#path}: ${(err as NodeJS.ErrnoException).code}`,
+        `cannot read the ${what} file ${this.#path}: ${(err as NodeJS.ErrnoException).code}`,
         {
           cause: err,
         },
       );
     }
     const first = text.split(/\r?\n/, 1)[0] ?? "";
-    if (first === "") throw new ConfigError(`the password file ${this.#path} is empty`);
-    return { kind: "found", password: first };
+    if (first === "") throw new ConfigError(`the ${what} file ${this.#path} is empty`);
+    return first;
+  }
+}
+
+/** `--token-file PATH`: a Mastodon access token, on the same terms as a password file. */
+export class TokenFileStore implements CredentialStore {
+  readonly name: string;
+  readonly setupHint = "pass --token-file PATH (a file of mode 0600 holding the token)";
+  readonly holds: readonly SecretKind[] = ["token"];
+  readonly #file: PasswordFileStore;
+
+  constructor(path: string) {
+    this.#file = new PasswordFileStore(path, "token");
+    this.name = `--token-file ${path}`;
+  }
+
+  async get(): Promise<Lookup> {
+    return { kind: "found", token: await this.#file.read() };
   }
 }

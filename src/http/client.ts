@@ -142,7 +142,11 @@ export class HttpSession {
    * never runs another request on a Client whose connection failed the certificate's name check.
    */
   async #attempt(req: HttpRequest, authorization: string | undefined): Promise<HttpResponse> {
-    const headers: Record<string, string> = { "user-agent": this.#config.userAgent, accept: req.accept };
+    const headers: Record<string, string> = {
+      ...req.headers,
+      "user-agent": this.#config.userAgent,
+      accept: req.accept,
+    };
     if (req.form !== undefined) headers["content-type"] = "application/x-www-form-urlencoded; charset=utf-8";
     if (authorization !== undefined) headers.authorization = authorization;
     const attempt: Attempt = {

@@ -5,6 +5,8 @@ export interface HttpRequest {
   /** The form body, built once as a string so the retry sends the very same bytes (docs/threats.md A3). */
   form?: string | undefined;
   accept: string;
+  /** Further request headers (Mastodon's `Idempotency-Key`); never a credential (that is `authorization`). */
+  headers?: Record<string, string> | undefined;
   /** A shorter limit within the session's deadline, for requests that are only a nicety (the limit lookup). */
   timeoutMs?: number | undefined;
   /**

@@ -3,8 +3,9 @@ import type { Status } from "../services/service.js";
 import type { Style } from "./color.js";
 import { absoluteTime, relativeTime } from "./time.js";
 
-export type OutputMode = "pretty" | "json" | "xml" | "id" | "url" | "none";
-export const OUTPUT_MODES: readonly OutputMode[] = ["pretty", "json", "xml", "id", "url", "none"];
+/** `raw` prints the server's reply body as received, for either API; `xml` is its StatusNet spelling. */
+export type OutputMode = "pretty" | "json" | "xml" | "raw" | "id" | "url" | "none";
+export const OUTPUT_MODES: readonly OutputMode[] = ["pretty", "json", "xml", "raw", "id", "url", "none"];
 
 /** The stable JSON shape of `-o json` (docs/cli.md "Output"). */
 export interface StatusJson {
@@ -17,6 +18,9 @@ export interface StatusJson {
   conversationId: string | null;
   source: string | null;
   user: { id: string; screenName: string; name: string };
+  /** Mastodon statuses only. */
+  visibility?: string;
+  spoilerText?: string;
 }
 
 export function statusJson(s: Status, url: string): StatusJson {
@@ -30,6 +34,8 @@ export function statusJson(s: Status, url: string): StatusJson {
     conversationId: s.conversationId,
     source: s.source,
     user: { ...s.user },
+    ...(s.visibility === undefined ? {} : { visibility: s.visibility }),
+    ...(s.spoilerText === undefined ? {} : { spoilerText: s.spoilerText }),
   };
 }
 
@@ -41,10 +47,13 @@ export function statusJson(s: Status, url: string): StatusJson {
 export function prettyStatus(raw: Status, url: string, style: Style, now: Date): string {
   const s = { ...stringsForTerminal(raw), text: sanitizeForTerminal(raw.text, true) };
   const who = s.user.name && s.user.name !== s.user.screenName ? `${style.name(s.user.name)} ` : "";
-  const lines = [`${who}${style.accent(`@${s.user.screenName}`)}`, s.text];
+  const lines = [`${who}${style.accent(`@${s.user.screenName}`)}`];
+  if (s.spoilerText) lines.push(style.dim(`CW: ${sanitizeForTerminal(s.spoilerText)}`));
+  lines.push(s.text);
   const meta: string[] = [];
   if (s.createdAt) meta.push(`${relativeTime(s.createdAt, now)} (${absoluteTime(s.createdAt)})`);
   if (s.source) meta.push(`via ${s.source}`);
+  if (s.visibility && s.visibility !== "public") meta.push(sanitizeForTerminal(s.visibility));
   if (s.inReplyToId) {
     meta.push(`in reply to #${s.inReplyToId}${s.inReplyToScreenName ? ` by @${s.inReplyToScreenName}` : ""}`);
   }
@@ -75,6 +84,7 @@ export function plainStatusOutput(
     case "json":
       return `${jsonForTerminal(statusJson(s, url), 2)}\n`;
     case "xml":
+    case "raw":
       return rawReply(raw, tty);
     case "id":
       return `${s.id}\n`;

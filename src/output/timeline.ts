@@ -114,6 +114,7 @@ export function plainTimelineOutput(
         2,
       )}\n`;
     case "xml":
+    case "raw":
       return rawReply(raw, tty);
     case "id":
       return statuses.map((s) => `${s.id}\n`).join("");

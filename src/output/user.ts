@@ -45,6 +45,7 @@ export function plainProfileOutput(
     case "json":
       return `${jsonForTerminal(profileJson(p, server), 2)}\n`;
     case "xml":
+    case "raw":
       return rawReply(raw, tty);
     case "id":
       return `${p.id}\n`;

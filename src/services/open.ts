@@ -1,8 +1,11 @@
-import type { Server } from "../config/server.js";
 import type { ServiceOptions } from "./options.js";
 
 export type { ServiceOptions };
 
+import type { Server } from "../config/server.js";
+import type { ApiName } from "./api.js";
+import { describeStatus } from "./mastodon/forms.js";
+import { mastodonRules } from "./mastodon/rules.js";
 import type { PostParams, Service, ServiceRules } from "./service.js";
 import { withStatusNet } from "./statusnet/connect.js";
 import { describeUpdate } from "./statusnet/dry-run.js";
@@ -11,20 +14,24 @@ import { FileSpaces, type ProtectionSpaces } from "./statusnet/spaces.js";
 
 /**
  * Opens the server's service on one connection, runs `fn` with it, and closes it. The one place that
- * picks an API: StatusNet is the only one so far (docs/cli.md "Two APIs" says how a second is chosen).
+ * picks an API's implementation (services/api.ts and detect.ts find out which one a server speaks).
  */
-export function withService<T>(opts: ServiceOptions, fn: (svc: Service) => Promise<T>): Promise<T> {
+export async function withService<T>(opts: ServiceOptions, fn: (svc: Service) => Promise<T>): Promise<T> {
+  if (opts.api === "mastodon") {
+    const { withMastodon } = await import("./mastodon/connect.js");
+    return withMastodon(opts, fn);
+  }
   return withStatusNet(opts, fn);
 }
 
-/** The rules of the server's API that need no connection (status ids, how a text is counted). */
-export function rulesFor(_server: Server): ServiceRules {
-  return STATUSNET_RULES;
+/** The rules of the API that need no connection (status ids, how a text is counted). */
+export function rulesFor(api: ApiName | undefined, urlLength?: number): ServiceRules {
+  return api === "mastodon" ? mastodonRules(urlLength) : STATUSNET_RULES;
 }
 
 /** `--dry-run`: the request that would post this status, with the credential shown only as redacted. */
 export function describePost(req: PostParams & Omit<ServiceOptions, "credential">): string {
-  return describeUpdate(req);
+  return req.api === "mastodon" ? describeStatus(req) : describeUpdate(req);
 }
 
 /**
@@ -34,3 +41,5 @@ export function describePost(req: PostParams & Omit<ServiceOptions, "credential"
 export function knownSpaces(cacheDir: string, apiRoot: URL, now: () => Date): ProtectionSpaces {
   return new FileSpaces(cacheDir, apiRoot, now);
 }
+
+export type { Server };

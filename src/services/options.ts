@@ -1,6 +1,7 @@
 import type { Server } from "../config/server.js";
 import type { CredentialStore } from "../credentials/store.js";
 import type { HttpConfig } from "../http/config.js";
+import type { ApiName } from "./api.js";
 import type { WireFormat } from "./service.js";
 import type { ProtectionSpaces } from "./statusnet/spaces.js";
 
@@ -25,6 +26,8 @@ export type ConnectionConfig = HttpConfig & AuthConfig;
 /** What opening a service needs: the server, the account, the HTTP settings and where secrets come from. */
 export interface ServiceOptions {
   server: Server;
+  /** The API the server speaks (services/api.ts finds it); StatusNet when not said. */
+  api?: ApiName | undefined;
   /** The account; needed only once the server asks for a login. */
   user: string | undefined;
   format: WireFormat;
@@ -37,5 +40,7 @@ export interface ServiceOptions {
         /** When no user is set: the one account stored for this server, if there is exactly one. */
         soleAccount?: () => Promise<string | undefined>;
       }
-    | { fixed: BasicCredential };
+    | { fixed: BasicCredential }
+    /** A token to check (login): used as it is, never looked up. */
+    | { fixedToken: { user: string; token: string } };
 }

@@ -1,5 +1,6 @@
 import type { Server } from "../config/server.js";
 import type { SecretKind } from "../credentials/store.js";
+import type { ApiName } from "./api.js";
 
 /**
  * What the commands and core/ need from a server, whatever API it speaks. StatusNet / GNU social is the
@@ -9,14 +10,22 @@ import type { SecretKind } from "../credentials/store.js";
  */
 export interface Service extends ServiceRules {
   readonly server: Server;
+  readonly api: ApiName;
   /** The kind of secret this API authenticates with (the credential stores are asked for it). */
   readonly secret: SecretKind;
   /** `--timeout` starts again (per line for `post --lines`, after a Retry-After wait). */
   newDeadline(): void;
   /** The status's page on the web. */
-  statusUrl(id: string): string;
+  statusUrl(status: Status): string;
   /** The server's length limit: 0 for none, undefined when it cannot say. */
   textLimit(): Promise<number | undefined>;
+  /**
+   * How many characters a URL counts for, when the server said (Mastodon's
+   * `characters_reserved_per_url`, known after `textLimit`); cached with the limit.
+   */
+  readonly urlLength?: number | undefined;
+  /** The URL length cached from an earlier run (the limit cache keeps it beside the limit). */
+  useUrlLength?(n: number): void;
   /**
    * Posts one status. A refusal because it is too long has `details.tooLong`; one because the server
    * already has it is marked `kept: already-posted`; a text the server ran as a command is an error.
@@ -53,6 +62,12 @@ export interface PostParams {
   user?: string | undefined;
   /** The same for every retry of one status (the outbox entry's id), for APIs that take one. */
   idempotencyKey?: string | undefined;
+  /** Mastodon only (refused with 64 for StatusNet before anything is sent). */
+  visibility?: string | undefined;
+  /** The content warning (Mastodon's `spoiler_text`); Mastodon only. */
+  spoilerText?: string | undefined;
+  /** ISO 639 language code (Mastodon's `language`). */
+  language?: string | undefined;
 }
 
 /** The body format asked for: `-o xml` / `-o json` print the server's own reply. */
@@ -77,6 +92,12 @@ export interface Status {
   inReplyToScreenName: string | null;
   conversationId: string | null;
   user: User;
+  /** The status's web page as the server gives it (Mastodon); StatusNet's is made from its id. */
+  url?: string | null;
+  /** Mastodon: public, unlisted, private or direct. */
+  visibility?: string;
+  /** Mastodon: the content warning ("" for none). */
+  spoilerText?: string;
 }
 
 /** The account as the server describes it to its owner. */

@@ -39,6 +39,8 @@ const GLOBAL_OPTIONS_WITH_VALUE = new Set([
   "--server",
   "--user",
   "--password-file",
+  "--token-file",
+  "--api",
   "-o",
   "--output",
   "--format",

@@ -7,13 +7,16 @@ export function defineLogin(program: Command, ctx: Context, setCode: (code: Exit
   program
     .command("login")
     .description(
-      "check a password with the server, store it in the OS keychain, make this server/user the default",
+      "check a password (StatusNet) or authorize identica (Mastodon), store the secret in the OS keychain, make this server/user the default",
     )
     .option("--password-stdin", "read the password from the first line of stdin")
+    .option("--token-stdin", "Mastodon: store a token made in the server's web UI, read from stdin")
+    .option("--no-browser", "Mastodon: only print the authorization URL, do not open a browser")
     .addHelpText(
       "after",
       `
 Examples:
+  identica login --server mastodon.example
   identica login --server social.example --user alice
   printf '%s\n' "$PW" | identica login --server social.example --user alice --password-stdin`,
     )

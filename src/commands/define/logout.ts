@@ -6,7 +6,7 @@ import type { ExitCode } from "../../errors.js";
 export function defineLogout(program: Command, ctx: Context, setCode: (code: ExitCode) => void): void {
   program
     .command("logout")
-    .description("remove the stored password for server/user from the OS keychain")
+    .description("revoke (Mastodon) and remove the stored password or token for server/user")
     .addHelpText(
       "after",
       "\nExamples:\n  identica logout\n  identica logout --server social.example --user alice",

@@ -14,6 +14,9 @@ export function definePost(program: Command, ctx: Context, setCode: (code: ExitC
     .option("--max-length <n>", "refuse text longer than n characters (0 = no limit)")
     .option("--if-absent", "post nothing (exit 0) if your recent statuses already hold exactly this text")
     .option("--lines", "post each line of stdin as its own status, as it arrives")
+    .option("--visibility <v>", "Mastodon: public, unlisted, private or direct (checked before sending)")
+    .option("--cw <text>", "Mastodon: a content warning shown before the text")
+    .option("--language <code>", "Mastodon: the ISO 639 language of the text, such as en")
     .addHelpText(
       "after",
       `

@@ -21,6 +21,7 @@ export async function withStatusNet<T>(opts: ServiceOptions, fn: (svc: Service) 
   // no one; the ConfigError when none has it tells the HTTP layer to send without credentials.
   const credential = async (_challenge: unknown, how = { interactive: true }): Promise<BasicCredential> => {
     if ("fixed" in source) return source.fixed;
+    if ("fixedToken" in source) throw new ConfigError("StatusNet takes a password, not a token");
     const user = opts.user ?? (await source.soleAccount?.());
     if (user === undefined) {
       throw new ConfigError(`${opts.server.key} asks for a login, but no user is set`, {

@@ -14,6 +14,7 @@ export const STATUSNET_SECRET: SecretKind = "password";
 /** The StatusNet / GNU social API (docs/statusnet-api.md) on one open connection. */
 export class StatusNet implements Service {
   readonly secret = STATUSNET_SECRET;
+  readonly api = "statusnet" as const;
   readonly #api: Api;
 
   constructor(api: Api) {
@@ -36,8 +37,8 @@ export class StatusNet implements Service {
     return STATUSNET_RULES.textLength(text);
   }
 
-  statusUrl(id: string): string {
-    return noticeUrl(this.server, id);
+  statusUrl(status: { id: string }): string {
+    return noticeUrl(this.server, status.id);
   }
 
   textLimit() {

@@ -1,0 +1,22 @@
+import type { Context } from "../context.js";
+import { UsageError } from "../errors.js";
+
+/** The most `login` reads from stdin for one secret: a password, a token or a code is far shorter. */
+const MAX_STDIN_SECRET = 64 * 1024;
+
+/**
+ * The first line of stdin, for `--password-stdin`, `--token-stdin` and a piped authorization code:
+ * nothing else on stdin is read past 64 KiB, and an empty first line is 64.
+ */
+export async function readFirstLine(ctx: Context, option: string, what: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.stdin) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_STDIN_SECRET) throw new UsageError(`${option}: more than 64 KiB on stdin`);
+    chunks.push(chunk as Buffer);
+  }
+  const first = Buffer.concat(chunks).toString("utf8").split(/\r?\n/, 1)[0] ?? "";
+  if (first.trim() === "") throw new UsageError(`${option}: no ${what} on stdin`);
+  return first;
+}

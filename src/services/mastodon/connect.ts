@@ -1,0 +1,42 @@
+import { resolveCredential } from "../../credentials/resolve.js";
+import { ConfigError } from "../../errors.js";
+import type { ServiceOptions } from "../options.js";
+import type { Service } from "../service.js";
+import { BearerSession } from "./bearer.js";
+import { loadHtmlText } from "./html.js";
+import { Mastodon } from "./mastodon.js";
+
+/**
+ * Opens one connection to a Mastodon-API server, runs `fn` with the service bound to it, and closes
+ * it. The token comes from the sources that hold tokens (docs/cli.md "Two APIs": `--token-file`,
+ * `IDENTICA_TOKEN`, the keychain), for this server's origin only, and is looked up on first need.
+ */
+export async function withMastodon<T>(opts: ServiceOptions, fn: (svc: Service) => Promise<T>): Promise<T> {
+  const { HttpSession } = await import("../../http/client.js");
+  // Every status is turned from HTML into text within fn: the parser is loaded before the first request.
+  const htmlText = await loadHtmlText();
+  const source = opts.credential;
+  const token = async (): Promise<{ user: string; token: string }> => {
+    if ("fixedToken" in source) return source.fixedToken;
+    if ("fixed" in source) throw new ConfigError("a Mastodon server takes a token, not a password");
+    const user = opts.user ?? (await source.soleAccount?.());
+    if (user === undefined) {
+      throw new ConfigError(`no account is set for ${opts.server.key}`, {
+        hint: "pass --user NAME, set IDENTICA_USER, or run: identica login",
+      });
+    }
+    const cred = await resolveCredential(
+      { origin: opts.server.origin, key: opts.server.key, user, secret: "token" },
+      source.stores,
+      source.note,
+    );
+    if (!("token" in cred)) throw new Error("a credential store answered a token request with a password");
+    return { user: cred.user, token: cred.token };
+  };
+  const session = new BearerSession(new HttpSession(opts.server.origin, opts.http), opts.http, token);
+  try {
+    return await fn(new Mastodon({ server: opts.server, session, htmlText, user: opts.user }));
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,334 @@
+import type { Server } from "../../config/server.js";
+import { HttpError } from "../../errors.js";
+import type { HttpResponse } from "../../http/client.js";
+import type {
+  PostParams,
+  ProfileReply,
+  Service,
+  Since,
+  Status,
+  StatusReply,
+  TimelineQuery,
+  TimelineReply,
+} from "../service.js";
+import { unknownOutcome } from "../statusnet/reply.js";
+import { ReplyFormatError } from "../statusnet/xml.js";
+import type { BearerSession, TokenUse } from "./bearer.js";
+import { type MastodonStatus, toProfile, toStatus } from "./entities.js";
+import { mastodonError, parseJsonReply } from "./errors.js";
+import { statusForm, statusesUrl } from "./forms.js";
+import { instanceLimits } from "./instance.js";
+import { mastodonRules } from "./rules.js";
+
+export interface MastodonApi {
+  server: Server;
+  session: BearerSession;
+  htmlText: (html: string) => string;
+  /** The account named for this run, when known. */
+  user: string | undefined;
+}
+
+/** A page of a list endpoint: its items and what the errors and the timeline need of the reply. */
+interface Listed {
+  items: unknown[];
+  text: string;
+  host: string;
+  status: number;
+  clockSkewMs: number;
+}
+
+type Endpoint = Parameters<typeof mastodonError>[1]["endpoint"];
+
+const ACCEPT = "application/json";
+
+/** How far back `findMine` looks at most: as far as StatusNet's check does. */
+const MAX_SCAN = 2000;
+const PAGE = 40;
+
+/**
+ * The Mastodon client API (docs/mastodon-api.md) on one open connection: Mastodon, GoToSocial,
+ * Akkoma/Pleroma, Friendica, Hollo and snac. Every request that acts for the user carries the token at
+ * once; ids are opaque strings; a status's text is its HTML `content` turned into plain text.
+ */
+export class Mastodon implements Service {
+  readonly secret = "token" as const;
+  readonly api = "mastodon" as const;
+  readonly #api: MastodonApi;
+  /** `characters_reserved_per_url`, once the server's instance document was read (or the cache said). */
+  urlLength: number | undefined;
+  #accountId: string | undefined;
+
+  constructor(api: MastodonApi, urlLength?: number) {
+    this.#api = api;
+    this.urlLength = urlLength;
+  }
+
+  useUrlLength(n: number): void {
+    this.urlLength = n;
+  }
+
+  get server(): Server {
+    return this.#api.server;
+  }
+
+  newDeadline(): void {
+    this.#api.session.newDeadline();
+  }
+
+  statusId(id: string, option?: string): string {
+    return mastodonRules(this.urlLength).statusId(id, option);
+  }
+
+  textLength(text: string): number {
+    return mastodonRules(this.urlLength).textLength(text);
+  }
+
+  /** The page the server gave for it; else its `/statuses/ID` under the web root (Mastodon redirects it). */
+  statusUrl(status: Status): string {
+    return status.url ?? `${this.server.origin}/statuses/${encodeURIComponent(status.id)}`;
+  }
+
+  async textLimit(): Promise<number | undefined> {
+    const limits = await instanceLimits(this.#api.session, this.server);
+    this.urlLength = limits.urlLength;
+    return limits.maxCharacters;
+  }
+
+  async post(p: PostParams): Promise<StatusReply> {
+    if (p.replyTo !== undefined) this.statusId(p.replyTo, "--reply-to");
+    const url = statusesUrl(this.server);
+    const { res, tokenSent } = await this.#api.session.send(
+        {
+          method: "POST",
+          url,
+          form: statusForm(p),
+          accept: ACCEPT,
+          // The same key for every retry of one status: a server that honours it (Mastodon, Akkoma,
+          // Hollo) answers a repeat with the status it already made.
+          headers: p.idempotencyKey === undefined ? undefined : { "idempotency-key": p.idempotencyKey },
+        },
+      "required",
+    );
+    if (res.status < 200 || res.status >= 300) {
+      const err = mastodonError(res, { host: url.host, what: "post the status", endpoint: "post", tokenSent });
+      if (res.status === 422 && /character limit|too long/i.test(err.details.serverMessage ?? "")) {
+        err.details.tooLong = true;
+      }
+      throw err;
+    }
+    return this.#statusReply(res, url.host, false);
+  }
+
+  async findMine(user: string, text: string, since: Since | undefined): Promise<StatusReply | undefined> {
+    const id = await this.#ownAccountId();
+    const want = normalise(text);
+    const bound = since === undefined ? undefined : earliest(since);
+    let maxId: string | undefined;
+    for (let seen = 0; seen < MAX_SCAN; ) {
+      const query: Record<string, string> = { limit: String(PAGE), exclude_reblogs: "true" };
+      if (maxId !== undefined) query.max_id = maxId;
+      const { items, host, status } = await this.#list(
+        `/api/v1/accounts/${encodeURIComponent(id)}/statuses`,
+        query,
+        "required",
+        "timeline",
+        `read ${user}'s statuses`,
+      );
+      if (items.length === 0) return undefined;
+      for (const raw of items) {
+        const s = this.#toStatus(raw, status, host, true);
+        if (bound !== undefined && s.createdAt !== null && Date.parse(s.createdAt) < bound) return undefined;
+        const source = (raw as { text?: unknown }).text;
+        if (normalise(s.text) === want || (typeof source === "string" && normalise(source) === want)) {
+          return { status: s, reply: { text: JSON.stringify(raw) } };
+        }
+      }
+      seen += items.length;
+      const last = items[items.length - 1] as { id?: unknown };
+      if (typeof last.id !== "string" || last.id === maxId) return undefined;
+      maxId = last.id;
+    }
+    return undefined;
+  }
+
+  async show(id: string): Promise<StatusReply> {
+    const url = this.#url(`/api/v1/statuses/${encodeURIComponent(this.statusId(id))}`);
+    const { res, tokenSent } = await this.#api.session.send({ method: "GET", url, accept: ACCEPT }, "optional");
+    if (res.status < 200 || res.status >= 300)
+      throw mastodonError(res, { host: url.host, what: "read the status", endpoint: "show", tokenSent, read: true });
+    return this.#statusReply(res, url.host, true);
+  }
+
+  async delete(id: string): Promise<StatusReply> {
+    const url = this.#url(`/api/v1/statuses/${encodeURIComponent(this.statusId(id))}`);
+    const { res, tokenSent } = await this.#api.session.send(
+      { method: "DELETE", url, accept: ACCEPT },
+      "required",
+    );
+    if (res.status < 200 || res.status >= 300)
+      throw mastodonError(res, { host: url.host, what: "delete the status", endpoint: "delete", tokenSent });
+    return this.#statusReply(res, url.host, true);
+  }
+
+  async timeline(q: TimelineQuery): Promise<TimelineReply> {
+    const query: Record<string, string> = {};
+    if (q.count !== undefined) query.limit = String(q.count);
+    if (q.sinceId !== undefined) query.since_id = this.statusId(q.sinceId, "--since-id");
+    if (q.maxId !== undefined) query.max_id = this.statusId(q.maxId, "--max-id");
+    const what = `read the ${q.kind} timeline`;
+    let list: Listed;
+    let statuses: unknown[];
+    switch (q.kind) {
+      case "home":
+        list = await this.#list("/api/v1/timelines/home", query, "required", "timeline", what);
+        statuses = list.items;
+        break;
+      case "public":
+        list = await this.#list("/api/v1/timelines/public", query, "optional", "timeline", what);
+        statuses = list.items;
+        break;
+      case "user": {
+        const id = q.of === undefined ? await this.#ownAccountId() : await this.#lookupAccount(q.of);
+        list = await this.#list(
+          `/api/v1/accounts/${encodeURIComponent(id)}/statuses`,
+          query,
+          "optional",
+          "timeline",
+          what,
+        );
+        statuses = list.items;
+        break;
+      }
+      case "mentions":
+        list = await this.#list(
+          "/api/v1/notifications",
+          { ...query, "types[]": "mention" },
+          "required",
+          "timeline",
+          what,
+        );
+        // A notification carries its status; one without (a deleted status) shows nothing.
+        statuses = list.items
+          .map((n: unknown) => (typeof n === "object" && n !== null ? (n as { status?: unknown }).status : undefined))
+          .filter((s: unknown) => s !== undefined && s !== null);
+        break;
+    }
+    return {
+      statuses: statuses.map((raw) => this.#toStatus(raw, list.status, list.host, true)),
+      text: list.text,
+      clockSkewMs: list.clockSkewMs,
+    };
+  }
+
+  async whoami(): Promise<ProfileReply> {
+    const url = this.#url("/api/v1/accounts/verify_credentials");
+    const { res, tokenSent } = await this.#api.session.send({ method: "GET", url, accept: ACCEPT }, "required");
+    if (res.status < 200 || res.status >= 300)
+      throw mastodonError(res, {
+        host: url.host,
+        what: "check the token",
+        endpoint: "verify",
+        tokenSent,
+        read: true,
+      });
+    const reply = parseJsonReply(res, url.host, true);
+    let profile: ReturnType<typeof toProfile>;
+    try {
+      profile = toProfile(reply.doc, this.#api.htmlText, this.server.key);
+    } catch (err) {
+      if (!(err instanceof ReplyFormatError)) throw err;
+      throw unknownOutcome(err.message, res.status, url.host, true);
+    }
+    this.#accountId = profile.id;
+    return { profile, reply: { text: reply.text } };
+  }
+
+  /** The token's account id (one `verify_credentials` per session). */
+  async #ownAccountId(): Promise<string> {
+    if (this.#accountId === undefined) await this.whoami();
+    return this.#accountId as string;
+  }
+
+  /** `accounts/lookup?acct=NAME`: an unknown name is 65 (the server's 404 says so). */
+  async #lookupAccount(name: string): Promise<string> {
+    const acct = name.replace(/^@/, "");
+    const url = this.#url("/api/v1/accounts/lookup", { acct });
+    const { res, tokenSent } = await this.#api.session.send({ method: "GET", url, accept: ACCEPT }, "optional");
+    if (res.status < 200 || res.status >= 300)
+      throw mastodonError(res, {
+        host: url.host,
+        what: `find the account ${acct}`,
+        endpoint: "lookup",
+        tokenSent,
+        read: true,
+      });
+    const reply = parseJsonReply(res, url.host, true);
+    const id = (reply.doc as { id?: unknown } | null)?.id;
+    if (typeof id !== "string" && typeof id !== "number")
+      throw unknownOutcome("the account has no id", res.status, url.host, true);
+    return String(id);
+  }
+
+  async #list(
+    path: string,
+    query: Record<string, string>,
+    use: TokenUse,
+    endpoint: Endpoint,
+    what: string,
+  ): Promise<Listed> {
+    const url = this.#url(path, query);
+    const { res, tokenSent } = await this.#api.session.send({ method: "GET", url, accept: ACCEPT }, use);
+    if (res.status < 200 || res.status >= 300)
+      throw mastodonError(res, { host: url.host, what, endpoint, tokenSent, read: true });
+    const reply = parseJsonReply(res, url.host, true);
+    if (!Array.isArray(reply.doc)) throw unknownOutcome("the reply is not a list", res.status, url.host, true);
+    const serverNow = Date.parse(String(res.headers.date ?? ""));
+    return {
+      items: reply.doc,
+      text: reply.text,
+      host: url.host,
+      status: res.status,
+      clockSkewMs: Number.isNaN(serverNow) ? 0 : serverNow - Date.now(),
+    };
+  }
+
+  #statusReply(res: HttpResponse, host: string, read: boolean): StatusReply {
+    const reply = parseJsonReply(res, host, read);
+    return { status: this.#toStatus(reply.doc, res.status, host, read), reply: { text: reply.text } };
+  }
+
+  /** A reply that is not a status is 76 for a write (the outcome is unknown), a malformed reply for a read. */
+  #toStatus(raw: unknown, httpStatus: number, host: string, read: boolean): MastodonStatus {
+    try {
+      return toStatus(raw, this.#api.htmlText, this.server.key);
+    } catch (err) {
+      if (err instanceof HttpError) throw err;
+      if (!(err instanceof ReplyFormatError)) throw err;
+      throw unknownOutcome(err.message, httpStatus, host, read);
+    }
+  }
+
+  #url(path: string, query: Record<string, string> = {}): URL {
+    const url = new URL(path, this.server.origin);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    return url;
+  }
+}
+
+/**
+ * Texts compared as the user would read them: line ends and runs of white space are one space, and
+ * none at either end (servers trim, and HTML rendering folds spaces).
+ */
+function normalise(text: string): string {
+  return text.replace(/\s+/gu, " ").trim();
+}
+
+/**
+ * The earliest a status made by the uncertain attempt can be stamped: its start on our clock and on the
+ * server's as it was then, with two minutes' leeway for clocks that moved or disagree.
+ */
+function earliest(since: Since): number {
+  const times = [since.at.getTime()];
+  if (since.onServerClock !== undefined) times.push(since.onServerClock.getTime());
+  return Math.min(...times) - 120_000;
+}
