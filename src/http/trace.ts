@@ -31,6 +31,9 @@ const SECRET_FIELDS = new Set([
   "access_token",
   "refresh_token",
   "client_secret",
+  // OAuth (services/mastodon/oauth.ts): the authorization code and the PKCE verifier get a token.
+  "code",
+  "code_verifier",
 ]);
 
 /** The form body with the value of every known secret field shown as `<redacted>`. */
@@ -68,6 +71,86 @@ export function traceResponse(
       trace(`< ${redactHeaderLine(`${name}: ${v}`)}`);
   }
   trace("<");
-  const text = body.toString("utf8");
+  const text = redactJsonSecrets(body.toString("utf8"));
   for (const line of text.split("\n")) trace(`< ${sanitizeForTerminal(line, true)}`);
+}
+
+/** JSON members whose value is a secret wherever they occur (OAuth token and app registration replies). */
+const SECRET_MEMBERS = new Set(["access_token", "refresh_token", "client_secret"]);
+
+/**
+ * The body with the value of every SECRET_MEMBERS member shown as `"<redacted>"`, and every other byte
+ * as it came (a reply is traced as received, ids beyond 2^53 included, so it is not re-serialised). A
+ * scan over JSON's tokens: a string followed by `:` is a member name, compared once decoded (so an
+ * escaped spelling of the name is caught too); a name inside a string value is not one. On a body that
+ * is not JSON it redacts at most a look-alike, which is harmless.
+ */
+export function redactJsonSecrets(text: string): string {
+  if (!text.includes('"')) return text;
+  let out = "";
+  let last = 0;
+  let i = 0;
+  while (i < text.length) {
+    if (text[i] !== '"') {
+      i++;
+      continue;
+    }
+    const nameEnd = stringEnd(text, i);
+    let j = skipSpace(text, nameEnd);
+    if (text[j] !== ":" || !SECRET_MEMBERS.has(decodeJsonString(text.slice(i, nameEnd)))) {
+      i = nameEnd;
+      continue;
+    }
+    j = skipSpace(text, j + 1);
+    const end = valueEnd(text, j);
+    if (end > j) {
+      out += `${text.slice(last, j)}"<redacted>"`;
+      last = end;
+    }
+    i = Math.max(end, j + 1);
+  }
+  return out + text.slice(last);
+}
+
+/**
+ * The index just past the JSON value at `start`: a string, an object or array (the whole of it: a
+ * secret is hidden whatever its shape), or a scalar.
+ */
+function valueEnd(text: string, start: number): number {
+  const c = text[start];
+  if (c === '"') return stringEnd(text, start);
+  if (c !== "{" && c !== "[") return start + (/^[^,}\]\s]*/.exec(text.slice(start))?.[0].length ?? 0);
+  let depth = 0;
+  let i = start;
+  while (i < text.length) {
+    const d = text[i];
+    if (d === '"') {
+      i = stringEnd(text, i);
+      continue;
+    }
+    if (d === "{" || d === "[") depth++;
+    else if ((d === "}" || d === "]") && --depth === 0) return i + 1;
+    i++;
+  }
+  return text.length;
+}
+
+/** The index just past the JSON string that starts at `start` (its opening quote), escapes honoured. */
+function stringEnd(text: string, start: number): number {
+  let i = start + 1;
+  while (i < text.length && text[i] !== '"') i += text[i] === "\\" ? 2 : 1;
+  return Math.min(i + 1, text.length);
+}
+
+function skipSpace(text: string, i: number): number {
+  while (i < text.length && /\s/.test(text[i] as string)) i++;
+  return i;
+}
+
+function decodeJsonString(literal: string): string {
+  try {
+    return String(JSON.parse(literal)).toLowerCase();
+  } catch {
+    return literal.slice(1, -1).toLowerCase();
+  }
 }
