@@ -5,6 +5,8 @@ import { OUTBOX_ACTIONS } from "./commands/define/outbox.js";
 import { readConfig } from "./config/file.js";
 import { configFile } from "./config/paths.js";
 import { OUTPUT_MODES } from "./output/status.js";
+import { API_NAMES } from "./services/api.js";
+import { VISIBILITIES } from "./services/mastodon/rules.js";
 import { TIMELINE_KINDS, WIRE_FORMATS } from "./services/service.js";
 
 /**
@@ -27,6 +29,8 @@ export function addCompletion(program: Command): void {
   };
   setOption(completion, "output", values(OUTPUT_MODES));
   setOption(completion, "format", values(WIRE_FORMATS));
+  setOption(completion, "api", values(API_NAMES));
+  setOption(completion.commands.get("post"), "visibility", values(VISIBILITIES));
   setOption(completion, "server", (complete: (value: string, description: string) => void) => {
     for (const s of configuredServers()) complete(s, "configured server");
   });

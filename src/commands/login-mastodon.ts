@@ -1,9 +1,10 @@
 import { configFile } from "../config/paths.js";
+import { isLoopback } from "../config/server.js";
 import { updateConfig } from "../config/write.js";
 import type { Context } from "../context.js";
 import { KeychainStore, serviceName } from "../credentials/keychain.js";
 import { canPrompt, readLineFromTerminal } from "../credentials/prompt.js";
-import { ExitCode, UsageError } from "../errors.js";
+import { ExitCode, IdenticaError, UsageError } from "../errors.js";
 import { loadStyle, useColor } from "../output/color.js";
 import { profileJson } from "../output/user.js";
 import { jsonForTerminal, sanitizeForTerminal } from "../sanitize.js";
@@ -33,6 +34,13 @@ export async function mastodonLogin(
   flags: MastodonLoginFlags,
 ): Promise<ExitCode> {
   const { server } = endpoint;
+  // The code, the app's secret and the token are as good as a password: not over plain http to a host
+  // that is not loopback (docs/threats.md A8), unless the user accepts it.
+  if (server.apiRoot.protocol === "http:" && !isLoopback(server.apiRoot.hostname) && g.flags.insecureHttp !== true) {
+    throw new IdenticaError(ExitCode.NoPerm, `refusing to log in to ${server.key} over plain http; nothing was sent`, {
+      hint: "use an https:// server URL, or pass --insecure-http if you accept the risk",
+    });
+  }
   const keychain = new KeychainStore({ env: ctx.env });
   const named = userOf(g, ctx, server);
   // Before anything is asked of the user or the server: a keychain that cannot store the token makes
