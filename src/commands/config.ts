@@ -33,14 +33,21 @@ export async function configCommand(
   switch (action ?? "list") {
     case "list": {
       const values = shown(g.config);
+      // A registered app's client secret is shown as redacted: it is in the file only to revoke a token.
+      const servers = Object.fromEntries(
+        Object.entries(g.config.servers ?? {}).map(([root, s]) => [
+          root,
+          s.app ? { ...s, app: { ...s.app, clientSecret: "<redacted>" } } : s,
+        ]),
+      );
       if (g.output === "json")
-        g.printer.result(
-          `${JSON.stringify({ file: path, ...values, servers: g.config.servers ?? {} }, null, 2)}\n`,
-        );
+        g.printer.result(`${JSON.stringify({ file: path, ...values, servers }, null, 2)}\n`);
       else {
         const lines = Object.entries(values).map(([k, v]) => `${k} = ${v}`);
-        for (const [root, s] of Object.entries(g.config.servers ?? {}))
+        for (const [root, s] of Object.entries(g.config.servers ?? {})) {
           if (s.user) lines.push(`servers.${root}.user = ${s.user}`);
+          if (s.api) lines.push(`servers.${root}.api = ${s.api}`);
+        }
         g.printer.result(lines.length > 0 ? `${lines.join("\n")}\n` : `(nothing set in ${path})\n`);
       }
       return ExitCode.Ok;

@@ -1,6 +1,7 @@
 import { configFile } from "../config/paths.js";
 import { updateConfig } from "../config/write.js";
 import type { Context } from "../context.js";
+import { isLoopback } from "../config/server.js";
 import { KeychainStore, serviceName } from "../credentials/keychain.js";
 import { ExitCode, UsageError } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
@@ -66,6 +67,13 @@ async function revoke(
       `* the token for ${user} was not issued through identica's app; revoke it in ${server.key}'s settings if need be`,
     );
     return undefined;
+  }
+  if (server.apiRoot.protocol === "http:" && !isLoopback(server.apiRoot.hostname) && g.flags.insecureHttp !== true) {
+    writeDiagnostic(
+      ctx,
+      `identica: not revoking the token at ${server.key} over plain http (pass --insecure-http to); removing it here only`,
+    );
+    return false;
   }
   ctx.redactor.addCredential({ user, password: found.token, token68: found.token });
   ctx.redactor.addCredential({ user: app.clientId, password: app.clientSecret, token68: app.clientSecret });

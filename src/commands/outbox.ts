@@ -166,6 +166,7 @@ async function send(
           ({ server, api } = await endpointOf({ ...g, flags }, ctx, named));
         }
         checkEntryReplyTo(entry, api);
+        checkEntryOptions(entry, api);
         const result = await postStatus(
           {
             server,
@@ -279,6 +280,26 @@ function checkEntryReplyTo(entry: OutboxEntry, api: ApiName): void {
       hint: `fix its "replyTo" in the entry's file, then: identica outbox send --retry-refused ${entry.id}`,
     });
   }
+}
+
+/**
+ * An entry asking for what only the Mastodon API has (a non-public visibility, a content warning, a
+ * language) is never posted to a StatusNet server, where it would go out public without its warning:
+ * 65, kept refused (the entry was kept before its server's API was known, or edited).
+ */
+function checkEntryOptions(entry: OutboxEntry, api: ApiName): void {
+  if (api === "mastodon") return;
+  const asked = [
+    entry.visibility !== undefined && entry.visibility !== "public" ? `visibility ${entry.visibility}` : "",
+    entry.spoilerText ? "a content warning" : "",
+    entry.language !== undefined ? "a language" : "",
+  ].filter((w) => w !== "");
+  if (asked.length === 0) return;
+  throw new IdenticaError(
+    ExitCode.Data,
+    `it asks for ${asked.join(" and ")}, which ${entry.server} (StatusNet API) cannot do; nothing was sent`,
+    { hint: `post it elsewhere, or remove those fields from the entry's file and: identica outbox send --retry-refused ${entry.id}` },
+  );
 }
 
 /** The server named by --server, IDENTICA_SERVER or the config default, if any. */

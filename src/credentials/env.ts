@@ -21,6 +21,7 @@ export class EnvStore implements CredentialStore {
 export class EnvTokenStore implements CredentialStore {
   readonly name = "IDENTICA_TOKEN";
   readonly setupHint = "set IDENTICA_TOKEN in the environment";
+  readonly anyUser = true;
   readonly holds: readonly SecretKind[] = ["token"];
   readonly #env: Env;
 

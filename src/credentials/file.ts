@@ -63,6 +63,7 @@ export class PasswordFileStore implements CredentialStore {
 export class TokenFileStore implements CredentialStore {
   readonly name: string;
   readonly setupHint = "pass --token-file PATH (a file of mode 0600 holding the token)";
+  readonly anyUser = true;
   readonly holds: readonly SecretKind[] = ["token"];
   readonly #file: PasswordFileStore;
 

@@ -38,6 +38,11 @@ export interface CredentialStore {
   readonly setupHint: string;
   /** It asks a person (the terminal prompt): never used just to save a round trip. */
   readonly interactive?: boolean;
+  /**
+   * It holds one secret for whatever account the run names (a file, an environment variable): a token
+   * from it needs no user name, since the server says whose it is.
+   */
+  readonly anyUser?: boolean;
   /** The kinds of secret it can hold; passwords only when not said. */
   readonly holds?: readonly SecretKind[];
   get(target: CredentialTarget): Promise<Lookup>;

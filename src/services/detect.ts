@@ -1,4 +1,5 @@
 import type { Server } from "../config/server.js";
+import { ExitCode, HttpError } from "../errors.js";
 import type { LimitCache } from "../core/limit-cache.js";
 import { ApiCache, type ApiName, type Endpoint, endpointFor } from "./api.js";
 import { jsonObject, limitsOf } from "./mastodon/instance.js";
@@ -21,15 +22,27 @@ export async function detectApi(
   const { HttpSession } = await import("../http/client.js");
   const session = new HttpSession(server.origin, http);
   let api: ApiName;
+  let definite: boolean;
   try {
     const res = await session.send({
       method: "GET",
       url: new URL("/api/v1/instance", server.origin),
       accept: "application/json",
     });
+    // A server that is down or throttling says nothing about its API: nothing is decided or posted.
+    if (res.status === 429 || res.status >= 500) {
+      throw new HttpError(
+        ExitCode.TempFail,
+        `${server.key} answered ${res.status} when asked which API it speaks; nothing was posted`,
+        { status: res.status, sent: true },
+        { hint: "safe to retry later, or pass --api statusnet|mastodon" },
+      );
+    }
     const doc = jsonObject(res);
     const mastodon = doc !== undefined && (typeof doc.uri === "string" || typeof doc.domain === "string");
     api = mastodon ? "mastodon" : "statusnet";
+    // A redirect is not an answer either (a portal, a login page): taken for StatusNet this once.
+    definite = res.status < 300 || res.status >= 400;
     const endpoint = endpointFor(server, api);
     if (mastodon) {
       const found = limitsOf(doc);
@@ -38,9 +51,9 @@ export async function detectApi(
   } finally {
     await session.close();
   }
-  await new ApiCache(cacheDir).set(server.spec, api);
+  if (definite) await new ApiCache(cacheDir).set(server.spec, api);
   note(
-    `* ${server.key} speaks the ${api === "mastodon" ? "Mastodon" : "StatusNet"} API (remembered; --api overrides)`,
+    `* ${server.key} speaks the ${api === "mastodon" ? "Mastodon" : "StatusNet"} API${definite ? " (remembered; --api overrides)" : ""}`,
   );
   return endpointFor(server, api);
 }

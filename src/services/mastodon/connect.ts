@@ -20,14 +20,17 @@ export async function withMastodon<T>(opts: ServiceOptions, fn: (svc: Service) =
     if ("fixedToken" in source) return source.fixedToken;
     if ("fixed" in source) throw new ConfigError("a Mastodon server takes a token, not a password");
     const user = opts.user ?? (await source.soleAccount?.());
-    if (user === undefined) {
+    // Without an account name, only a token that needs none (--token-file, IDENTICA_TOKEN): the server
+    // knows whose it is.
+    const stores = user === undefined ? source.stores.filter((s) => s.anyUser === true) : source.stores;
+    if (user === undefined && !stores.some((s) => s.holds?.includes("token"))) {
       throw new ConfigError(`no account is set for ${opts.server.key}`, {
         hint: "pass --user NAME, set IDENTICA_USER, or run: identica login",
       });
     }
     const cred = await resolveCredential(
-      { origin: opts.server.origin, key: opts.server.key, user, secret: "token" },
-      source.stores,
+      { origin: opts.server.origin, key: opts.server.key, user: user ?? "the run's account", secret: "token" },
+      stores,
       source.note,
     );
     if (!("token" in cred)) throw new Error("a credential store answered a token request with a password");
