@@ -8,6 +8,7 @@
 //   run.cjs            --version and --help alone; loads the others (src/bundles.ts, with V8's code cache)
 //   start.cjs          the program: the command line, every command, config, credentials, outbox
 //   net-libs.cjs       what the first request needs: undici's Client and request(), fast-xml-parser
+//   html-libs.cjs      htmlparser2, only when a Mastodon status's HTML content is turned into text
 //   proxy.cjs          undici's proxy agents, only for a run through a proxy
 //   chalk.cjs, string-width.cjs: colour, display width, when needed
 //   keychain-helper.js the keychain's helper process (src/credentials/keytar-child.ts starts it)
@@ -41,6 +42,7 @@ const cjs = {
 /** These imports, from src/, are other bundles at run time. */
 const separate = {
   "net-libs.js": "net-libs.cjs",
+  "html-libs.js": "html-libs.cjs",
   "./proxy.js": "proxy.cjs",
   chalk: "chalk.cjs",
   "string-width": "string-width.cjs",
@@ -48,8 +50,8 @@ const separate = {
 const otherBundles = {
   name: "other-bundles",
   setup(b) {
-    // net-libs.js from any depth of src/ (http/, services/statusnet/).
-    b.onResolve({ filter: /^((\.\.\/)+net-libs\.js|\.\/proxy\.js|chalk|string-width)$/ }, (args) =>
+    // net-libs.js and html-libs.js from any depth of src/ (http/, services/statusnet/, services/mastodon/).
+    b.onResolve({ filter: /^((\.\.\/)+(net|html)-libs\.js|\.\/proxy\.js|chalk|string-width)$/ }, (args) =>
       args.importer.includes("node_modules")
         ? undefined
         : { path: `./${separate[args.path.replace(/^(\.\.\/)+/, "")]}`, external: true },
@@ -81,7 +83,13 @@ const unreached = {
 const inputs = new Set();
 const bundle = async (options) => {
   const result = await build(options);
-  for (const input of Object.keys(result.metafile.inputs)) inputs.add(input);
+  // What ended up in the bundle: a package's files that tree shaking dropped entirely (htmlparser2's
+  // index names domhandler and domutils, of which html-libs.cjs holds nothing) are read, not shipped.
+  for (const output of Object.values(result.metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      if (bytesInOutput > 0) inputs.add(input);
+    }
+  }
 };
 const hash = (file) => createHash("sha256").update(readFileSync(file)).digest("hex").slice(0, 16);
 
@@ -89,6 +97,7 @@ const hash = (file) => createHash("sha256").update(readFileSync(file)).digest("h
 // what import() of a CommonJS module gives as its default (esbuild's node mode, as Node does).
 const libraries = [
   ["net-libs.cjs", { entryPoints: ["src/net-libs.ts"] }],
+  ["html-libs.cjs", { entryPoints: ["src/html-libs.ts"] }],
   ["proxy.cjs", { entryPoints: ["src/http/proxy.ts"] }],
   ["chalk.cjs", { stdin: { contents: 'export { Chalk } from "chalk";', resolveDir: "." } }],
   [

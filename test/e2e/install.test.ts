@@ -32,6 +32,7 @@ describe("the npm package", () => {
       "dist/run.cjs",
       "dist/start.cjs",
       "dist/net-libs.cjs",
+      "dist/html-libs.cjs",
       "dist/proxy.cjs",
       "dist/THIRD-PARTY-NOTICES.txt",
       "dist/keychain-helper.js",
@@ -59,7 +60,7 @@ describe("the npm package", () => {
     // package must post with no undici anywhere on its module path, whatever npm put there.
     const installed = join(prefix, "lib", "node_modules", "identica");
     // Every library is in the bundle: npm installs none of them (only keytar, the optional native one).
-    for (const lib of ["commander", "chalk", "fast-xml-parser", "string-width", "tab"]) {
+    for (const lib of ["commander", "chalk", "fast-xml-parser", "htmlparser2", "string-width", "tab"]) {
       expect(findDirs(prefix, lib), lib).toEqual([]);
     }
     for (const dir of findDirs(prefix, "undici")) rmSync(dir, { recursive: true, force: true });

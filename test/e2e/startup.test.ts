@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -56,6 +57,25 @@ describe("what a post loads", () => {
     expect(bundlesIn(loaded).sort()).toEqual(["net-libs.cjs", "run.cjs", "start.cjs"]);
     expect(loaded).toContain("node:tls");
     expect(loaded).not.toContain("node:http2");
+  });
+});
+
+describe("the HTML parser (dist/html-libs.cjs)", () => {
+  const dist = fileURLToPath(new URL("../../dist/", import.meta.url));
+  const bundle = (f: string) => readFileSync(join(dist, f), "utf8");
+  // esbuild marks where each bundled file starts (`// node_modules/htmlparser2/dist/Parser.js`).
+  const parserCode = /\/\/ node_modules\/(htmlparser2|entities)\//;
+  it("is a bundle of its own: the program and the request libraries hold none of it", () => {
+    expect(bundle("html-libs.cjs")).toMatch(parserCode);
+    for (const f of ["run.cjs", "start.cjs", "net-libs.cjs"]) expect(bundle(f), f).not.toMatch(parserCode);
+  });
+  it("loads by itself and parses", () => {
+    const { Parser } = createRequire(import.meta.url)(join(dist, "html-libs.cjs")) as {
+      Parser: new (cbs: { ontext(t: string): void }) => { end(html: string): void };
+    };
+    let text = "";
+    new Parser({ ontext: (t) => (text += t) }).end("<p>a &amp; b</p>");
+    expect(text).toBe("a & b");
   });
 });
 

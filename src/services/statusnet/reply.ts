@@ -158,7 +158,7 @@ export function errorForStatus(res: HttpResponse, host: string, what: string): H
 }
 
 /** A Location header for display: no userinfo, no control characters. */
-function sanitizeLocation(loc: string): string {
+export function sanitizeLocation(loc: string): string {
   try {
     const u = new URL(loc);
     u.username = "";
