@@ -29,7 +29,10 @@ function buildProgram(
     .option("--user <nickname>", "the account [env IDENTICA_USER]")
     .option("--password-file <path>", "read the password from the first line of a file (mode 0600)")
     .option("--token-file <path>", "read the Mastodon access token from the first line of a file (mode 0600)")
-    .option("--api <name>", "the server's API: statusnet or mastodon (default: detected once) [env IDENTICA_API]")
+    .option(
+      "--api <name>",
+      "the server's API: statusnet or mastodon (default: detected once) [env IDENTICA_API]",
+    )
     .addOption(new Option("-o, --output <mode>", `output: ${OUTPUT_MODES.join(", ")}`))
     .addOption(
       new Option(

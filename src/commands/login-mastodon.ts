@@ -36,16 +36,29 @@ export async function mastodonLogin(
   const { server } = endpoint;
   // The code, the app's secret and the token are as good as a password: not over plain http to a host
   // that is not loopback (docs/threats.md A8), unless the user accepts it.
-  if (server.apiRoot.protocol === "http:" && !isLoopback(server.apiRoot.hostname) && g.flags.insecureHttp !== true) {
-    throw new IdenticaError(ExitCode.NoPerm, `refusing to log in to ${server.key} over plain http; nothing was sent`, {
-      hint: "use an https:// server URL, or pass --insecure-http if you accept the risk",
-    });
+  if (
+    server.apiRoot.protocol === "http:" &&
+    !isLoopback(server.apiRoot.hostname) &&
+    g.flags.insecureHttp !== true
+  ) {
+    throw new IdenticaError(
+      ExitCode.NoPerm,
+      `refusing to log in to ${server.key} over plain http; nothing was sent`,
+      {
+        hint: "use an https:// server URL, or pass --insecure-http if you accept the risk",
+      },
+    );
   }
   const keychain = new KeychainStore({ env: ctx.env });
   const named = userOf(g, ctx, server);
   // Before anything is asked of the user or the server: a keychain that cannot store the token makes
   // the login pointless.
-  await keychain.check({ origin: server.origin, key: server.key, user: named ?? "identica", secret: "token" });
+  await keychain.check({
+    origin: server.origin,
+    key: server.key,
+    user: named ?? "identica",
+    secret: "token",
+  });
 
   let token: string;
   let app: { clientId: string; clientSecret: string } | undefined;
@@ -81,7 +94,12 @@ export async function mastodonLogin(
         ...cfg.servers,
         // The app is kept only with a token it issued: `logout` revokes through it, and a pasted
         // token belongs to the web UI's own app, which this one cannot revoke.
-        [server.root]: { ...rest, user: account, api: "mastodon", ...(app ? { app: { ...app, user: account } } : {}) },
+        [server.root]: {
+          ...rest,
+          user: account,
+          api: "mastodon",
+          ...(app ? { app: { ...app, user: account } } : {}),
+        },
       },
     };
   });
@@ -140,7 +158,9 @@ async function authorize(
 async function report(ctx: Context, g: Globals, { server }: Endpoint, profile: Profile, account: string) {
   if (g.output === "json") {
     const stored = { service: serviceName(server.key), account };
-    g.printer.result(`${jsonForTerminal({ ...profileJson(profile, server.root), api: "mastodon", stored }, 2)}\n`);
+    g.printer.result(
+      `${jsonForTerminal({ ...profileJson(profile, server.root), api: "mastodon", stored }, 2)}\n`,
+    );
   } else if (g.output === "pretty") {
     const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));
     g.printer.result(

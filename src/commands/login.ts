@@ -43,9 +43,12 @@ export async function loginCommand(ctx: Context, flags: LoginFlags, gflags: Glob
     return mastodonLogin(ctx, g, endpoint, flags);
   }
   if (flags.tokenStdin)
-    throw new UsageError(`${endpoint.server.key} speaks the StatusNet API, which takes a password, not a token`, {
-      hint: "use --password-stdin",
-    });
+    throw new UsageError(
+      `${endpoint.server.key} speaks the StatusNet API, which takes a password, not a token`,
+      {
+        hint: "use --password-stdin",
+      },
+    );
   const server = endpoint.server;
   const noInput = gflags.input === false;
   let user = userOf(g, ctx, server);

@@ -1,7 +1,7 @@
 import { configFile } from "../config/paths.js";
+import { isLoopback } from "../config/server.js";
 import { updateConfig } from "../config/write.js";
 import type { Context } from "../context.js";
-import { isLoopback } from "../config/server.js";
 import { KeychainStore, serviceName } from "../credentials/keychain.js";
 import { ExitCode, UsageError } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
@@ -68,7 +68,11 @@ async function revoke(
     );
     return undefined;
   }
-  if (server.apiRoot.protocol === "http:" && !isLoopback(server.apiRoot.hostname) && g.flags.insecureHttp !== true) {
+  if (
+    server.apiRoot.protocol === "http:" &&
+    !isLoopback(server.apiRoot.hostname) &&
+    g.flags.insecureHttp !== true
+  ) {
     writeDiagnostic(
       ctx,
       `identica: not revoking the token at ${server.key} over plain http (pass --insecure-http to); removing it here only`,

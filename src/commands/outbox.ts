@@ -298,7 +298,9 @@ function checkEntryOptions(entry: OutboxEntry, api: ApiName): void {
   throw new IdenticaError(
     ExitCode.Data,
     `it asks for ${asked.join(" and ")}, which ${entry.server} (StatusNet API) cannot do; nothing was sent`,
-    { hint: `post it elsewhere, or remove those fields from the entry's file and: identica outbox send --retry-refused ${entry.id}` },
+    {
+      hint: `post it elsewhere, or remove those fields from the entry's file and: identica outbox send --retry-refused ${entry.id}`,
+    },
   );
 }
 

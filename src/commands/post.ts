@@ -1,4 +1,6 @@
+import { randomUUID } from "node:crypto";
 import { cacheDir, stateDir } from "../config/paths.js";
+import type { Server } from "../config/server.js";
 import type { Context } from "../context.js";
 import { type Draft, keeper, keepOnFailure, keepRefused, partialKeeper } from "../core/keep.js";
 import { checkLength, LimitCache } from "../core/limit-cache.js";
@@ -6,8 +8,6 @@ import { Outbox } from "../core/outbox.js";
 import type { PostResult } from "../core/post.js";
 import { readStatusText } from "../core/text.js";
 import { ExitCode, UsageError } from "../errors.js";
-import { randomUUID } from "node:crypto";
-import type { Server } from "../config/server.js";
 import type { ApiName, Endpoint } from "../services/api.js";
 import { checkVisibility } from "../services/mastodon/rules.js";
 import { rulesFor } from "../services/open.js";
@@ -48,10 +48,9 @@ export async function postCommand(
     return postLines(ctx, g, ep, { ...flags, maxLength }, mastodon);
   }
   if (flags.dryRun && endpoint === undefined) {
-    throw new UsageError(
-      `--dry-run sends nothing, and the API of ${given.key} is not known yet`,
-      { hint: "pass --api statusnet or --api mastodon, or run any other command against it first" },
-    );
+    throw new UsageError(`--dry-run sends nothing, and the API of ${given.key} is not known yet`, {
+      hint: "pass --api statusnet or --api mastodon, or run any other command against it first",
+    });
   }
   const outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
   // One key for every attempt at this status (Mastodon's Idempotency-Key), kept with it in the outbox.
@@ -174,7 +173,9 @@ export function checkForApi(api: ApiName, flags: PostFlags, m: MastodonPostOptio
   if (m.spoilerText !== undefined)
     throw new UsageError("--cw needs a Mastodon-API server; this one speaks StatusNet; nothing was sent");
   if (m.language !== undefined)
-    throw new UsageError("--language needs a Mastodon-API server; this one speaks StatusNet; nothing was sent");
+    throw new UsageError(
+      "--language needs a Mastodon-API server; this one speaks StatusNet; nothing was sent",
+    );
   void flags;
 }
 

@@ -76,7 +76,11 @@ export function credentialSource(g: Globals, ctx: Context, server: Server, origi
  * a path in the server URL or an earlier detection says; otherwise found out once with one request
  * (services/detect.ts) and remembered.
  */
-export async function endpointOf(g: Globals, ctx: Context, server: Server = serverOf(g, ctx)): Promise<Endpoint> {
+export async function endpointOf(
+  g: Globals,
+  ctx: Context,
+  server: Server = serverOf(g, ctx),
+): Promise<Endpoint> {
   const known = await knownEndpoint(g, ctx, server);
   if (known !== undefined) return known;
   const { detectApi } = await import("../services/detect.js");

@@ -105,7 +105,8 @@ export function parseLimits(raw: string): { data: CacheFile; clean: boolean } {
       !Number.isNaN(Date.parse(entry.fetchedAt))
     ) {
       const urlLength = entry.urlLength;
-      const goodUrl = urlLength === undefined || (Number.isSafeInteger(urlLength) && (urlLength as number) > 0);
+      const goodUrl =
+        urlLength === undefined || (Number.isSafeInteger(urlLength) && (urlLength as number) > 0);
       if (!goodUrl) clean = false;
       limits[root] = {
         textlimit: entry.textlimit as number,

@@ -37,10 +37,11 @@ export async function postStatus(req: PostRequest, limits: LimitOptions): Promis
 /** One post on an open service (`post --lines` sends many on one). */
 export async function postOn(svc: Service, req: PostParams, limits: LimitOptions): Promise<PostResult> {
   if (limits.unlessPosted) {
-    if (req.user === undefined) {
+    // Mastodon reads the token's own account; StatusNet reads a named user's timeline.
+    if (req.user === undefined && svc.api !== "mastodon") {
       throw new ConfigError("checking for an earlier copy needs the user name", { hint: "pass --user NICK" });
     }
-    const found = await svc.findMine(req.user, req.text, limits.unlessPosted.since);
+    const found = await svc.findMine(req.user ?? "", req.text, limits.unlessPosted.since);
     if (found) {
       limits.note(`* already posted as #${found.status.id}; not posting again`);
       return { ...found, url: svc.statusUrl(found.status), existing: true };
@@ -49,8 +50,11 @@ export async function postOn(svc: Service, req: PostParams, limits: LimitOptions
   if (limits.maxLength === undefined) {
     // Mastodon counts the content warning with the text.
     const cw = req.spoilerText ? svc.textLength(req.spoilerText) : 0;
-    checkLength(req.text, await serverLimit(svc, limits.cache, limits.note), `${svc.server.key}'s`, (t) =>
-      svc.textLength(t) + cw,
+    checkLength(
+      req.text,
+      await serverLimit(svc, limits.cache, limits.note),
+      `${svc.server.key}'s`,
+      (t) => svc.textLength(t) + cw,
     );
   }
   try {

@@ -46,6 +46,11 @@ export class HttpSession {
   #client: Dispatcher | undefined;
   /** undici's request(), of the same copy of undici as #client (see http/dispatcher.ts). */
   #request: Dispatcher["request"] | undefined;
+  /**
+   * A reply has come back on the current connection: the next request reuses it, and must first let a
+   * close that came with that reply be seen (see #exchange).
+   */
+  #served = false;
   /** The session's one deadline, started by its first request (see `newDeadline`). */
   #deadline: Deadline | undefined;
   /** The run's record of what is on the wire, and its time at prompts (see run-session.ts). */
@@ -125,6 +130,7 @@ export class HttpSession {
   async #discard(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
+    this.#served = false;
     if (client === undefined) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -166,11 +172,21 @@ export class HttpSession {
           : undefined;
     this.#deadline ??= new Deadline(this.#config.timeoutMs, this.#pauses);
     diagnostics.subscribe("undici:client:sendHeaders", this.#onSendHeaders);
+    const deadline = this.#deadline;
     try {
-      return await this.#deadline.run(
-        (signal) => this.#exchange(req, headers, attempt, signal),
-        req.timeoutMs,
-      );
+      const reused = this.#served;
+      try {
+        return await deadline.run((signal) => this.#exchange(req, headers, attempt, signal), req.timeoutMs);
+      } catch (err) {
+        // A server that closes after every reply (snac, docs/mastodon-api.md §12) can close a reused
+        // connection under a read that had not been answered: a GET changes nothing, so it is sent
+        // once more on a new connection. A write never is: that is the outbox's business.
+        if (!(reused && req.method === "GET" && !attempt.answered && isClosedConnection(err))) throw err;
+        if (!this.#config.dispatcher) await this.#discard();
+        attempt.sent = false;
+        this.#config.trace?.("* the server had closed the connection; sending the request again on a new one");
+        return await deadline.run((signal) => this.#exchange(req, headers, attempt, signal), req.timeoutMs);
+      }
     } catch (err) {
       if (!this.#config.dispatcher) void this.#discard();
       throw classifyNetworkError(err, {
@@ -194,6 +210,12 @@ export class HttpSession {
     attempt: Attempt,
     signal: AbortSignal,
   ): Promise<HttpResponse> {
+    if (this.#served) {
+      // A server that ends its reply by closing the connection (snac writes the reply and closes)
+      // sends the close with it: one turn of the event loop lets undici see it, so the next request
+      // goes out on a new connection instead of into one the server has already shut.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     if (this.#client === undefined) {
       const { dispatcher, request } = await makeDispatcher(this.#origin, this.#config);
       // undici loads asynchronously: if the deadline passed meanwhile, the session found no client to
@@ -227,6 +249,7 @@ export class HttpSession {
     const res = await pending;
     attempt.answered = true;
     const bytes = await readBody(res.body, this.#config.maxResponseBytes);
+    this.#served = true;
     const contentType = headerValue(res.headers["content-type"]) ?? "";
     if (attempt.trace) traceResponse(res.statusCode, res.headers, bytes, attempt.trace);
     const serverNow = Date.parse(String(headerValue(res.headers.date) ?? ""));
@@ -239,6 +262,12 @@ export class HttpSession {
       authenticated: attempt.authorization,
     };
   }
+}
+
+/** The connection was closed or reset under the request (undici's SocketError, or the socket's own). */
+function isClosedConnection(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "UND_ERR_SOCKET" || code === "ECONNRESET" || code === "EPIPE";
 }
 
 /** The whole body, or undici's own too-large error past `max` bytes (network-errors.ts words it). */

@@ -1,6 +1,6 @@
 import type { Server } from "../config/server.js";
-import { ExitCode, HttpError } from "../errors.js";
 import type { LimitCache } from "../core/limit-cache.js";
+import { ExitCode, HttpError } from "../errors.js";
 import { ApiCache, type ApiName, type Endpoint, endpointFor } from "./api.js";
 import { jsonObject, limitsOf } from "./mastodon/instance.js";
 import type { ConnectionConfig } from "./options.js";

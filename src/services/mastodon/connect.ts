@@ -29,7 +29,12 @@ export async function withMastodon<T>(opts: ServiceOptions, fn: (svc: Service) =
       });
     }
     const cred = await resolveCredential(
-      { origin: opts.server.origin, key: opts.server.key, user: user ?? "the run's account", secret: "token" },
+      {
+        origin: opts.server.origin,
+        key: opts.server.key,
+        user: user ?? "the run's account",
+        secret: "token",
+      },
       stores,
       source.note,
     );

@@ -16,7 +16,10 @@ export interface InstanceLimits {
  * `characters_reserved_per_url`, else the old top-level `max_toot_chars`; undefined when the document
  * names none.
  */
-export function limitsOf(doc: unknown): { maxCharacters?: number | undefined; urlLength?: number | undefined } {
+export function limitsOf(doc: unknown): {
+  maxCharacters?: number | undefined;
+  urlLength?: number | undefined;
+} {
   if (typeof doc !== "object" || doc === null) return {};
   const d = doc as { configuration?: { statuses?: Record<string, unknown> }; max_toot_chars?: unknown };
   const statuses = d.configuration?.statuses;
@@ -48,7 +51,10 @@ export async function instanceLimits(session: BearerSession, server: Server): Pr
   let found: ReturnType<typeof limitsOf> = {};
   for (const path of ["/api/v2/instance", "/api/v1/instance"]) {
     const url = new URL(path, server.origin);
-    const { res } = await session.send({ method: "GET", url, accept: "application/json", timeoutMs: 10_000 }, "none");
+    const { res } = await session.send(
+      { method: "GET", url, accept: "application/json", timeoutMs: 10_000 },
+      "none",
+    );
     found = limitsOf(jsonObject(res));
     if (found.maxCharacters !== undefined) break;
   }

@@ -16,7 +16,7 @@ import { ReplyFormatError } from "../statusnet/xml.js";
 import type { BearerSession, TokenUse } from "./bearer.js";
 import { type MastodonStatus, toProfile, toStatus } from "./entities.js";
 import { mastodonError, parseJsonReply } from "./errors.js";
-import { statusForm, statusesUrl } from "./forms.js";
+import { statusesUrl, statusForm } from "./forms.js";
 import { instanceLimits } from "./instance.js";
 import { mastodonRules } from "./rules.js";
 
@@ -98,19 +98,24 @@ export class Mastodon implements Service {
     if (p.replyTo !== undefined) this.statusId(p.replyTo, "--reply-to");
     const url = statusesUrl(this.server);
     const { res, tokenSent } = await this.#api.session.send(
-        {
-          method: "POST",
-          url,
-          form: statusForm(p),
-          accept: ACCEPT,
-          // The same key for every retry of one status: a server that honours it (Mastodon, Akkoma,
-          // Hollo) answers a repeat with the status it already made.
-          headers: p.idempotencyKey === undefined ? undefined : { "idempotency-key": p.idempotencyKey },
-        },
+      {
+        method: "POST",
+        url,
+        form: statusForm(p),
+        accept: ACCEPT,
+        // The same key for every retry of one status: a server that honours it (Mastodon, Akkoma,
+        // Hollo) answers a repeat with the status it already made.
+        headers: p.idempotencyKey === undefined ? undefined : { "idempotency-key": p.idempotencyKey },
+      },
       "required",
     );
     if (res.status < 200 || res.status >= 300) {
-      const err = mastodonError(res, { host: url.host, what: "post the status", endpoint: "post", tokenSent });
+      const err = mastodonError(res, {
+        host: url.host,
+        what: "post the status",
+        endpoint: "post",
+        tokenSent,
+      });
       if (res.status === 422 && /character limit|too long/i.test(err.details.serverMessage ?? "")) {
         err.details.tooLong = true;
       }
@@ -153,9 +158,18 @@ export class Mastodon implements Service {
 
   async show(id: string): Promise<StatusReply> {
     const url = this.#url(`/api/v1/statuses/${encodeURIComponent(this.statusId(id))}`);
-    const { res, tokenSent } = await this.#api.session.send({ method: "GET", url, accept: ACCEPT }, "optional");
+    const { res, tokenSent } = await this.#api.session.send(
+      { method: "GET", url, accept: ACCEPT },
+      "optional",
+    );
     if (res.status < 200 || res.status >= 300)
-      throw mastodonError(res, { host: url.host, what: "read the status", endpoint: "show", tokenSent, read: true });
+      throw mastodonError(res, {
+        host: url.host,
+        what: "read the status",
+        endpoint: "show",
+        tokenSent,
+        read: true,
+      });
     return this.#statusReply(res, url.host, true);
   }
 
@@ -209,7 +223,9 @@ export class Mastodon implements Service {
         );
         // A notification carries its status; one without (a deleted status) shows nothing.
         statuses = list.items
-          .map((n: unknown) => (typeof n === "object" && n !== null ? (n as { status?: unknown }).status : undefined))
+          .map((n: unknown) =>
+            typeof n === "object" && n !== null ? (n as { status?: unknown }).status : undefined,
+          )
           .filter((s: unknown) => s !== undefined && s !== null);
         break;
     }
@@ -222,7 +238,10 @@ export class Mastodon implements Service {
 
   async whoami(): Promise<ProfileReply> {
     const url = this.#url("/api/v1/accounts/verify_credentials");
-    const { res, tokenSent } = await this.#api.session.send({ method: "GET", url, accept: ACCEPT }, "required");
+    const { res, tokenSent } = await this.#api.session.send(
+      { method: "GET", url, accept: ACCEPT },
+      "required",
+    );
     if (res.status < 200 || res.status >= 300)
       throw mastodonError(res, {
         host: url.host,
@@ -253,7 +272,10 @@ export class Mastodon implements Service {
   async #lookupAccount(name: string): Promise<string> {
     const acct = name.replace(/^@/, "");
     const url = this.#url("/api/v1/accounts/lookup", { acct });
-    const { res, tokenSent } = await this.#api.session.send({ method: "GET", url, accept: ACCEPT }, "optional");
+    const { res, tokenSent } = await this.#api.session.send(
+      { method: "GET", url, accept: ACCEPT },
+      "optional",
+    );
     if (res.status < 200 || res.status >= 300)
       throw mastodonError(res, {
         host: url.host,
@@ -281,7 +303,8 @@ export class Mastodon implements Service {
     if (res.status < 200 || res.status >= 300)
       throw mastodonError(res, { host: url.host, what, endpoint, tokenSent, read: true });
     const reply = parseJsonReply(res, url.host, true);
-    if (!Array.isArray(reply.doc)) throw unknownOutcome("the reply is not a list", res.status, url.host, true);
+    if (!Array.isArray(reply.doc))
+      throw unknownOutcome("the reply is not a list", res.status, url.host, true);
     const serverNow = Date.parse(String(res.headers.date ?? ""));
     return {
       items: reply.doc,
