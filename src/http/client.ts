@@ -184,7 +184,9 @@ export class HttpSession {
         if (!(reused && req.method === "GET" && !attempt.answered && isClosedConnection(err))) throw err;
         if (!this.#config.dispatcher) await this.#discard();
         attempt.sent = false;
-        this.#config.trace?.("* the server had closed the connection; sending the request again on a new one");
+        this.#config.trace?.(
+          "* the server had closed the connection; sending the request again on a new one",
+        );
         return await deadline.run((signal) => this.#exchange(req, headers, attempt, signal), req.timeoutMs);
       }
     } catch (err) {

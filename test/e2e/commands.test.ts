@@ -208,7 +208,7 @@ describe("config", () => {
     });
   });
   it.each([
-    [["set", "output", "yaml"], /invalid output: use one of pretty, json, xml, id, url, none/],
+    [["set", "output", "yaml"], /invalid output: use one of pretty, json, xml, raw, id, url, none/],
     [["set", "timeout", "-1"], /invalid timeout/],
     [
       ["set", "server", "https://a@b.example/api"],

@@ -126,7 +126,7 @@ describe("shell completion", () => {
     expect(await complete("identica po")).toEqual(["post"]);
     expect(await complete("identica timeline ")).toEqual(["home", "user", "mentions", "public"]);
     expect(await complete("identica post --out")).toEqual(["--output"]);
-    expect(await complete("identica -o ")).toEqual(["pretty", "json", "xml", "id", "url", "none"]);
+    expect(await complete("identica -o ")).toEqual(["pretty", "json", "xml", "raw", "id", "url", "none"]);
   });
   it("zsh and fish scripts are printed", async () => {
     for (const shell of ["zsh", "fish"]) {

@@ -66,7 +66,11 @@ describe("login, post, whoami, accounts, logout with the real keychain", () => {
     const cfg = JSON.parse(
       readFileSync(join(keyring.env.XDG_CONFIG_HOME as string, "identica/config.json"), "utf8"),
     );
-    expect(cfg).toEqual({ server: h.server.apiRoot, servers: { [h.server.apiRoot]: { user: "alice" } } });
+    // The API is recorded, so later runs never probe for it.
+    expect(cfg).toEqual({
+      server: h.server.apiRoot,
+      servers: { [h.server.apiRoot]: { user: "alice", api: "statusnet" } },
+    });
     expectNoSecret(r, PASSWORD);
   });
 
@@ -125,11 +129,12 @@ describe("login, post, whoami, accounts, logout with the real keychain", () => {
     const r = await runCli(["accounts"], { env: withKeyring() });
     expect(r.code).toBe(0);
     // The last login (bob) is now the default.
-    expect(r.stdout).toBe(`${h.server.apiRoot}\n  alice\n  bob (default)\n`);
+    expect(r.stdout).toBe(`${h.server.apiRoot} (StatusNet API)\n  alice\n  bob (default)\n`);
     const j = await runCli(["accounts", "-o", "json"], { env: withKeyring() });
     expect(JSON.parse(j.stdout)).toEqual([
       {
         server: h.server.apiRoot,
+        api: "statusnet",
         service: service(),
         accounts: [
           { user: "alice", default: false },

@@ -148,7 +148,9 @@ describe("the remembered protection space", () => {
       ["--help"],
       ["--version"],
       ["post", "--help"],
-      ["post", "--server", "x.example", "--dry-run", "hi"],
+      // A bare host's API is detected on first use; a dry run sends nothing, so it is named.
+      ["post", "--server", "x.example", "--api", "statusnet", "--dry-run", "hi"],
+      ["post", "--server", "x.example", "--api", "mastodon", "--dry-run", "--cw", "cw", "hi"],
     ]) {
       const log = join(mkdtempSync(join(tmpdir(), "identica-loads-")), "loads.txt");
       const r = await runCli(args, { env: { NODE_OPTIONS: `--import ${hooks}`, IDENTICA_TRACE_LOADS: log } });
