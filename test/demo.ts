@@ -1,6 +1,7 @@
 /**
- * `npm run demo`: starts the GNU social-like test server on loopback over HTTPS (a certificate made on
- * the spot) and posts to it with the built CLI, so the whole flow can be seen in seconds.
+ * `npm run demo`: starts the two look-alike test servers on loopback over HTTPS (a certificate made on
+ * the spot) — one speaking the StatusNet API as GNU social does, one the Mastodon client API — and
+ * posts to both with the built CLI, so the whole flow can be seen in seconds.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
@@ -8,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startServer } from "./server/gnusocial.js";
+import { startMastodon } from "./server/mastodon.js";
 import { testCertificate } from "./server/tls.js";
 
 const bin = fileURLToPath(new URL("../bin/identica.js", import.meta.url));
@@ -15,6 +17,9 @@ const bin = fileURLToPath(new URL("../bin/identica.js", import.meta.url));
 const home = mkdtempSync(join(tmpdir(), "identica-demo-"));
 const tls = testCertificate();
 const server = await startServer({ tls });
+const mastodon = await startMastodon({ tls, mode: "mastodon" });
+// As if made in the server's web UI (Preferences → Development); `identica login` gets one by OAuth.
+const token = mastodon.issueToken("alice");
 
 function identica(args: string[], input?: string): Promise<number> {
   const shown = args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(" ");
@@ -25,6 +30,7 @@ function identica(args: string[], input?: string): Promise<number> {
       env: {
         ...process.env,
         IDENTICA_PASSWORD: "correct horse",
+        IDENTICA_TOKEN: token,
         XDG_CONFIG_HOME: join(home, "config"),
         XDG_CACHE_HOME: join(home, "cache"),
         XDG_STATE_HOME: join(home, "state"),
@@ -64,5 +70,36 @@ code ||= await identica([
   String(server.store.notices[0]?.id),
   "Replying to myself",
 ]);
+
+console.log(
+  `\n\nDemo Mastodon server: ${mastodon.origin} (a Mastodon look-alike; account alice, token in IDENTICA_TOKEN)`,
+);
+const mcommon = ["--server", mastodon.origin, "--cacert", tls.certPath];
+const mwire = (from: number) => {
+  const reqs = mastodon.requests.slice(from);
+  const list = reqs.map(
+    (r) => `${r.method} ${r.url}${r.headers.authorization ? " with Authorization: Bearer <redacted>" : ""}`,
+  );
+  console.log(`\n(on the wire: ${list.join(", then ")})`);
+};
+code ||= await identica(["post", ...mcommon, "Hello, fediverse! https://example.com/a/long/link"]);
+mwire(0);
+console.log("(the first use found the API with GET /api/v1/instance; later runs remember it)");
+let mseen = mastodon.requests.length;
+code ||= await identica([
+  "post",
+  ...mcommon,
+  "--visibility",
+  "unlisted",
+  "--cw",
+  "demo",
+  "-o",
+  "json",
+  "Behind a content warning",
+]);
+mwire(mseen);
+mseen = mastodon.requests.length;
+code ||= await identica(["timeline", "user", ...mcommon]);
 await server.close();
+await mastodon.close();
 process.exitCode = code;

@@ -34,10 +34,13 @@ export function prettyTimeline(raw: readonly Status[], v: TimelineView): string 
     const pad = " ".repeat(Math.max(0, col - v.widthOf(name)));
     const meta = [s.user.name && s.user.name !== s.user.screenName ? s.user.name : undefined];
     if (s.createdAt) meta.push(relativeTime(s.createdAt, v.now));
+    if (s.visibility && s.visibility !== "public") meta.push(s.visibility);
     meta.push(`#${s.id}`);
     const head = `${v.style.accent(name)}${pad}  ${v.style.dim(meta.filter((m) => m !== undefined).join(" · "))}`;
     const lines = s.lines.flatMap((line) => wrap(line, textWidth, v.widthOf));
     const body = lines.map((l) => `${indent}${l}`);
+    // A content warning goes before the text it warns about, as the servers' web pages show it.
+    if (s.spoilerText) body.unshift(`${indent}${v.style.dim(`CW: ${s.spoilerText}`)}`);
     if (s.inReplyToId) {
       const to = s.inReplyToScreenName ? ` by @${s.inReplyToScreenName}` : "";
       body.push(`${indent}${v.style.dim(`↳ in reply to #${s.inReplyToId}${to}`)}`);
