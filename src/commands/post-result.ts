@@ -19,22 +19,25 @@ export interface PostFlags {
   language?: string;
 }
 
-/** Prints a posted (or found) status as `-o` asks: `post`, `post --lines` and `outbox send`. */
+/**
+ * Prints a posted (or found) status as `-o` asks: `post`, `post --lines` and `outbox send`. `stream`:
+ * one of several results (`--lines`, `outbox send`): JSON on one line, a raw body ended by a newline.
+ */
 export async function printResult(
   ctx: Context,
   g: Globals,
   result: PostResult,
-  oneLineJson = false,
+  stream = false,
 ): Promise<void> {
   if (g.output === "pretty") {
     const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));
     const already = result.existing ? style.dim("(already posted; nothing sent)\n") : "";
     g.printer.result(`${already}${prettyStatus(result.status, result.url, style, ctx.now())}`);
-  } else if (g.output === "json" && oneLineJson) {
+  } else if (g.output === "json" && stream) {
     g.printer.result(`${jsonForTerminal(statusJson(result.status, result.url))}\n`);
   } else {
     g.printer.result(
-      plainStatusOutput(g.output, result.status, result.url, result.reply.text, g.printer.tty),
+      plainStatusOutput(g.output, result.status, result.url, result.reply.text, g.printer.tty, stream),
     );
   }
 }

@@ -63,12 +63,15 @@ export function prettyStatus(raw: Status, url: string, style: Style, now: Date):
 }
 
 /**
- * `-o xml`: the server's reply body as received, byte for byte, into a pipe or a file. On a terminal
- * it is being read, not parsed, so it goes through the sanitiser (line breaks kept) like any other
- * server text shown to a person.
+ * `-o raw` / `-o xml`: the server's reply body as received, byte for byte, into a pipe or a file —
+ * nothing added, not even a newline (a Mastodon body never ends with one, and a script may hash or
+ * sign what it gets). On a terminal it is being read, not parsed, so it goes through the sanitiser
+ * (line breaks kept) and ends with a newline for the prompt. `separated`: one of several bodies in a
+ * stream (`post --lines`, `outbox send`), where a newline after each keeps them apart.
  */
-export function rawReply(raw: string, tty: boolean): string {
+export function rawReply(raw: string, tty: boolean, separated = false): string {
   const body = tty ? sanitizeForTerminal(raw, true) : raw;
+  if (!tty && !separated) return body;
   return body.endsWith("\n") ? body : `${body}\n`;
 }
 
@@ -79,13 +82,14 @@ export function plainStatusOutput(
   url: string,
   raw: string,
   tty: boolean,
+  separated = false,
 ): string {
   switch (mode) {
     case "json":
       return `${jsonForTerminal(statusJson(s, url), 2)}\n`;
     case "xml":
     case "raw":
-      return rawReply(raw, tty);
+      return rawReply(raw, tty, separated);
     case "id":
       return `${s.id}\n`;
     case "url":

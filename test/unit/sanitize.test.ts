@@ -40,7 +40,10 @@ describe("the terminal sanitiser (docs/threats.md H3, I11)", () => {
   });
   it("-o xml is byte for byte into a pipe, sanitised on a terminal", () => {
     const xml = "<status>\r\n <text>\u009b2J \u202Ex</text>\r\n</status>";
-    expect(rawReply(xml, false)).toBe(`${xml}\n`);
+    expect(rawReply(xml, false)).toBe(xml);
+    // One of several bodies in a stream (post --lines, outbox send): a newline keeps them apart.
+    expect(rawReply(xml, false, true)).toBe(`${xml}\n`);
+    expect(rawReply(`${xml}\n`, false, true)).toBe(`${xml}\n`);
     expect(rawReply(xml, true)).toBe("<status>\r\n <text>\\x9b2J <U+202E>x</text>\r\n</status>\n");
   });
 });
