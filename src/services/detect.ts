@@ -24,11 +24,11 @@ export async function detectApi(
   let api: ApiName;
   let definite: boolean;
   try {
-    const res = await session.send({
-      method: "GET",
-      url: new URL("/api/v1/instance", server.origin),
-      accept: "application/json",
-    });
+    const res = await session
+      .send({ method: "GET", url: new URL("/api/v1/instance", server.origin), accept: "application/json" })
+      .catch((err: unknown) => {
+        throw probeFailure(err);
+      });
     // A server that is down or throttling says nothing about its API: nothing is decided or posted.
     if (res.status === 429 || res.status >= 500) {
       throw new HttpError(
@@ -56,4 +56,22 @@ export async function detectApi(
     `* ${server.key} speaks the ${api === "mastodon" ? "Mastodon" : "StatusNet"} API${definite ? " (remembered; --api overrides)" : ""}`,
   );
   return endpointFor(server, api);
+}
+
+/**
+ * The probe is a GET without credentials, sent before the command's own request: however its
+ * exchange failed, nothing was posted. A reply to it cut short or never finished is therefore no
+ * "outcome unknown" (76, as a read's broken reply is): for the post waiting on it, it is the same as
+ * no answer, safe to retry (75). Other failures (a TLS certificate refused: 69) stay as they are.
+ */
+function probeFailure(err: unknown): unknown {
+  if (!(err instanceof HttpError)) return err;
+  if (err.exitCode !== ExitCode.Protocol && err.exitCode !== ExitCode.TempFail) return err;
+  const what = err.message.replace(/; nothing was (changed|posted)$/, "");
+  return new HttpError(
+    ExitCode.TempFail,
+    `${what} when asked which API it speaks; nothing was posted`,
+    { ...err.details, sent: false },
+    { hint: "safe to retry later, or pass --api statusnet|mastodon", cause: err },
+  );
 }
