@@ -13,10 +13,10 @@ import type { Endpoint } from "../services/api.js";
 import { rulesFor, withService } from "../services/open.js";
 import type { Service } from "../services/service.js";
 import { type Globals, userOf } from "./globals.js";
-import type { MastodonPostOptions } from "./post.js";
+import { checkForApi, type MastodonPostOptions } from "./post.js";
 import { keepUnread, lineToPost } from "./post-lines-unread.js";
 import { type PostFlags, printResult } from "./post-result.js";
-import { serviceOptions } from "./session-options.js";
+import { endpointOf, serviceOptions } from "./session-options.js";
 
 /** The longest `Retry-After` honoured before a line goes to the outbox instead. */
 const MAX_RETRY_WAIT_S = 300;
@@ -32,14 +32,19 @@ type LinesFlags = Omit<PostFlags, "maxLength"> & { maxLength: number | undefined
 export async function postLines(
   ctx: Context,
   g: Globals,
-  endpoint: Endpoint,
+  server: { known: Endpoint | undefined; given: Server },
   flags: LinesFlags,
   mastodon: MastodonPostOptions,
 ): Promise<ExitCode> {
-  const run = new LinesRun(ctx, g, endpoint, flags, mastodon);
   // Each line is read as its end arrives, with at most 1 MiB of it in memory (docs/threats.md I13); what
   // the splitter holds beyond the line being posted is kept by an interrupted run (keepUnread).
   const splitter = new LineSplitter();
+  const input = splitLines(ctx.stdin, MAX_LINE_BYTES, splitter)[Symbol.asyncIterator]();
+  const found = await untilKnown(ctx, g, server, flags, mastodon, splitter, input);
+  if (found.endpoint === undefined) return found.worst;
+  const endpoint = found.endpoint;
+  const run = new LinesRun(ctx, g, endpoint, flags, mastodon);
+  run.worst = found.worst;
   ctx.run.pending.setUnread((exitCode, reason) =>
     keepUnread(ctx, splitter, {
       outbox: run.outbox,
@@ -52,12 +57,97 @@ export async function postLines(
   const opts = await serviceOptions(g, ctx, endpoint, run.unsent.user);
   try {
     await withService(opts, async (svc) => {
-      for await (const line of splitLines(ctx.stdin, MAX_LINE_BYTES, splitter)) await run.postLine(svc, line);
+      for (let next = await input.next(); !next.done; next = await input.next()) {
+        await run.postLine(svc, next.value);
+      }
     });
   } finally {
     ctx.run.pending.setUnread(undefined);
   }
   return run.worst;
+}
+
+/**
+ * The server's API, before the first line is read: known already, or found out now (the probe). While
+ * the server cannot say (no answer, 503, 429), nothing can be posted, but the stream goes on as it
+ * does for a line whose post fails: each line that arrives meanwhile is kept in the outbox with the
+ * server as named (`outbox send` finds its API), and the server is asked again before the next one.
+ * Returns the endpoint, or none when the input ended first; and the worst outcome so far. With no line
+ * to keep at all, the probe's failure is the run's.
+ */
+async function untilKnown(
+  ctx: Context,
+  g: Globals,
+  server: { known: Endpoint | undefined; given: Server },
+  flags: LinesFlags,
+  mastodon: MastodonPostOptions,
+  splitter: LineSplitter,
+  input: AsyncIterator<Line>,
+): Promise<{ endpoint?: Endpoint; worst: ExitCode }> {
+  const check = (ep: Endpoint) => {
+    checkForApi(ep.api, flags, mastodon);
+    if (flags.replyTo !== undefined) rulesFor(ep.api).statusId(flags.replyTo, "--reply-to");
+    return ep;
+  };
+  if (server.known !== undefined) return { endpoint: check(server.known), worst: ExitCode.Ok };
+  const outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
+  const given = server.given;
+  // As `post` keeps a text before the API is known: the server as named, the Mastodon options with it.
+  const unsent: Omit<Draft, "text"> = {
+    server: given,
+    api: undefined,
+    user: userOf(g, ctx, given),
+    replyTo: flags.replyTo,
+    source: flags.source,
+    ...mastodon,
+  };
+  ctx.run.pending.setUnread((exitCode, reason) =>
+    keepUnread(ctx, splitter, { outbox, unsent, exitCode, reason, checkLimit: undefined }),
+  );
+  let worst: ExitCode = ExitCode.Ok;
+  let keptAny = false;
+  try {
+    for (;;) {
+      let failure: IdenticaError;
+      try {
+        return { endpoint: check(await endpointOf(g, ctx, given)), worst };
+      } catch (err) {
+        // Bad usage (a StatusNet server and --cw) and bugs end the run as they would have.
+        if (!(err instanceof IdenticaError) || err.exitCode === ExitCode.Usage) throw err;
+        failure = err;
+      }
+      const next = await input.next();
+      if (next.done) {
+        if (!keptAny) throw failure;
+        return { worst };
+      }
+      const line = next.value;
+      let text: string | undefined;
+      try {
+        text = lineToPost(line);
+      } catch (err) {
+        worst = worse(worst, reportLine(ctx, line.lineNo, keepRefused(err, outbox, unsent, ctx.now())));
+        keptAny = true;
+        continue;
+      }
+      if (text === undefined) continue;
+      // Each line its own Idempotency-Key, as when it is posted.
+      const keep = keeper(outbox, { ...unsent, text, idempotencyKey: randomUUID() }, ctx.now());
+      worst = worse(worst, reportLine(ctx, line.lineNo, keepOnFailure(failure, keep)));
+      keptAny = true;
+    }
+  } finally {
+    ctx.run.pending.setUnread(undefined);
+  }
+}
+
+/** A failed line: its one-line message and what became of it, on stderr; returns its exit code. */
+function reportLine(ctx: Context, lineNo: number, err: unknown): ExitCode {
+  const code = err instanceof IdenticaError ? err.exitCode : ExitCode.Internal;
+  const e = err as IdenticaError;
+  writeDiagnostic(ctx, `identica: line ${lineNo}: ${e.message}${e.hint ? ` (${e.hint})` : ""}`);
+  for (const line of keptLines(e.kept, `line ${lineNo}`)) ctx.stderr.write(`${line}\n`);
+  return code;
 }
 
 /** One `post --lines` run: what every line shares, and the worst outcome so far. */
@@ -98,11 +188,7 @@ class LinesRun {
 
   /** A failed line: its one-line message and what became of it on stderr; the run goes on. */
   fail(lineNo: number, err: unknown): void {
-    const code = err instanceof IdenticaError ? err.exitCode : ExitCode.Internal;
-    this.worst = worse(this.worst, code);
-    const e = err as IdenticaError;
-    writeDiagnostic(this.ctx, `identica: line ${lineNo}: ${e.message}${e.hint ? ` (${e.hint})` : ""}`);
-    for (const line of keptLines(e.kept, `line ${lineNo}`)) this.ctx.stderr.write(`${line}\n`);
+    this.worst = worse(this.worst, reportLine(this.ctx, lineNo, err));
   }
 
   /**

@@ -42,10 +42,8 @@ export async function postCommand(
     }
     if (flags.dryRun) throw new UsageError("--lines cannot be combined with --dry-run");
     const { postLines } = await import("./post-lines.js");
-    const ep = endpoint ?? (await endpointOf(g, ctx, given));
-    checkForApi(ep.api, flags, mastodon);
-    if (flags.replyTo !== undefined) rulesFor(ep.api).statusId(flags.replyTo, "--reply-to");
-    return postLines(ctx, g, ep, { ...flags, maxLength }, mastodon);
+    // An unknown server is probed there: a probe that fails must not lose the lines (post-lines.ts).
+    return postLines(ctx, g, { known: endpoint, given }, { ...flags, maxLength }, mastodon);
   }
   if (flags.dryRun && endpoint === undefined) {
     throw new UsageError(`--dry-run sends nothing, and the API of ${given.key} is not known yet`, {
@@ -164,7 +162,11 @@ export interface MastodonPostOptions {
  * A private status must never go out public: `--visibility` other than public and `--cw` exist only in
  * the Mastodon API, so a StatusNet server refuses them (64) before anything is sent (docs/cli.md).
  */
-export function checkForApi(api: ApiName, flags: PostFlags, m: MastodonPostOptions): void {
+export function checkForApi(
+  api: ApiName,
+  flags: Pick<PostFlags, "visibility" | "cw" | "language">,
+  m: MastodonPostOptions,
+): void {
   if (api === "mastodon") return;
   if (m.visibility !== undefined && m.visibility !== "public")
     throw new UsageError(
