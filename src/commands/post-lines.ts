@@ -174,14 +174,17 @@ class LinesRun {
     const user = userOf(g, ctx, server);
     this.cache = new LimitCache(cacheDir(ctx.env), ctx.now);
     this.outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
-    this.unsent = {
-      server,
-      api: endpoint.api,
-      user,
-      replyTo: flags.replyTo,
-      source: flags.source,
-      ...(endpoint.api === "mastodon" ? mastodon : {}),
-    };
+    // A guessed API (a redirected probe) is not kept with the lines: the server as named is.
+    this.unsent = endpoint.guessed
+      ? { server, api: undefined, user, replyTo: flags.replyTo, source: flags.source, ...mastodon }
+      : {
+          server,
+          api: endpoint.api,
+          user,
+          replyTo: flags.replyTo,
+          source: flags.source,
+          ...(endpoint.api === "mastodon" ? mastodon : {}),
+        };
     this.#limit = flags.maxLength;
     this.limitKnown = flags.maxLength !== undefined;
   }

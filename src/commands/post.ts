@@ -96,7 +96,8 @@ export async function postCommand(
       // First use of this server: one request finds its API (remembered), while the text is kept.
       endpoint = await endpointOf(g, ctx, given);
       checkForApi(endpoint.api, flags, mastodon);
-      unsent = draftOf(endpoint, endpoint.server);
+      // A guess (a redirected probe) is not kept with the text: outbox send will ask the server again.
+      unsent = endpoint.guessed ? draftOf(undefined, given) : draftOf(endpoint, endpoint.server);
       keep = keepAs(unsent);
       ctx.run.pending.set(keep);
     }

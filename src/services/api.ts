@@ -20,6 +20,11 @@ export function parseApi(value: string, what = "--api"): ApiName {
 export interface Endpoint {
   server: Server;
   api: ApiName;
+  /**
+   * The API was taken for this run only, not found out (a probe that was redirected): a text kept
+   * now is kept with the server as named, so that `outbox send` asks again rather than stay with it.
+   */
+  guessed?: boolean;
 }
 
 /** The server as the given API addresses it: Mastodon's API base is the origin. */

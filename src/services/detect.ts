@@ -53,9 +53,9 @@ export async function detectApi(
   }
   if (definite) await new ApiCache(cacheDir).set(server.spec, api);
   note(
-    `* ${server.key} speaks the ${api === "mastodon" ? "Mastodon" : "StatusNet"} API${definite ? " (remembered; --api overrides)" : ""}`,
+    `* ${server.key} speaks the ${api === "mastodon" ? "Mastodon" : "StatusNet"} API${definite ? " (remembered; --api overrides)" : " (taken so for this run: the probe was redirected)"}`,
   );
-  return endpointFor(server, api);
+  return definite ? endpointFor(server, api) : { ...endpointFor(server, api), guessed: true };
 }
 
 /**
