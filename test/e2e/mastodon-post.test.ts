@@ -1,0 +1,599 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectFailure, type RunResult } from "../helpers/cli.js";
+import { type PrivateKeyring, startKeyring } from "../helpers/keyring.js";
+import {
+  apisJson,
+  expectNoToken,
+  form,
+  fresh,
+  keytarStore,
+  onlyEntry,
+  probes,
+  secretFile,
+  statusPosts,
+  tunnelTo,
+  UUID,
+  useMastodon,
+} from "../helpers/mastodon-post.js";
+import { Scenario } from "../helpers/scenario.js";
+import { PASSWORD } from "../helpers/setup.js";
+import { startServer } from "../server/gnusocial.js";
+import { type MastodonServer, startMastodon } from "../server/mastodon.js";
+import { testCertificate } from "../server/tls.js";
+
+/**
+ * Issue 13, part post (1/2): which API a server speaks, found out once and remembered, and where the
+ * Mastodon token comes from and where it may go. End to end: the built binary against the Mastodon
+ * look-alike (test/server/mastodon.ts) in its Mastodon and snac modes, over HTTPS and plain http.
+ */
+
+const MODES = ["mastodon", "snac"] as const;
+const line = (r: { method: string; url: string }) => `${r.method} ${r.url}`;
+
+describe.each(MODES)("detection (%s)", (mode) => {
+  const h = useMastodon(mode);
+  const post = (sc: Scenario, server: string, text: string, extra: string[] = []) =>
+    sc.run(["post", "--server", server, "--cacert", h.certPath, "-o", "id", ...extra, text]);
+
+  it("first use of a bare host:port costs exactly one GET /api/v1/instance, without a token; a second run makes none", async () => {
+    const sc = new Scenario({ IDENTICA_TOKEN: h.token });
+    const first = await post(sc, h.host, fresh("first"));
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    expect(first.stdout).toBe(`${h.server.statuses.at(-1)?.id}\n`);
+    // The limit came with the instance document: nothing else is asked before the post.
+    expect(h.server.requests.map(line)).toEqual(["GET /api/v1/instance", "POST /api/v1/statuses"]);
+    expect(probes(h.server)[0]?.headers.authorization).toBeUndefined();
+    expect(statusPosts(h.server)[0]?.headers.authorization).toBe(`Bearer ${h.token}`);
+    expect(apisJson(sc)).toEqual({ [h.host]: "mastodon" });
+
+    h.server.requests.length = 0;
+    const second = await post(sc, h.host, fresh("second"));
+    expect(second.code).toBe(0);
+    expect(h.server.requests.map(line)).toEqual(["POST /api/v1/statuses"]);
+  });
+
+  it("-v says what was found, once", async () => {
+    const sc = new Scenario({ IDENTICA_TOKEN: h.token });
+    const first = await post(sc, h.host, fresh("verbose"), ["-v"]);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toContain(`* ${h.host} speaks the Mastodon API (remembered; --api overrides)`);
+    const second = await post(sc, h.host, fresh("verbose again"), ["-v"]);
+    expect(second.stderr).not.toContain("speaks the");
+  });
+
+  it("plain http loopback: a URL with an empty path (or just /) is probed like a bare host; the API base is its origin", async () => {
+    const plain = await startMastodon({ mode });
+    try {
+      const token = plain.issueToken("alice");
+      for (const server of [plain.origin, `${plain.origin}/`]) {
+        const sc = new Scenario({ IDENTICA_TOKEN: token });
+        plain.requests.length = 0;
+        const r = await sc.run(["post", "--server", server, "-o", "id", fresh("plain")]);
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        expect(plain.requests.map(line)).toEqual(["GET /api/v1/instance", "POST /api/v1/statuses"]);
+        // Loopback: the token goes over plain http.
+        expect(statusPosts(plain)[0]?.headers.authorization).toBe(`Bearer ${token}`);
+        expect(apisJson(sc)).toEqual({ [plain.origin]: "mastodon" });
+        plain.requests.length = 0;
+        expect((await sc.run(["post", "--server", server, "-o", "none", fresh("plain 2")])).code).toBe(0);
+        expect(plain.requests.map(line)).toEqual(["POST /api/v1/statuses"]);
+      }
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it("--api mastodon and IDENTICA_API=mastodon force it: no probe, nothing remembered, also for a URL with a path", async () => {
+    // Without a probe the limit is read from the instance documents (v2, else v1) without a token.
+    const limitLookup =
+      mode === "mastodon" ? ["GET /api/v2/instance"] : ["GET /api/v2/instance", "GET /api/v1/instance"];
+    for (const [server, extra, env] of [
+      [h.host, ["--api", "mastodon"], {}],
+      [h.host, [], { IDENTICA_API: "mastodon" }],
+      [`https://${h.host}/api`, ["--api", "mastodon"], {}],
+    ] as const) {
+      const sc = new Scenario({ IDENTICA_TOKEN: h.token, ...env });
+      h.server.requests.length = 0;
+      const r = await post(sc, server, fresh("forced"), [...extra, "-v"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(h.server.requests.map(line)).toEqual([...limitLookup, "POST /api/v1/statuses"]);
+      expect(r.stderr).not.toContain("speaks the");
+      expect(apisJson(sc)).toEqual({});
+    }
+    const bogus = await new Scenario({ IDENTICA_TOKEN: h.token, IDENTICA_API: "activitypub" }).run([
+      "post",
+      "--server",
+      h.host,
+      "x",
+    ]);
+    expectFailure(bogus, 64, /IDENTICA_API takes statusnet or mastodon, not "activitypub"/);
+  });
+
+  it("a URL with a path is a StatusNet API root: never probed, even on a Mastodon server", async () => {
+    const sc = new Scenario({ IDENTICA_PASSWORD: PASSWORD, IDENTICA_TOKEN: h.token });
+    const r = await post(sc, `https://${h.host}/api`, fresh("path"), ["--user", "alice"]);
+    // The StatusNet routes are not there: 69, with the hint that names --api.
+    expectFailure(r, 69, /no such API endpoint|--api/);
+    expect(probes(h.server)).toEqual([]);
+    expect(h.server.requests.every((q) => !q.url.startsWith("/api/v1/"))).toBe(true);
+    expect(apisJson(sc)).toEqual({});
+  });
+
+  it.each([
+    ["503", { kind: "reply", status: 503, body: "<h1>down for maintenance</h1>", contentType: "text/html" }],
+    [
+      "429",
+      {
+        kind: "reply",
+        status: 429,
+        body: '{"error":"Too many requests"}',
+        headers: { "retry-after": "30" },
+      },
+    ],
+    ["a reset", { kind: "reset-after-read" }],
+    ["a truncated body", { kind: "truncate" }],
+    ["nothing (a hang)", { kind: "hang" }],
+    ["a body that never ends", { kind: "drip", intervalMs: 100 }],
+  ] as const)(
+    "a probe answered with %s: 75, the text kept with serverSpec, nothing remembered; outbox send detects and posts it",
+    async (_what, fault) => {
+      const sc = new Scenario({ IDENTICA_TOKEN: h.token });
+      h.server.faults.push({ fault, path: /^\/api\/v1\/instance/, times: 1 });
+      const text = fresh("probe failed");
+      const r = await post(sc, h.host, text, ["--visibility", "unlisted", "--timeout", "2"]);
+      // A GET without credentials: whatever became of it, nothing was posted (never 76).
+      expectFailure(r, 75, /when asked which API it speaks; nothing was posted/);
+      expect(r.stderr).not.toMatch(/may have been posted/);
+      expect(statusPosts(h.server)).toEqual([]);
+      expect(apisJson(sc)).toEqual({});
+      const { entry } = onlyEntry(sc);
+      expect(entry).toMatchObject({ text, serverSpec: h.host, visibility: "unlisted", refused: false });
+      expect(entry.api).toBeUndefined();
+      expect(entry.idempotencyKey).toMatch(UUID);
+
+      h.server.requests.length = 0;
+      const send = await sc.run(["outbox", "send", "--server", h.host, "--cacert", h.certPath, "-o", "id"]);
+      expect(send.stderr).toBe("");
+      expect(send.code).toBe(0);
+      expect(h.server.requests.map(line)).toEqual(["GET /api/v1/instance", "POST /api/v1/statuses"]);
+      const sent = statusPosts(h.server)[0];
+      expect(sent?.headers.authorization).toBe(`Bearer ${h.token}`);
+      expect(sent?.headers["idempotency-key"]).toBe(entry.idempotencyKey);
+      expect(Object.fromEntries(form(sent as never))).toEqual({ status: text, visibility: "unlisted" });
+      expect(h.server.statuses.at(-1)).toMatchObject({ text, visibility: "unlisted" });
+      expect(sc.outbox()).toEqual([]);
+      expect(apisJson(sc)).toEqual({ [h.host]: "mastodon" });
+    },
+  );
+
+  it("SIGINT while the probe hangs: 130, nothing posted, the text kept to be detected later", async () => {
+    const sc = new Scenario({ IDENTICA_TOKEN: h.token });
+    h.server.faults.push({ fault: { kind: "hang" }, path: /^\/api\/v1\/instance/, times: 1 });
+    const text = fresh("interrupted probe");
+    const r = await sc.run(["post", "--server", h.host, "--cacert", h.certPath, text], {
+      onSpawn: (child) => {
+        const timer = setInterval(() => {
+          if (probes(h.server).length > 0) {
+            clearInterval(timer);
+            child.kill("SIGINT");
+          }
+        }, 10);
+        child.on("close", () => clearInterval(timer));
+      },
+    });
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/^identica: interrupted/);
+    expect(r.stderr).not.toMatch(/may have been posted/);
+    expect(statusPosts(h.server)).toEqual([]);
+    expect(onlyEntry(sc).entry).toMatchObject({ text, serverSpec: h.host });
+    expect(apisJson(sc)).toEqual({});
+    const send = await sc.run(["outbox", "send", "--server", h.host, "--cacert", h.certPath, "-o", "none"]);
+    expect(send.code).toBe(0);
+    expect(h.server.statuses.filter((s) => s.text === text)).toHaveLength(1);
+  });
+});
+
+describe("detection: what is remembered, and where it is kept", () => {
+  const h = useMastodon("mastodon");
+  const post = (sc: Scenario, text: string) =>
+    sc.run(["post", "--server", h.host, "--cacert", h.certPath, "-o", "none", text]);
+
+  it("a probe redirected elsewhere is not followed and not remembered: StatusNet this once, and the text kept to be detected again", async () => {
+    const other = await startMastodon({ tls: testCertificate() });
+    try {
+      h.server.faults.push({
+        fault: { kind: "redirect", status: 302, location: `${other.origin}/api/v1/instance` },
+        path: /^\/api\/v1\/instance/,
+        times: 1,
+      });
+      const sc = new Scenario({ IDENTICA_TOKEN: h.token, IDENTICA_PASSWORD: PASSWORD });
+      const text = fresh("redirected probe");
+      const first = await post(sc, text);
+      // Taken for StatusNet, which this server is not: its routes are not there.
+      expectFailure(first, 69, /no such API endpoint \(404\)/);
+      expect(other.requests).toEqual([]);
+      expect(apisJson(sc)).toEqual({});
+      // A guess is not pinned to the entry: outbox send asks the server again.
+      const { entry } = onlyEntry(sc);
+      expect(entry).toMatchObject({ text, serverSpec: h.host });
+      expect(entry.api).toBeUndefined();
+
+      const second = await post(sc, fresh("probed again"));
+      expect(second.code, second.stderr).toBe(0);
+      expect(probes(h.server)).toHaveLength(2);
+      expect(apisJson(sc)).toEqual({ [h.host]: "mastodon" });
+      const send = await sc.run(["outbox", "send", "--server", h.host, "--cacert", h.certPath, "-o", "none"]);
+      expect(send.code, send.stderr).toBe(0);
+      expect(h.server.statuses.filter((s) => s.text === text)).toHaveLength(1);
+      expect(statusPosts(h.server).at(-1)?.headers["idempotency-key"]).toBe(entry.idempotencyKey);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("--lines after a redirected probe: the lines kept are not pinned to the guess either", async () => {
+    h.server.faults.push({
+      fault: { kind: "redirect", status: 302, location: "https://elsewhere.example/" },
+      path: /^\/api\/v1\/instance/,
+      times: 1,
+    });
+    const sc = new Scenario({ IDENTICA_TOKEN: h.token, IDENTICA_PASSWORD: PASSWORD });
+    const texts = [fresh("guessed line"), fresh("guessed line")];
+    const r = await sc.run(["post", "--server", h.host, "--cacert", h.certPath, "--lines"], {
+      input: `${texts.join("\n")}\n`,
+    });
+    expect(r.code).toBe(69);
+    expect(sc.outbox().map((e) => [e.entry.text, e.entry.serverSpec, e.entry.api])).toEqual(
+      texts.map((t) => [t, h.host, undefined]),
+    );
+    const send = await sc.run(["outbox", "send", "--server", h.host, "--cacert", h.certPath, "-o", "none"]);
+    expect(send.code, send.stderr).toBe(0);
+    expect(statusPosts(h.server).map((p) => form(p).get("status"))).toEqual(texts);
+    expect(sc.outbox()).toEqual([]);
+  });
+
+  it("a damaged apis.json (or one that is a FIFO) is ignored: probed again, never waited on, rewritten", async () => {
+    for (const damage of ["garbage", '{"apis":{"HOST":"activitypub"}}', '{"apis":["mastodon"]}', "fifo"]) {
+      const sc = new Scenario({ IDENTICA_TOKEN: h.token });
+      const dir = join(sc.env.XDG_CACHE_HOME as string, "identica");
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, "apis.json");
+      if (damage === "fifo") execFileSync("mkfifo", [file]);
+      else writeFileSync(file, damage.replace("HOST", h.host));
+      h.server.requests.length = 0;
+      const r = await post(sc, fresh(`damaged ${damage}`));
+      expect(r.code, r.stderr).toBe(0);
+      expect(probes(h.server)).toHaveLength(1);
+      expect(apisJson(sc)).toEqual({ [h.host]: "mastodon" });
+    }
+  });
+});
+
+describe("detection: a server that answers as StatusNet is never probed again", () => {
+  it("GNU social with its API at the site root: probed once, then posted to at the root as written", async () => {
+    const gs = await startServer({ apiPath: "" });
+    try {
+      const sc = new Scenario({ IDENTICA_PASSWORD: PASSWORD });
+      const args = ["post", "--server", gs.origin, "--user", "alice", "-o", "id"];
+      const first = await sc.run([...args, fresh("gnu social root")]);
+      expect(first.stderr).toBe("");
+      expect(first.code).toBe(0);
+      expect(gs.requests.filter((r) => r.url === "/api/v1/instance")).toHaveLength(1);
+      expect(gs.requests.some((r) => r.url.startsWith("/statuses/update."))).toBe(true);
+      expect(apisJson(sc)).toEqual({ [gs.origin]: "statusnet" });
+      gs.requests.length = 0;
+      expect((await sc.run([...args, fresh("gnu social root 2")])).code).toBe(0);
+      expect(gs.requests.filter((r) => r.url.startsWith("/api/"))).toEqual([]);
+    } finally {
+      await gs.close();
+    }
+  });
+
+  it("GNU social named by host:port (https, /api): one probe, then StatusNet at /api, remembered", async () => {
+    const tls = testCertificate();
+    const gs = await startServer({ tls });
+    try {
+      const host = new URL(gs.origin).host;
+      const sc = new Scenario({ IDENTICA_PASSWORD: PASSWORD });
+      const args = ["post", "--server", host, "--user", "alice", "--cacert", tls.certPath, "-o", "id"];
+      expect((await sc.run([...args, fresh("gnu social host")])).code).toBe(0);
+      expect(gs.requests.filter((r) => r.url === "/api/v1/instance")).toHaveLength(1);
+      expect(gs.requests.some((r) => r.url.startsWith("/api/statuses/update."))).toBe(true);
+      expect(apisJson(sc)).toEqual({ [host]: "statusnet" });
+      gs.requests.length = 0;
+      expect((await sc.run([...args, fresh("gnu social host 2")])).code).toBe(0);
+      expect(gs.requests.filter((r) => r.url === "/api/v1/instance")).toEqual([]);
+      // A StatusNet server and a Mastodon-only option: 64 before anything is sent, now that it is known.
+      gs.requests.length = 0;
+      const cw = await sc.run([...args, "--cw", "spoilers", fresh("cw on statusnet")]);
+      expectFailure(cw, 64, /--cw needs a Mastodon-API server/);
+      expect(gs.requests).toEqual([]);
+    } finally {
+      await gs.close();
+    }
+  });
+});
+
+describe.each(MODES)("tokens (%s)", (mode) => {
+  const h = useMastodon(mode);
+  let keyring: PrivateKeyring;
+  beforeAll(async () => {
+    keyring = await startKeyring();
+  });
+  afterAll(() => keyring?.close());
+  const bus = () => ({ DBUS_SESSION_BUS_ADDRESS: keyring.env.DBUS_SESSION_BUS_ADDRESS as string });
+  const args = (extra: string[] = []) => [
+    "post",
+    "--server",
+    h.host,
+    "--api",
+    "mastodon",
+    "--cacert",
+    h.certPath,
+    "-o",
+    "id",
+    ...extra,
+  ];
+  const sentTokens = () => statusPosts(h.server).map((r) => r.headers.authorization);
+
+  it("--token-file, then IDENTICA_TOKEN, then the keychain: the first that has one wins, sent as Bearer on the POST", async () => {
+    const [inFile, inEnv, inKeychain] = [0, 1, 2].map(() => h.server.issueToken("alice")) as [
+      string,
+      string,
+      string,
+    ];
+    await keytarStore(keyring.env, `identica:${h.host}`, "alice", inKeychain);
+    const file = secretFile(`${inFile}\n`);
+    const sc = new Scenario(bus());
+    const runs: RunResult[] = [];
+    runs.push(
+      await sc.run(args(["--user", "alice", "--token-file", file, fresh("file")]), {
+        env: { IDENTICA_TOKEN: inEnv },
+      }),
+    );
+    runs.push(await sc.run(args(["--user", "alice", fresh("env")]), { env: { IDENTICA_TOKEN: inEnv } }));
+    runs.push(await sc.run(args(["--user", "alice", "-v", fresh("keychain")])));
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0]);
+    expect(sentTokens()).toEqual([`Bearer ${inFile}`, `Bearer ${inEnv}`, `Bearer ${inKeychain}`]);
+    // The limit lookups carry no token.
+    for (const q of h.server.requests.filter((r) => r.method === "GET"))
+      expect(q.headers.authorization).toBeUndefined();
+    const verbose = runs[2] as RunResult;
+    expect(verbose.stderr).toMatch(/token for alice at https:\/\/127\.0\.0\.1:\d+ from OS keychain/);
+    expect(verbose.stderr).toContain("authorization: Bearer <redacted>");
+    for (const t of [inFile, inEnv, inKeychain]) expectNoToken(t, runs, sc);
+  });
+
+  it("the keychain's one account for the server is the user when none is named", async () => {
+    const token = h.server.issueToken("bob");
+    const other = await startKeyring();
+    try {
+      await keytarStore(other.env, `identica:${h.host}`, "bob", token);
+      const sc = new Scenario({ DBUS_SESSION_BUS_ADDRESS: other.env.DBUS_SESSION_BUS_ADDRESS as string });
+      const r = await sc.run(args([fresh("sole account")]));
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(sentTokens()).toEqual([`Bearer ${token}`]);
+      expect(h.server.statuses.at(-1)?.username).toBe("bob");
+    } finally {
+      other.close();
+    }
+  });
+
+  it("a --token-file group or others can read is refused (78), even with IDENTICA_TOKEN set; the text is kept", async () => {
+    const file = secretFile(`${h.token}\n`, 0o644);
+    const sc = new Scenario({ IDENTICA_TOKEN: h.token });
+    const text = fresh("0644");
+    const r = await sc.run(args(["--token-file", file, text]));
+    const kept = expectFailure(
+      r,
+      78,
+      /the token file .* is accessible by group or others \(mode 0644\) \(run: chmod 600 /,
+    );
+    expect(kept).toBeDefined();
+    expect(statusPosts(h.server)).toEqual([]);
+    expect(h.server.requests.every((q) => q.headers.authorization === undefined)).toBe(true);
+    expect(onlyEntry(sc).entry).toMatchObject({ text, api: "mastodon", exitCode: 78 });
+    expectNoToken(h.token, [r], sc);
+  });
+
+  it("a --token-file that is a FIFO is refused at once (78), never waited on", async () => {
+    const fifo = join(secretFile("").replace(/token$/, ""), "fifo");
+    execFileSync("mkfifo", ["-m", "600", fifo]);
+    const sc = new Scenario();
+    const r = await sc.run(args(["--token-file", fifo, fresh("fifo")]));
+    expectFailure(r, 78, /the token file .*fifo is a FIFO/i);
+    expect(statusPosts(h.server)).toEqual([]);
+  });
+
+  it("--password-file, IDENTICA_PASSWORD and netrc are not token sources: 78 naming the token sources, nothing sent", async () => {
+    // Each holds a working token, which is exactly what must not be picked up.
+    const sc = new Scenario({ IDENTICA_PASSWORD: h.token });
+    writeFileSync(join(sc.home, ".netrc"), `machine 127.0.0.1 login alice password ${h.token}\n`, {
+      mode: 0o600,
+    });
+    const text = fresh("no token source");
+    const r = await sc.run(args(["--user", "alice", "--password-file", secretFile(`${h.token}\n`), text]));
+    expectFailure(r, 78, /no token for alice at 127\.0\.0\.1:\d+; tried IDENTICA_TOKEN, OS keychain/);
+    expect(r.stderr).not.toMatch(/IDENTICA_PASSWORD|netrc|--password-file/);
+    expect(statusPosts(h.server)).toEqual([]);
+    expect(h.server.requests.every((q) => q.headers.authorization === undefined)).toBe(true);
+    expect(onlyEntry(sc).entry).toMatchObject({ text });
+    expectNoToken(h.token, [r], sc);
+  });
+
+  it("a token with CR/LF or a space is refused (78) before anything is encoded or sent", async () => {
+    for (const bad of [`${h.token}\r\nX-Evil: 1`, `${h.token}\n`, `Bearer ${h.token}`]) {
+      const sc = new Scenario({ IDENTICA_TOKEN: bad });
+      const r = await sc.run(args(["--user", "alice", fresh("crlf")]));
+      expectFailure(r, 78, /the token for alice contains a space or a control character; nothing was sent/);
+      expectNoToken(h.token, [r], sc);
+    }
+    expect(statusPosts(h.server)).toEqual([]);
+    expect(h.server.requests.every((q) => q.headers["x-evil"] === undefined)).toBe(true);
+  });
+
+  it("a server that echoes the token in its error: the message and the outbox entry show it redacted", async () => {
+    h.server.faults.push({
+      fault: {
+        kind: "reply",
+        status: 422,
+        body: JSON.stringify({ error: `Validation failed: token ${h.token} may not post` }),
+      },
+      path: /^\/api\/v1\/statuses/,
+    });
+    const sc = new Scenario({ IDENTICA_TOKEN: h.token });
+    const r = await sc.run(args([fresh("echo")]));
+    expectFailure(r, 65, /refused the status \(422\): Validation failed: token <redacted> may not post/);
+    expect(onlyEntry(sc).entry.error).toContain("token <redacted> may not post");
+    expectNoToken(h.token, [r], sc);
+  });
+
+  it("a redirect of the POST is not followed: 69, the token never reaches the other server", async () => {
+    const other = await startMastodon({ mode, tls: testCertificate() });
+    try {
+      h.server.faults.push({
+        fault: { kind: "redirect", status: 307, location: `${other.origin}/api/v1/statuses` },
+        path: /^\/api\/v1\/statuses/,
+      });
+      const sc = new Scenario({ IDENTICA_TOKEN: h.token });
+      const text = fresh("redirected");
+      const r = await sc.run(args([text]));
+      expectFailure(
+        r,
+        69,
+        /redirected \(307\) to https:\/\/127\.0\.0\.1:\d+\/api\/v1\/statuses; redirects are not followed/,
+      );
+      expect(other.requests).toEqual([]);
+      expect(onlyEntry(sc).entry).toMatchObject({ text });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("the token is in no argv: not identica's, not its keychain helper's", async () => {
+    const token = h.server.issueToken("alice");
+    await keytarStore(keyring.env, `identica:${h.host}`, "alice", token);
+    h.server.faults.push({ fault: { kind: "delay", ms: 300 }, path: /^\/api\/v1\/statuses/ });
+    const seen: string[] = [];
+    const r = await new Scenario(bus()).run(args(["--user", "alice", fresh("argv")]), {
+      onSpawn: (child) => {
+        const timer = setInterval(() => seen.push(...cmdlinesHolding(token)), 5);
+        child.on("close", () => clearInterval(timer));
+      },
+    });
+    expect(r.code).toBe(0);
+    expect(sentTokens()).toEqual([`Bearer ${token}`]);
+    expect(seen).toEqual([]);
+  });
+});
+
+/** The command lines of running processes that hold `secret`. */
+function cmdlinesHolding(secret: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "latin1");
+      if (cmd.includes(secret)) found.push(`${pid}: ${cmd.replace(/\0/g, " ")}`);
+    } catch {
+      // Gone already.
+    }
+  }
+  return found;
+}
+
+describe.each(MODES)("a token stays with its server (%s)", (mode) => {
+  const h = useMastodon(mode);
+  let b: MastodonServer;
+  beforeAll(async () => {
+    b = await startMastodon({ mode, tls: testCertificate() });
+  });
+  afterAll(() => b?.close());
+
+  it("IDENTICA_TOKEN is never sent to another server: outbox send skips the other server's entry with the hint", async () => {
+    const sc = new Scenario();
+    const bToken = b.issueToken("alice");
+    const post = (host: string, token: string, text: string) =>
+      sc.run(["post", "--server", host, "--cacert", h.certPath, text], { env: { IDENTICA_TOKEN: token } });
+    // One entry for each server, both left by a 503 to the post.
+    const fault = { kind: "reply", status: 503, body: "", contentType: "text/plain" } as const;
+    b.faults.push({ fault, path: /^\/api\/v1\/statuses/, times: 1 });
+    const textB = fresh("for b");
+    expectFailure(await post(b.domain, bToken, textB), 75, /unavailable \(503\)/);
+    h.server.faults.push({ fault, path: /^\/api\/v1\/statuses/, times: 1 });
+    const textA = fresh("for a");
+    expectFailure(await post(h.host, h.token, textA), 75, /unavailable \(503\)/);
+    expect(
+      sc
+        .outbox()
+        .map((e) => e.entry.text)
+        .sort(),
+    ).toEqual([textA, textB].sort());
+
+    b.requests.length = 0;
+    h.server.requests.length = 0;
+    const send = await sc.run(["outbox", "send", "--server", h.host, "--cacert", h.certPath, "-o", "none"], {
+      env: { IDENTICA_TOKEN: h.token },
+    });
+    expect(send.code).toBe(78);
+    expect(send.stderr).toContain(
+      `--token-file and IDENTICA_TOKEN apply only to ${h.host}; send it with: identica --server ${b.origin} outbox send`,
+    );
+    expect(b.requests.filter((q) => q.headers.authorization !== undefined)).toEqual([]);
+    expect(statusPosts(b)).toEqual([]);
+    expect(statusPosts(h.server).map((q) => q.headers.authorization)).toEqual([`Bearer ${h.token}`]);
+    expect(sc.outbox().map((e) => e.entry.text)).toEqual([textB]);
+
+    // Named as its own server, with its own token, it goes.
+    const own = await sc.run(["outbox", "send", "--server", b.domain, "--cacert", h.certPath, "-o", "none"], {
+      env: { IDENTICA_TOKEN: bToken },
+    });
+    expect(own.code).toBe(0);
+    expect(statusPosts(b).map((q) => q.headers.authorization)).toEqual([`Bearer ${bToken}`]);
+    expect(sc.outbox()).toEqual([]);
+    expectNoToken(h.token, [send, own], sc);
+    expectNoToken(bToken, [send, own], sc);
+  });
+});
+
+describe("a token over plain http", () => {
+  let plain: MastodonServer;
+  beforeAll(async () => {
+    plain = await startMastodon({ mode: "mastodon" });
+  });
+  afterAll(() => plain?.close());
+
+  it("to a host that is not loopback is refused (77, nothing sent) unless --insecure-http", async () => {
+    const tunnel = await tunnelTo(Number(new URL(plain.origin).port));
+    try {
+      const token = plain.issueToken("alice");
+      const sc = new Scenario({ IDENTICA_TOKEN: token, HTTP_PROXY: tunnel.url, NO_PROXY: "" });
+      const server = ["--server", "http://mastodon.example:8080", "--api", "mastodon"];
+      const text = fresh("plain http");
+      const r = await sc.run(["post", ...server, text]);
+      expectFailure(
+        r,
+        77,
+        /refusing to send a token over plain http to mastodon\.example:8080; nothing was sent/,
+      );
+      // The request went through the tunnel (the limit lookup), but the token did not.
+      expect(tunnel.seen.length).toBeGreaterThan(0);
+      expect(statusPosts(plain)).toEqual([]);
+      expect(plain.requests.every((q) => q.headers.authorization === undefined)).toBe(true);
+      expect(onlyEntry(sc).entry).toMatchObject({ text, sent: false });
+
+      const ok = await sc.run(["post", ...server, "--insecure-http", "-o", "id", fresh("accepted risk")]);
+      expect(ok.code).toBe(0);
+      expect(statusPosts(plain).map((q) => q.headers.authorization)).toEqual([`Bearer ${token}`]);
+      expectNoToken(token, [r, ok], sc);
+    } finally {
+      tunnel.close();
+    }
+  });
+});
