@@ -59,13 +59,23 @@ describe("mastodonLength: grapheme clusters", () => {
   });
   it("a megabyte of text is counted in well under a second or so, not minutes", () => {
     const t0 = Date.now();
-    expect(mastodonLength("word ".repeat(200_000))).toBe(1_000_000);
+    // The last space is stripped, as Mastodon strips the text.
+    expect(mastodonLength("word ".repeat(200_000))).toBe(999_999);
+    // A megabyte of spaces that does not end the text: stripped in one pass, not backtracked over.
+    expect(mastodonLength(`${" ".repeat(1_000_000)}x`)).toBe(1);
+    expect(mastodonLength(`x${" ".repeat(1_000_000)}x`)).toBe(1_000_002);
     expect(mastodonLength("\u{1F468}\u200D\u{1F469}\u200D\u{1F467}".repeat(50_000))).toBe(50_000);
     expect(Date.now() - t0).toBeLessThan(20_000);
   });
   it("the content warning counts too", () => {
     expect(mastodonLength("hello", "cw: spoilers")).toBe(17);
     expect(mastodonLength("", "only the warning")).toBe(16);
+  });
+  it("white space at either end of the text or the warning does not count (Status#prepare_contents strips both)", () => {
+    expect(mastodonLength(" \n\thello \r\n\v\f\0")).toBe(5);
+    expect(mastodonLength("hello", "  cw \n")).toBe(7);
+    // Ruby's strip is ASCII white space and NUL only: a no-break space is text.
+    expect(mastodonLength("\u00a0hello\u3000")).toBe(7);
   });
   it("a text of nothing but whitespace counts nothing (Ruby's blank?), the warning still counts", () => {
     expect(mastodonLength("   \n\t")).toBe(0);

@@ -16,7 +16,24 @@
  * on Mastodon (`extract_url_without_protocol: false`).
  */
 export function mastodonLength(text: string, spoiler = "", urlLength = 23): number {
-  return graphemes(spoiler) + graphemes(countableText(text, urlLength));
+  return graphemes(rubyStrip(spoiler)) + graphemes(countableText(rubyStrip(text), urlLength));
+}
+
+/** What Ruby's `String#strip` removes: NUL, tab, line feed, vertical tab, form feed, carriage return, space. */
+const STRIPPED = new Set([0, 9, 10, 11, 12, 13, 32]);
+
+/**
+ * The text and the warning as Mastodon measures them: `Status#prepare_contents` strips both before the
+ * length is validated, so white space at either end (a trailing newline from a pipe, an indented
+ * heredoc) does not count. A loop, not a regular expression: `\s+$` backtracks quadratically over a
+ * long run of spaces that does not end the text.
+ */
+function rubyStrip(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && STRIPPED.has(s.charCodeAt(start))) start++;
+  while (end > start && STRIPPED.has(s.charCodeAt(end - 1))) end--;
+  return start === 0 && end === s.length ? s : s.slice(start, end);
 }
 
 let segmenter: Intl.Segmenter | undefined;
