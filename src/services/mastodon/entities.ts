@@ -47,7 +47,7 @@ export function toStatus(raw: unknown, htmlText: HtmlText, localDomain?: string)
       id,
       createdAt: isoDate(raw.created_at),
       visibility: str(raw.visibility) ?? boosted.visibility,
-      url: boosted.url ?? str(raw.url),
+      url: boosted.url ?? webUrl(raw.url),
     };
   }
   if (typeof raw.content !== "string") throw new ReplyFormatError("the reply's status has no content");
@@ -71,7 +71,7 @@ export function toStatus(raw: unknown, htmlText: HtmlText, localDomain?: string)
     // What the API documents as the default; every server seen sends it.
     visibility: str(raw.visibility) ?? "public",
     spoilerText: typeof raw.spoiler_text === "string" ? raw.spoiler_text : "",
-    url: str(raw.url),
+    url: webUrl(raw.url),
   };
 }
 
@@ -111,7 +111,7 @@ export function toProfile(raw: unknown, _htmlText?: HtmlText, _localDomain?: str
     id,
     screenName: username,
     name: str(raw.display_name) ?? username,
-    profileUrl: str(raw.url),
+    profileUrl: webUrl(raw.url),
     statusesCount: typeof count === "number" && Number.isSafeInteger(count) && count >= 0 ? count : null,
     latest: null,
   };
@@ -165,6 +165,22 @@ function localAcct(acct: string, localDomain: string | undefined): string {
 function idOf(v: unknown): string | null {
   const s = typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? String(v) : v;
   return typeof s === "string" && isStatusId(s) ? s : null;
+}
+
+/**
+ * A web page's address from the server, as `-o url` prints it and a script may open it: only http(s),
+ * and as the URL parser writes it back (control characters and spaces percent-encoded, tabs and
+ * newlines dropped), so that it is one line a terminal does not obey; else null (StatusNet's rule too,
+ * statusnet/account.ts). The JSON's `url` is the same string.
+ */
+function webUrl(v: unknown): string | null {
+  if (typeof v !== "string" || v === "") return null;
+  try {
+    const u = new URL(v);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
+  } catch {
+    return null;
+  }
 }
 
 /** A non-empty string, or null. */
