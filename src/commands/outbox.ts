@@ -12,7 +12,7 @@ import { ExitCode, IdenticaError, UsageError, worse } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
 import { absoluteTime } from "../output/time.js";
 import { oneLine } from "../sanitize.js";
-import { type ApiName, endpointFor } from "../services/api.js";
+import { type ApiName, apiGone, type Endpoint, endpointFor } from "../services/api.js";
 import { rulesFor } from "../services/open.js";
 import { type GlobalFlags, type Globals, readGlobals, serverOf, userOf } from "./globals.js";
 import { printResult } from "./post-result.js";
@@ -156,6 +156,7 @@ async function send(
       const startedAt = ctx.now();
       const save = updater(outbox, entry, startedAt, () => ctx.run.wire.serverClockSkewMs.get(server.origin));
       ctx.run.pending.set(save);
+      let detected: Endpoint | undefined;
       try {
         // A text identica refused when it was read is checked again: never sent as it was kept.
         checkEntryText(entry);
@@ -163,7 +164,8 @@ async function send(
           // The run's --api is about its own server, not this one.
           const named = parseServer(entry.serverSpec as string);
           const { api: _forced, ...flags } = g.flags;
-          ({ server, api } = await endpointOf({ ...g, flags }, ctx, named));
+          detected = await endpointOf({ ...g, flags }, ctx, named);
+          ({ server, api } = detected);
         }
         checkEntryReplyTo(entry, api);
         checkEntryOptions(entry, api);
@@ -207,8 +209,12 @@ async function send(
           `* ${entry.id}: ${result.existing ? "was already posted" : "posted"} as #${result.status.id}`,
         );
         await printResult(ctx, g, result, true);
-      } catch (err) {
+      } catch (caught) {
         ctx.run.pending.set(undefined);
+        // An entry kept to be detected whose detected API is gone from the site: asked again next time.
+        const err =
+          (detected && (await apiGone(caught, detected, entry.serverSpec as string, cacheDir(ctx.env)))) ||
+          caught;
         if (err instanceof IdenticaError && err.kept?.kind === "already-posted") {
           // A refused duplicate: the server has this text already (docs/threats.md I2).
           outbox.remove(entry.id);

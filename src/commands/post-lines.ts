@@ -9,7 +9,7 @@ import { Outbox } from "../core/outbox.js";
 import { type PostResult, postOn } from "../core/post.js";
 import { ExitCode, HttpError, IdenticaError, worse } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
-import type { Endpoint } from "../services/api.js";
+import { apiGone, type Endpoint } from "../services/api.js";
 import { rulesFor, withService } from "../services/open.js";
 import type { Service } from "../services/service.js";
 import { type Globals, userOf } from "./globals.js";
@@ -43,7 +43,7 @@ export async function postLines(
   const found = await untilKnown(ctx, g, server, flags, mastodon, splitter, input);
   if (found.endpoint === undefined) return found.worst;
   const endpoint = found.endpoint;
-  const run = new LinesRun(ctx, g, endpoint, flags, mastodon);
+  const run = new LinesRun(ctx, g, endpoint, server.given, flags, mastodon);
   run.worst = found.worst;
   ctx.run.pending.setUnread((exitCode, reason) =>
     keepUnread(ctx, splitter, {
@@ -155,6 +155,7 @@ class LinesRun {
   readonly cache: LimitCache;
   readonly outbox: Outbox;
   readonly unsent: Omit<Draft, "text">;
+  readonly undetected: Omit<Draft, "text">;
   worst: ExitCode = ExitCode.Ok;
   #limit: number | undefined;
   limitKnown: boolean;
@@ -166,6 +167,8 @@ class LinesRun {
     readonly ctx: Context,
     readonly g: Globals,
     readonly endpoint: Endpoint,
+    /** The server as named (its API may be detected again). */
+    readonly given: Server,
     readonly flags: LinesFlags,
     readonly mastodon: MastodonPostOptions,
   ) {
@@ -174,9 +177,18 @@ class LinesRun {
     const user = userOf(g, ctx, server);
     this.cache = new LimitCache(cacheDir(ctx.env), ctx.now);
     this.outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
+    // A line kept to be detected again: with the server as named, and every option asked for.
+    this.undetected = {
+      server: given,
+      api: undefined,
+      user,
+      replyTo: flags.replyTo,
+      source: flags.source,
+      ...mastodon,
+    };
     // A guessed API (a redirected probe) is not kept with the lines: the server as named is.
     this.unsent = endpoint.guessed
-      ? { server, api: undefined, user, replyTo: flags.replyTo, source: flags.source, ...mastodon }
+      ? this.undetected
       : {
           server,
           api: endpoint.api,
@@ -273,7 +285,11 @@ class LinesRun {
       }, g.printer.note);
     } catch (err) {
       ctx.run.pending.set(undefined);
-      this.fail(lineNo, keepOnFailure(err, keep));
+      // The API a probe found is gone from the site: the line waits for the one it has now (post.ts).
+      const gone = await apiGone(err, this.endpoint, this.given.spec, cacheDir(ctx.env));
+      const again =
+        gone && keeper(this.outbox, { ...this.undetected, text, idempotencyKey: randomUUID() }, ctx.now());
+      this.fail(lineNo, again ? keepOnFailure(gone, again) : keepOnFailure(err, keep));
       return;
     }
     ctx.run.pending.set(undefined);

@@ -8,7 +8,7 @@ import { Outbox } from "../core/outbox.js";
 import type { PostResult } from "../core/post.js";
 import { readStatusText } from "../core/text.js";
 import { ExitCode, UsageError } from "../errors.js";
-import type { ApiName, Endpoint } from "../services/api.js";
+import { type ApiName, apiGone, type Endpoint } from "../services/api.js";
 import { checkVisibility } from "../services/mastodon/rules.js";
 import { rulesFor } from "../services/open.js";
 import type { ServiceRules } from "../services/service.js";
@@ -116,6 +116,10 @@ export async function postCommand(
     ctx.run.pending.set(undefined);
     // A usage error found only once the API was known (a StatusNet server and --cw) kept nothing.
     if (err instanceof UsageError) throw err;
+    // The API a probe found is gone from the site (it moved to other software): the verdict is
+    // forgotten and the text kept with the server as named, to be sent to the API it has now.
+    const gone = endpoint && (await apiGone(err, endpoint, given.spec, cacheDir(ctx.env)));
+    if (gone) throw keepOnFailure(gone, keepAs(draftOf(undefined, given)));
     throw keepOnFailure(err, keep);
   }
   ctx.run.pending.set(undefined);

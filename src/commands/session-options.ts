@@ -10,7 +10,7 @@ import { PromptStore } from "../credentials/prompt.js";
 import type { CredentialStore } from "../credentials/store.js";
 import { UsageError } from "../errors.js";
 import { type HttpConfig, MAX_RESPONSE_BYTES } from "../http/config.js";
-import { type Endpoint, endpointFor, knownApi } from "../services/api.js";
+import { type Endpoint, endpointFor, knownApiFrom } from "../services/api.js";
 import { knownSpaces, type ServiceOptions } from "../services/open.js";
 import type { ConnectionConfig } from "../services/options.js";
 import { userAgent } from "../version.js";
@@ -91,8 +91,10 @@ export async function endpointOf(
 
 /** The endpoint when its API is known without asking the server (see endpointOf); else undefined. */
 export async function knownEndpoint(g: Globals, ctx: Context, server: Server): Promise<Endpoint | undefined> {
-  const api = await knownApi(server, g.flags.api, ctx.env, g.config, cacheDir(ctx.env));
-  return api === undefined ? undefined : endpointFor(server, api);
+  const known = await knownApiFrom(server, g.flags.api, ctx.env, g.config, cacheDir(ctx.env));
+  if (known === undefined) return undefined;
+  const endpoint = endpointFor(server, known.api);
+  return known.probed ? { ...endpoint, probed: true } : endpoint;
 }
 
 /**

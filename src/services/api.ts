@@ -3,7 +3,7 @@ import { writeFileAtomic } from "../config/atomic-write.js";
 import type { ConfigFile } from "../config/file.js";
 import { readRegularFile } from "../config/regular-file.js";
 import { atOrigin, type Server } from "../config/server.js";
-import { UsageError } from "../errors.js";
+import { ExitCode, HttpError, UsageError } from "../errors.js";
 import type { Env } from "../io.js";
 
 /** The APIs identica speaks (docs/cli.md "Two APIs"). */
@@ -25,6 +25,11 @@ export interface Endpoint {
    * now is kept with the server as named, so that `outbox send` asks again rather than stay with it.
    */
   guessed?: boolean;
+  /**
+   * The API was found by a probe (now, or remembered from one): not given by `--api`, the config or a
+   * path. Such a verdict may go stale when the site moves to other software (apiGone).
+   */
+  probed?: boolean;
 }
 
 /** The server as the given API addresses it: Mastodon's API base is the origin. */
@@ -44,15 +49,51 @@ export async function knownApi(
   config: ConfigFile,
   cacheDir: string,
 ): Promise<ApiName | undefined> {
-  if (forced !== undefined) return parseApi(forced);
-  if (env.IDENTICA_API) return parseApi(env.IDENTICA_API, "IDENTICA_API");
+  return (await knownApiFrom(server, forced, env, config, cacheDir))?.api;
+}
+
+/** knownApi, and whether the answer is a remembered probe's (`probed`) rather than given. */
+export async function knownApiFrom(
+  server: Server,
+  forced: string | undefined,
+  env: Env,
+  config: ConfigFile,
+  cacheDir: string,
+): Promise<{ api: ApiName; probed: boolean } | undefined> {
+  if (forced !== undefined) return { api: parseApi(forced), probed: false };
+  if (env.IDENTICA_API) return { api: parseApi(env.IDENTICA_API, "IDENTICA_API"), probed: false };
   const configured =
     config.servers?.[server.spec]?.api ??
     config.servers?.[server.root]?.api ??
     config.servers?.[server.origin]?.api;
-  if (configured !== undefined) return configured;
-  if (!server.probe) return "statusnet";
-  return new ApiCache(cacheDir).get(server.spec);
+  if (configured !== undefined) return { api: configured, probed: false };
+  if (!server.probe) return { api: "statusnet", probed: false };
+  const remembered = await new ApiCache(cacheDir).get(server.spec);
+  return remembered === undefined ? undefined : { api: remembered, probed: true };
+}
+
+/**
+ * Whether a failed post shows that the API a probe found is gone from the site: "no such API
+ * endpoint" (69, a 404 or 405 that is not the API's own error document) from an endpoint whose API
+ * came from a probe, as when a GNU social site moves to a Mastodon-API server or back. The verdict is
+ * then forgotten, so that the next run asks again instead of failing the same way for ever; the
+ * caller keeps the text with the server as named, for `outbox send` to detect.
+ */
+export async function apiGone(
+  err: unknown,
+  endpoint: Endpoint,
+  spec: string,
+  cacheDir: string,
+): Promise<HttpError | undefined> {
+  if (!endpoint.probed || !(err instanceof HttpError) || err.exitCode !== ExitCode.Unavailable)
+    return undefined;
+  if (err.details.status !== 404 && err.details.status !== 405) return undefined;
+  await new ApiCache(cacheDir).forget(spec);
+  const again = `the next run will ask again which API it speaks`;
+  return new HttpError(err.exitCode, err.message, err.details, {
+    hint: err.hint ? `${err.hint}; ${again}` : again,
+    cause: err,
+  });
 }
 
 /**
@@ -76,6 +117,17 @@ export class ApiCache {
   async set(spec: string, api: ApiName): Promise<void> {
     const apis = await this.#read();
     apis[spec] = api;
+    await this.#write(apis);
+  }
+
+  async forget(spec: string): Promise<void> {
+    const apis = await this.#read();
+    if (!Object.hasOwn(apis, spec)) return;
+    delete apis[spec];
+    await this.#write(apis);
+  }
+
+  async #write(apis: Record<string, string>): Promise<void> {
     try {
       await writeFileAtomic(this.#file, `${JSON.stringify({ apis })}\n`, {
         mkdir: true,

@@ -55,7 +55,7 @@ export async function detectApi(
   note(
     `* ${server.key} speaks the ${api === "mastodon" ? "Mastodon" : "StatusNet"} API${definite ? " (remembered; --api overrides)" : " (taken so for this run: the probe was redirected)"}`,
   );
-  return definite ? endpointFor(server, api) : { ...endpointFor(server, api), guessed: true };
+  return { ...endpointFor(server, api), ...(definite ? { probed: true } : { guessed: true }) };
 }
 
 /**
