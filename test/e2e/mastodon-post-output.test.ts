@@ -180,6 +180,31 @@ describe.each(MODES)("post output (%s)", (mode) => {
     });
   });
 
+  it("-o url prints only an http(s) URL, percent-encoded: never the server's control characters, a second line or another scheme", async () => {
+    const cases: [string, string][] = [
+      [
+        `${h.server.origin}/@alice/1\u001b]0;pwned\u0007\u202E`,
+        `${h.server.origin}/@alice/1%1B]0;pwned%07%E2%80%AE`,
+      ],
+      [`${h.server.origin}/@alice/2\nidentica: fake`, `${h.server.origin}/@alice/2identica:%20fake`],
+      // Not a web page: the status's own address on this server instead.
+      ["javascript:alert(1)", `${h.server.origin}/statuses/999999999999999999`],
+      ["not a url", `${h.server.origin}/statuses/999999999999999999`],
+    ];
+    for (const [url, shown] of cases) {
+      answer(JSON.stringify(status({ url })));
+      const r = await post(home(), ["-o", "url", fresh("url")]);
+      expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({
+        code: 0,
+        stdout: `${shown}\n`,
+        stderr: "",
+      });
+      answer(JSON.stringify(status({ url })));
+      const json = await post(home(), ["-o", "json", fresh("url json")]);
+      expect(JSON.parse(json.stdout).url).toBe(shown);
+    }
+  });
+
   it("-o raw (and -o xml) is the reply body byte for byte into a pipe", async () => {
     // Pretty-printed, non-ASCII, a line separator inside a string, and no newline at the end.
     const body = JSON.stringify(status({ content: "<p>caf\u00e9 \u{1F600} \u2028 x</p>" }), null, 3);

@@ -13,7 +13,7 @@ import {
 import { Scenario } from "../helpers/scenario.js";
 import { PASSWORD } from "../helpers/setup.js";
 import { startServer } from "../server/gnusocial.js";
-import { mastodonLength } from "../server/mastodon.js";
+import { mastodonLength, startMastodon } from "../server/mastodon.js";
 import { testCertificate } from "../server/tls.js";
 
 /**
@@ -90,6 +90,50 @@ describe.each(MODES)("post (%s)", (mode) => {
       // Mastodon keeps the connection alive: every line goes on the same one.
       expect(new Set(posts.map((p) => p.connection)).size).toBe(1);
     }
+  });
+
+  it("--lines over plain http loopback (snac closes the connection after every reply): every line is posted", async () => {
+    const plain = await startMastodon({ mode });
+    try {
+      const token = plain.issueToken("alice");
+      const sc = new Scenario({ IDENTICA_TOKEN: token });
+      const lines = [fresh("plain 1"), fresh("plain 2"), fresh("plain 3")];
+      const r = await sc.run(["post", "--server", plain.origin, "--lines", "-o", "id"], {
+        input: `${lines.join("\n")}\n`,
+      });
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      const posts = statusPosts(plain);
+      expect(posts.map((p) => form(p).get("status"))).toEqual(lines);
+      expect(posts.map((p) => p.headers.authorization)).toEqual(lines.map(() => `Bearer ${token}`));
+      // snac's one request per connection; Mastodon's keep-alive (the probe had a connection of its own).
+      const conns = new Set(posts.map((p) => p.connection)).size;
+      expect(conns).toBe(mode === "snac" ? 3 : 1);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it("--lines and a 503 with Retry-After: the line is tried again after the wait, with the same Idempotency-Key", async () => {
+    const sc = home();
+    h.server.faults.push({
+      fault: {
+        kind: "reply",
+        status: 503,
+        body: "",
+        contentType: "text/plain",
+        headers: { "retry-after": "1" },
+      },
+      path: /^\/api\/v1\/statuses/,
+      times: 1,
+    });
+    const r = await post(sc, ["--lines", "-o", "none"], { input: "waited for\nnext one\n" });
+    expect(r.code, r.stderr).toBe(0);
+    const keys = statusPosts(h.server).map((p) => p.headers["idempotency-key"]);
+    expect(sent().map((f) => f.status)).toEqual(["waited for", "waited for", "next one"]);
+    expect(keys[0]).toBe(keys[1]);
+    expect(keys[2]).not.toBe(keys[0]);
+    expect(sc.outbox()).toEqual([]);
   });
 
   it("--lines on first use while the probe fails: each line is kept for later (the stream goes on), then sent to the right API", async () => {
@@ -302,6 +346,19 @@ describe.each(MODES)("post (%s)", (mode) => {
       );
       expect(statusPosts(h.server)).toHaveLength(1);
       expect(sc.outbox()).toEqual([]);
+    });
+
+    it("whitespace at either end, which Mastodon strips from the text and the warning, does not count", async () => {
+      h.server.site.maxCharacters = LIMIT;
+      const urlLength = h.server.site.urlLength;
+      const sc = home();
+      const text = ` \n\t${atLimit(urlLength, "spoiler")}  \n `;
+      const ok = await post(sc, ["--cw", "  spoiler \t", "-o", "none", text]);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(sent()).toEqual([{ status: text, spoiler_text: "  spoiler \t" }]);
+      // Inside the text it counts.
+      const over = await post(sc, ["--cw", "spoiler", atLimit(urlLength, "spoiler").replace(" ", "  ")]);
+      expectFailure(over, 64, /is 61 characters long/);
     });
 
     it("the content warning counts with the text", async () => {

@@ -14,6 +14,7 @@ import {
   probes,
   secretFile,
   statusPosts,
+  switchable,
   tunnelTo,
   UUID,
   useMastodon,
@@ -274,6 +275,157 @@ describe("detection: what is remembered, and where it is kept", () => {
   });
 });
 
+describe("detection: a site that moves to the other API after it was detected", () => {
+  it("the post that finds the remembered API gone (69) keeps its text to be detected again, and the next run probes again", async () => {
+    const tls = testCertificate();
+    const gs = await startServer({ tls });
+    const md = await startMastodon({ mode: "mastodon", tls });
+    const site = await switchable(Number(new URL(gs.origin).port));
+    try {
+      const token = md.issueToken("alice");
+      const sc = new Scenario({ IDENTICA_PASSWORD: PASSWORD, IDENTICA_TOKEN: token });
+      const post = (text: string, extra: string[] = []) =>
+        sc.run([
+          "post",
+          "--server",
+          site.host,
+          "--user",
+          "alice",
+          "--cacert",
+          tls.certPath,
+          "-o",
+          "none",
+          ...extra,
+          text,
+        ]);
+      expect((await post(fresh("on gnu social"))).code).toBe(0);
+      expect(apisJson(sc)).toEqual({ [site.host]: "statusnet" });
+
+      // The site now runs a Mastodon-API server: the remembered StatusNet routes are gone.
+      site.to = Number(new URL(md.origin).port);
+      const text = fresh("after the move");
+      const moved = await post(text);
+      expectFailure(moved, 69, /no such API endpoint \(404\)/);
+      expect(moved.stderr).toMatch(/the next run will ask again which API it speaks\)/);
+      expect(apisJson(sc)).toEqual({});
+      const { entry } = onlyEntry(sc);
+      expect(entry).toMatchObject({ text, serverSpec: site.host });
+      expect(entry.api).toBeUndefined();
+
+      // The next run finds the Mastodon API, and outbox send sends the kept text there.
+      expect((await post(fresh("detected again"))).code).toBe(0);
+      expect(apisJson(sc)).toEqual({ [site.host]: "mastodon" });
+      const send = await sc.run([
+        "outbox",
+        "send",
+        "--server",
+        site.host,
+        "--cacert",
+        tls.certPath,
+        "-o",
+        "none",
+      ]);
+      expect(send.code, send.stderr).toBe(0);
+      expect(md.statuses.map((s) => s.text)).toContain(text);
+      expect(sc.outbox()).toEqual([]);
+
+      // And back: the remembered Mastodon API gone, --lines too keeps its lines to be detected again.
+      site.to = Number(new URL(gs.origin).port);
+      const lines = await sc.run(
+        ["post", "--server", site.host, "--user", "alice", "--cacert", tls.certPath, "--lines"],
+        {
+          input: "back one\nback two\n",
+        },
+      );
+      expect(lines.code).toBe(69);
+      expect(apisJson(sc)).toEqual({});
+      expect(sc.outbox().map((e) => [e.entry.text, e.entry.serverSpec, e.entry.api])).toEqual([
+        ["back one", site.host, undefined],
+        ["back two", site.host, undefined],
+      ]);
+      const back = await sc.run([
+        "outbox",
+        "send",
+        "--server",
+        site.host,
+        "--user",
+        "alice",
+        "--cacert",
+        tls.certPath,
+      ]);
+      expect(back.code, back.stderr).toBe(0);
+      expect(gs.store.notices.slice(-2).map((n) => n.text)).toEqual(["back one", "back two"]);
+    } finally {
+      site.close();
+      await gs.close();
+      await md.close();
+    }
+  });
+
+  it("outbox send: an entry to be detected whose remembered API is gone waits (69) and goes once the site is probed again", async () => {
+    const tls = testCertificate();
+    const gs = await startServer({ tls });
+    const md = await startMastodon({ mode: "mastodon", tls });
+    const site = await switchable(Number(new URL(gs.origin).port));
+    try {
+      const sc = new Scenario({ IDENTICA_PASSWORD: PASSWORD, IDENTICA_TOKEN: md.issueToken("alice") });
+      const post = (text: string) =>
+        sc.run([
+          "post",
+          "--server",
+          site.host,
+          "--user",
+          "alice",
+          "--cacert",
+          tls.certPath,
+          "-o",
+          "none",
+          text,
+        ]);
+      const send = () =>
+        sc.run([
+          "outbox",
+          "send",
+          "--server",
+          site.host,
+          "--user",
+          "alice",
+          "--cacert",
+          tls.certPath,
+          "-o",
+          "none",
+        ]);
+      gs.faults.push({
+        fault: { kind: "reply", status: 503, body: "" },
+        path: /^\/api\/v1\/instance/,
+        times: 1,
+      });
+      const text = fresh("kept undetected");
+      expectFailure(await post(text), 75, /when asked which API it speaks/);
+      expect((await post(fresh("detected as statusnet"))).code).toBe(0);
+      expect(apisJson(sc)).toEqual({ [site.host]: "statusnet" });
+
+      site.to = Number(new URL(md.origin).port);
+      const stale = await send();
+      expect(stale.code).toBe(69);
+      expect(stale.stderr).toMatch(
+        /no such API endpoint \(404\).*the next run will ask again which API it speaks/,
+      );
+      expect(apisJson(sc)).toEqual({});
+      expect(onlyEntry(sc).entry).toMatchObject({ text, serverSpec: site.host });
+
+      const fresh2 = await send();
+      expect(fresh2.code, fresh2.stderr).toBe(0);
+      expect(md.statuses.map((s) => s.text)).toEqual([text]);
+      expect(sc.outbox()).toEqual([]);
+    } finally {
+      site.close();
+      await gs.close();
+      await md.close();
+    }
+  });
+});
+
 describe("detection: a server that answers as StatusNet is never probed again", () => {
   it("GNU social with its API at the site root: probed once, then posted to at the root as written", async () => {
     const gs = await startServer({ apiPath: "" });
@@ -521,20 +673,23 @@ describe.each(MODES)("a token stays with its server (%s)", (mode) => {
     const bToken = b.issueToken("alice");
     const post = (host: string, token: string, text: string) =>
       sc.run(["post", "--server", host, "--cacert", h.certPath, text], { env: { IDENTICA_TOKEN: token } });
-    // One entry for each server, both left by a 503 to the post.
+    // Entries for each server: B's first kept before its API was known (its probe failed), then
+    // one left by a 503 to the post; A's by a 503 to the post.
     const fault = { kind: "reply", status: 503, body: "", contentType: "text/plain" } as const;
+    b.faults.push({ fault, path: /^\/api\/v1\/instance/, times: 1 });
+    const textB0 = fresh("for b, undetected");
+    expectFailure(await post(b.domain, bToken, textB0), 75, /when asked which API it speaks/);
     b.faults.push({ fault, path: /^\/api\/v1\/statuses/, times: 1 });
     const textB = fresh("for b");
     expectFailure(await post(b.domain, bToken, textB), 75, /unavailable \(503\)/);
     h.server.faults.push({ fault, path: /^\/api\/v1\/statuses/, times: 1 });
     const textA = fresh("for a");
     expectFailure(await post(h.host, h.token, textA), 75, /unavailable \(503\)/);
-    expect(
-      sc
-        .outbox()
-        .map((e) => e.entry.text)
-        .sort(),
-    ).toEqual([textA, textB].sort());
+    expect(sc.outbox().map((e) => [e.entry.text, e.entry.api ?? e.entry.serverSpec])).toEqual([
+      [textB0, b.domain],
+      [textB, "mastodon"],
+      [textA, "mastodon"],
+    ]);
 
     b.requests.length = 0;
     h.server.requests.length = 0;
@@ -542,20 +697,22 @@ describe.each(MODES)("a token stays with its server (%s)", (mode) => {
       env: { IDENTICA_TOKEN: h.token },
     });
     expect(send.code).toBe(78);
-    expect(send.stderr).toContain(
-      `--token-file and IDENTICA_TOKEN apply only to ${h.host}; send it with: identica --server ${b.origin} outbox send`,
-    );
+    const hint = `--token-file and IDENTICA_TOKEN apply only to ${h.host}; send it with: identica --server ${b.origin} outbox send`;
+    expect(send.stderr.split("\n").filter((l) => l.includes(hint))).toHaveLength(2);
     expect(b.requests.filter((q) => q.headers.authorization !== undefined)).toEqual([]);
     expect(statusPosts(b)).toEqual([]);
     expect(statusPosts(h.server).map((q) => q.headers.authorization)).toEqual([`Bearer ${h.token}`]);
-    expect(sc.outbox().map((e) => e.entry.text)).toEqual([textB]);
+    expect(sc.outbox().map((e) => e.entry.text)).toEqual([textB0, textB]);
 
-    // Named as its own server, with its own token, it goes.
+    // Named as its own server, with its own token, they go.
     const own = await sc.run(["outbox", "send", "--server", b.domain, "--cacert", h.certPath, "-o", "none"], {
       env: { IDENTICA_TOKEN: bToken },
     });
     expect(own.code).toBe(0);
-    expect(statusPosts(b).map((q) => q.headers.authorization)).toEqual([`Bearer ${bToken}`]);
+    expect(statusPosts(b).map((q) => q.headers.authorization)).toEqual([
+      `Bearer ${bToken}`,
+      `Bearer ${bToken}`,
+    ]);
     expect(sc.outbox()).toEqual([]);
     expectNoToken(h.token, [send, own], sc);
     expectNoToken(bToken, [send, own], sc);

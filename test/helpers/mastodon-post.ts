@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
-import { connect } from "node:net";
+import { connect, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -168,6 +168,39 @@ export async function tunnelTo(port: number): Promise<{ url: string; seen: strin
     seen,
     close: () => proxy.close(),
   };
+}
+
+/**
+ * A TCP front that forwards every new connection to whichever loopback port `to` names now: one
+ * address (`127.0.0.1:PORT`) whose server can be swapped between runs, as when a site moves to other
+ * software. TLS passes through to the server behind it.
+ */
+export async function switchable(port: number): Promise<{ host: string; to: number; close(): void }> {
+  const front = {
+    host: "",
+    to: port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+  const sockets = new Set<import("node:net").Socket>();
+  const server = createNetServer((client) => {
+    sockets.add(client);
+    const upstream = connect(front.to, "127.0.0.1");
+    sockets.add(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", end).on("close", end);
+    upstream.on("error", end).on("close", end);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  front.host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  return front;
 }
 
 /** The first outbox entry of a scenario (there must be exactly one). */
