@@ -489,6 +489,32 @@ describe.each(MODES)("post (%s)", (mode) => {
     expect(sent().slice(-2)).toEqual([{ status: "epipe line 1" }, { status: "epipe line 2" }]);
   });
 
+  it("a closed stderr on a failed post: the exit code still tells, and the text is in the outbox", async () => {
+    h.server.faults.push({
+      fault: { kind: "reply", status: 503, body: "" },
+      path: /^\/api\/v1\/statuses/,
+      times: 1,
+    });
+    const sc = home();
+    const text = fresh("stderr closed");
+    const r = await post(sc, [text], { closeStderr: true });
+    expect(r.code).toBe(75);
+    expect(onlyEntry(sc).entry).toMatchObject({ text, exitCode: 75 });
+  });
+
+  it("--dry-run checks a limit already in the cache, with the server's URL length, and still sends nothing", async () => {
+    h.server.site.maxCharacters = 40;
+    const sc = home();
+    expect((await post(sc, ["-o", "none", fresh("fills the cache")])).code).toBe(0);
+    h.server.requests.length = 0;
+    const url = `https://example.com/${"p".repeat(100)}`;
+    const fits = `${"d".repeat(40 - 1 - h.server.site.urlLength)} ${url}`;
+    expect((await post(sc, ["--dry-run", fits])).code).toBe(0);
+    const over = await post(sc, ["--dry-run", `d${fits}`]);
+    expectFailure(over, 64, /is 41 characters long, over 127\.0\.0\.1:\d+'s limit of 40/);
+    expect(h.server.requests).toEqual([]);
+  });
+
   it("a bare cron environment: no keychain, said at once (78), the text kept; the next job with --token-file sends it", async () => {
     const sc = new Scenario();
     const cron = {

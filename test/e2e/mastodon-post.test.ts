@@ -537,6 +537,20 @@ describe.each(MODES)("tokens (%s)", (mode) => {
     }
   });
 
+  it("a locked keyring is said to be locked (78), at once; the text is kept", async () => {
+    const locked = await startKeyring({ locked: true });
+    try {
+      const sc = new Scenario({ DBUS_SESSION_BUS_ADDRESS: locked.env.DBUS_SESSION_BUS_ADDRESS as string });
+      const text = fresh("locked");
+      const r = await sc.run(args(["--user", "alice", text]));
+      expectFailure(r, 78, /no token for alice at .*OS keychain \(unavailable: the keyring is locked\)/);
+      expect(statusPosts(h.server)).toEqual([]);
+      expect(onlyEntry(sc).entry).toMatchObject({ text, exitCode: 78 });
+    } finally {
+      locked.close();
+    }
+  });
+
   it("a --token-file group or others can read is refused (78), even with IDENTICA_TOKEN set; the text is kept", async () => {
     const file = secretFile(`${h.token}\n`, 0o644);
     const sc = new Scenario({ IDENTICA_TOKEN: h.token });
