@@ -1,5 +1,6 @@
+import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import type { RunResult } from "../helpers/cli.js";
+import { BIN, type RunResult } from "../helpers/cli.js";
 import { fresh, useMastodon } from "../helpers/mastodon-post.js";
 import { Scenario } from "../helpers/scenario.js";
 
@@ -228,6 +229,34 @@ describe.each(MODES)("post output (%s)", (mode) => {
     expect(lines.stdout).toBe(`${body}\n${body}\n`);
   });
 
+  it("on a terminal, -o raw and pretty make the server's C1 and bidi characters visible (a pty)", async () => {
+    // JSON may carry U+009B (a C1 CSI) and U+202E raw in its strings: a terminal would obey them.
+    const body = JSON.stringify(
+      status({
+        content: "<p>csi \u009b2J and \u202Eevil\u202C</p>",
+        account: { id: "109265603788800001", username: "alice", acct: "alice", display_name: "M \u009b5m" },
+      }),
+    );
+    for (const out of ["raw", "pretty"]) {
+      answer(body);
+      const r = await onTerminal(home(), [
+        "post",
+        "--server",
+        h.host,
+        "--cacert",
+        h.certPath,
+        "-o",
+        out,
+        fresh(`tty ${out}`),
+      ]);
+      expect(r.code, r.output).toBe(0);
+      expect(r.output, JSON.stringify(r.output)).not.toMatch(UNSAFE);
+      expect(r.output).toContain("\\x9b2J and <U+202E>evil<U+202C>");
+      if (out === "raw") expect(r.output).toContain('"display_name":"M \\x9b5m"');
+      else expect(r.output).toMatch(/^M \\x9b5m @alice\n/);
+    }
+  });
+
   it("a display name and content with bidi overrides and C0/C1 controls are made visible, never obeyed", async () => {
     const evilName = "Mallory \u202Eyxe.exe\u202C \u001b[5m\nidentica: fake";
     const evil = status({
@@ -261,3 +290,22 @@ describe.each(MODES)("post output (%s)", (mode) => {
     expect(parsed.text).toContain("\u001b]0;pwned\u0007");
   });
 });
+
+/** Runs the CLI with stdout and stderr on a terminal (a pty, through script(1)), without colour. */
+function onTerminal(sc: Scenario, args: string[]): Promise<{ code: number | null; output: string }> {
+  const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+  const cmd = [process.execPath, BIN, ...args].map(quote).join(" ");
+  return new Promise((resolve, reject) => {
+    const child = spawn("script", ["-qec", cmd, "/dev/null"], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...sc.env, NO_COLOR: "1", TERM: "dumb", TZ: "UTC" },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString("utf8")));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString("utf8")));
+    child.on("error", reject);
+    // The terminal turns each newline into CR LF.
+    child.on("close", (code) => resolve({ code, output: output.replace(/\r\n/g, "\n") }));
+    child.stdin.end();
+  });
+}
