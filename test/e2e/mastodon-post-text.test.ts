@@ -17,7 +17,7 @@ import { mastodonLength, startMastodon } from "../server/mastodon.js";
 import { testCertificate } from "../server/tls.js";
 
 /**
- * Issue 13, part post (2/2): what `identica post` sends to a Mastodon-API server and when it sends
+ * Issue 13, part post: what `identica post` sends to a Mastodon-API server and when it sends
  * nothing at all — text sources, --lines, --reply-to, --visibility, --cw, --language, --dry-run, the
  * limit counted the Mastodon way, the Idempotency-Key — and what happens when the server changes
  * between runs, rewrites what it stores, or the run is cut short. The look-alike in its Mastodon and
