@@ -43,6 +43,8 @@ const ACCEPT = "application/json";
 
 /** How far back `findMine` looks at most: as far as StatusNet's check does. */
 const MAX_SCAN = 2000;
+/** The home timeline holds everyone one follows: looked through less far. */
+const HOME_SCAN = 200;
 const PAGE = 40;
 
 /**
@@ -124,25 +126,50 @@ export class Mastodon implements Service {
     return this.#statusReply(res, url.host, false);
   }
 
-  async findMine(user: string, text: string, since: Since | undefined): Promise<StatusReply | undefined> {
+  async findMine(
+    user: string,
+    text: string,
+    since: Since | undefined,
+    visibility?: string,
+  ): Promise<StatusReply | undefined> {
     const id = await this.#ownAccountId();
-    const want = normalise(text);
-    const bound = since === undefined ? undefined : earliest(since);
+    const mine = await this.#scan(
+      `/api/v1/accounts/${encodeURIComponent(id)}/statuses`,
+      { exclude_reblogs: "true" },
+      { text, since, max: MAX_SCAN, what: `read ${user}'s statuses`, own: undefined },
+    );
+    if (mine !== undefined || visibility === undefined || visibility === "public") return mine;
+    // snac lists only an account's public statuses there (mastoapi.c reads its public timeline), so
+    // a status that is not public would never be found and an unknown outcome would be posted twice.
+    // The home timeline holds one's own statuses of every visibility: it is read too, for ours only.
+    return this.#scan(
+      "/api/v1/timelines/home",
+      {},
+      { text, since, max: HOME_SCAN, what: `read ${user}'s home timeline`, own: id },
+    );
+  }
+
+  /**
+   * Looks for a status with this text among a timeline's pages, newest first, back to `since` (less
+   * the leeway) or `max` statuses; `own`: only statuses of this account count.
+   */
+  async #scan(
+    path: string,
+    extra: Record<string, string>,
+    o: { text: string; since: Since | undefined; max: number; what: string; own: string | undefined },
+  ): Promise<StatusReply | undefined> {
+    const want = normalise(o.text);
+    const bound = o.since === undefined ? undefined : earliest(o.since);
     let maxId: string | undefined;
-    for (let seen = 0; seen < MAX_SCAN; ) {
-      const query: Record<string, string> = { limit: String(PAGE), exclude_reblogs: "true" };
+    for (let seen = 0; seen < o.max; ) {
+      const query: Record<string, string> = { limit: String(PAGE), ...extra };
       if (maxId !== undefined) query.max_id = maxId;
-      const { items, host, status } = await this.#list(
-        `/api/v1/accounts/${encodeURIComponent(id)}/statuses`,
-        query,
-        "required",
-        "timeline",
-        `read ${user}'s statuses`,
-      );
+      const { items, host, status } = await this.#list(path, query, "required", "timeline", o.what);
       if (items.length === 0) return undefined;
       for (const raw of items) {
         const s = this.#toStatus(raw, status, host, true);
         if (bound !== undefined && s.createdAt !== null && Date.parse(s.createdAt) < bound) return undefined;
+        if (o.own !== undefined && s.user.id !== o.own) continue;
         const source = (raw as { text?: unknown }).text;
         if (normalise(s.text) === want || (typeof source === "string" && normalise(source) === want)) {
           return { status: s, reply: { text: JSON.stringify(raw) } };
