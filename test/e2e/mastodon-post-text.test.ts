@@ -461,6 +461,32 @@ describe.each(MODES)("post (%s)", (mode) => {
     },
   );
 
+  it.each(["unlisted", "private", "direct"])(
+    "a lost reply to a %s status: outbox send finds it (snac lists only public statuses as the account's) and never posts it twice",
+    async (visibility) => {
+      const sc = home();
+      h.server.faults.push({ fault: { kind: "lose-reply" }, path: /^\/api\/v1\/statuses/, times: 1 });
+      const text = fresh(`lost ${visibility}`);
+      expectFailure(await post(sc, ["--visibility", visibility, text]), 76, /may have been posted/);
+      expect(h.server.statuses.filter((s) => s.text === text)).toHaveLength(1);
+      const send = await sc.run([
+        "outbox",
+        "send",
+        "--server",
+        h.host,
+        "--cacert",
+        h.certPath,
+        "-o",
+        "none",
+        "-v",
+      ]);
+      expect(send.code, send.stderr).toBe(0);
+      expect(send.stderr).toMatch(/was already posted as #/);
+      expect(h.server.statuses.filter((s) => s.text === text)).toHaveLength(1);
+      expect(sc.outbox()).toEqual([]);
+    },
+  );
+
   it("a server that rewrites what it stores (markup, entities, links, spaces) is still recognised after a lost reply", async () => {
     const sc = home();
     h.server.faults.push({ fault: { kind: "lose-reply" }, path: /^\/api\/v1\/statuses/, times: 1 });
