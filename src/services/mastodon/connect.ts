@@ -19,25 +19,26 @@ export async function withMastodon<T>(opts: ServiceOptions, fn: (svc: Service) =
   const token = async (): Promise<{ user: string; token: string }> => {
     if ("fixedToken" in source) return source.fixedToken;
     if ("fixed" in source) throw new ConfigError("a Mastodon server takes a token, not a password");
+    // A token that needs no account name (--token-file, IDENTICA_TOKEN, first in the order anyway) is
+    // taken without asking the keychain which accounts it holds: the server knows whose token it is.
+    const free = source.stores.filter((s) => s.anyUser === true);
+    const target = { origin: opts.server.origin, key: opts.server.key, secret: "token" as const };
+    if (opts.user === undefined) {
+      for (const store of free) {
+        const found = await store.get({ ...target, user: "" });
+        if (found.kind === "found" && "token" in found) {
+          source.note(`token for the run's account at ${opts.server.origin} from ${store.name}`);
+          return { user: "", token: found.token };
+        }
+      }
+    }
     const user = opts.user ?? (await source.soleAccount?.());
-    // Without an account name, only a token that needs none (--token-file, IDENTICA_TOKEN): the server
-    // knows whose it is.
-    const stores = user === undefined ? source.stores.filter((s) => s.anyUser === true) : source.stores;
-    if (user === undefined && !stores.some((s) => s.holds?.includes("token"))) {
-      throw new ConfigError(`no account is set for ${opts.server.key}`, {
-        hint: "pass --user NAME, set IDENTICA_USER, or run: identica login",
+    if (user === undefined) {
+      throw new ConfigError(`no account is set for ${opts.server.key}, and no token was given`, {
+        hint: "pass --user NAME, set IDENTICA_TOKEN, or run: identica login",
       });
     }
-    const cred = await resolveCredential(
-      {
-        origin: opts.server.origin,
-        key: opts.server.key,
-        user: user ?? "the run's account",
-        secret: "token",
-      },
-      stores,
-      source.note,
-    );
+    const cred = await resolveCredential({ ...target, user }, source.stores, source.note);
     if (!("token" in cred)) throw new Error("a credential store answered a token request with a password");
     return { user: cred.user, token: cred.token };
   };
