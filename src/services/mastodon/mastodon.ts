@@ -14,6 +14,7 @@ import type {
 import { unknownOutcome } from "../statusnet/reply.js";
 import { ReplyFormatError } from "../statusnet/xml.js";
 import type { BearerSession, TokenUse } from "./bearer.js";
+import { foldMentions } from "./count.js";
 import { type MastodonStatus, toProfile, toStatus } from "./entities.js";
 import { mastodonError, parseJsonReply } from "./errors.js";
 import { statusesUrl, statusForm } from "./forms.js";
@@ -340,10 +341,12 @@ export class Mastodon implements Service {
 
 /**
  * Texts compared as the user would read them: line ends and runs of white space are one space, and
- * none at either end (servers trim, and HTML rendering folds spaces).
+ * none at either end (servers trim, and HTML rendering folds spaces); a mention typed `@user@domain`
+ * is `@user`, since that is what Mastodon's `content` shows for it (a status that mentions someone
+ * was otherwise never recognised, and a retry after the key's hour posted it again).
  */
 function normalise(text: string): string {
-  return text.replace(/\s+/gu, " ").trim();
+  return foldMentions(text).replace(/\s+/gu, " ").trim();
 }
 
 /**
