@@ -128,12 +128,11 @@ export class Mastodon implements Service {
   async findMine(user: string, text: string, since: Since | undefined): Promise<StatusReply | undefined> {
     const id = await this.#ownAccountId();
     const want = normalise(text);
-    const bound = since === undefined ? undefined : earliest(since);
     let maxId: string | undefined;
     for (let seen = 0; seen < MAX_SCAN; ) {
       const query: Record<string, string> = { limit: String(PAGE), exclude_reblogs: "true" };
       if (maxId !== undefined) query.max_id = maxId;
-      const { items, host, status } = await this.#list(
+      const { items, host, status, clockSkewMs } = await this.#list(
         `/api/v1/accounts/${encodeURIComponent(id)}/statuses`,
         query,
         "required",
@@ -141,6 +140,7 @@ export class Mastodon implements Service {
         `read ${user}'s statuses`,
       );
       if (items.length === 0) return undefined;
+      const bound = since === undefined ? undefined : earliest(since, clockSkewMs);
       for (const raw of items) {
         const s = this.#toStatus(raw, status, host, true);
         if (bound !== undefined && s.createdAt !== null && Date.parse(s.createdAt) < bound) return undefined;
@@ -350,11 +350,16 @@ function normalise(text: string): string {
 }
 
 /**
- * The earliest a status made by the uncertain attempt can be stamped: its start on our clock and on the
- * server's as it was then, with two minutes' leeway for clocks that moved or disagree.
+ * The earliest a status made by the uncertain attempt can be stamped: its start on our clock, on the
+ * server's as it was then (when a reply showed it), and on the server's as it is now (`skewMs`, from
+ * this reply's `Date`), with two minutes' leeway for clocks that moved or disagree. The last one is
+ * for an attempt that showed no clock (a known server's post is its one request, and a lost reply
+ * says nothing): a server whose clock is hours behind stamped the status hours "before" the attempt,
+ * and without it the search stopped short of it and the entry was posted again.
  */
-function earliest(since: Since): number {
-  const times = [since.at.getTime()];
+function earliest(since: Since, skewMs: number): number {
+  const at = since.at.getTime();
+  const times = [at, at + skewMs];
   if (since.onServerClock !== undefined) times.push(since.onServerClock.getTime());
   return Math.min(...times) - 120_000;
 }
