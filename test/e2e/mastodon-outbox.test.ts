@@ -1,0 +1,303 @@
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { expectFailure } from "../helpers/cli.js";
+import { Scenario } from "../helpers/scenario.js";
+import { uniqueText } from "../helpers/setup.js";
+import { type MastodonServer, type Mode, startMastodon } from "../server/mastodon.js";
+import { testCertificate } from "../server/tls.js";
+
+// The outbox's promises (docs/cli.md) on the Mastodon client API, end to end against the look-alike
+// in its Mastodon and snac modes: a post whose outcome is unknown is resolved later without a second
+// copy — by the Idempotency-Key where the server honours it (Mastodon), by finding the status among
+// the account's own where it does not (snac) — also when the server rewrote the text or its clock
+// moved between the runs; and `post --if-absent` sees what the server stored. Signals, credentials,
+// refusals and corrupt entries: mastodon-outbox-send.test.ts.
+
+const tls = testCertificate();
+const HOUR = 3_600_000;
+
+/** The POSTs of statuses a server received. */
+const statusPosts = (s: MastodonServer) =>
+  s.requests.filter((r) => r.method === "POST" && r.url.split("?")[0] === "/api/v1/statuses");
+/** alice's live statuses holding exactly this text (as it was sent). */
+const copies = (s: MastodonServer, text: string) =>
+  s.statuses.filter((x) => x.text === text && !x.deleted && x.username === "alice");
+const entryOf = (path: string) => JSON.parse(readFileSync(path, "utf8"));
+
+describe.each(["mastodon", "snac"] as const)("%s mode", (mode: Mode) => {
+  let server: MastodonServer;
+  let token: string;
+  beforeAll(async () => {
+    server = await startMastodon({ mode, tls });
+    token = server.issueToken("alice");
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  beforeEach(() => {
+    server.requests.length = 0;
+    server.faults.length = 0;
+    server.clock.offsetMs = 0;
+  });
+
+  /**
+   * A home whose runs have the token, with the server already detected and its limit cached (as after
+   * any earlier run): a post is then its one POST, and nothing but that POST shows the server's clock.
+   */
+  async function home(): Promise<{ s: Scenario; args: string[] }> {
+    const s = new Scenario({ IDENTICA_TOKEN: token });
+    const args = ["--server", server.domain, "--cacert", tls.certPath];
+    const r = await s.run(["whoami", ...args, "-o", "none"]);
+    expect(r.code, r.stderr).toBe(0);
+    server.requests.length = 0;
+    return { s, args };
+  }
+
+  /** `post` whose reply is lost after the server stored the status: 76, and the entry it kept. */
+  async function postLost(s: Scenario, args: string[], text: string, extra: string[] = []) {
+    server.faults.push({ fault: { kind: "lose-reply" }, path: /^\/api\/v1\/statuses/, times: 1 });
+    const r = await s.run(["post", ...args, ...extra, text]);
+    const path = expectFailure(r, 76, /may have been posted/) as string;
+    expect(copies(server, text)).toHaveLength(1);
+    return entryOf(path);
+  }
+
+  /** `outbox send` that finds the status already there: 0, nothing POSTed, the entry gone. */
+  async function expectResolvedWithoutPosting(s: Scenario, args: string[], text: string) {
+    server.requests.length = 0;
+    const send = await s.run(["outbox", "send", ...args]);
+    expect(send.code, send.stderr).toBe(0);
+    expect(send.stderr).toBe("");
+    expect(send.stdout).toMatch(/^\(already posted; nothing sent\)\n/);
+    expect(statusPosts(server)).toEqual([]);
+    expect(copies(server, text)).toHaveLength(1);
+    expect(s.outbox()).toEqual([]);
+    return send;
+  }
+
+  describe("a post whose reply is lost (the server stored it, then dropped the connection)", () => {
+    it("76, kept uncertain with its Idempotency-Key; outbox send finds it among alice's statuses and posts nothing", async () => {
+      const { s, args } = await home();
+      const text = uniqueText("lost reply");
+      const entry = await postLost(s, args, text);
+      expect(entry).toMatchObject({
+        text,
+        api: "mastodon",
+        server: server.origin,
+        sent: true,
+        exitCode: 76,
+        refused: false,
+        idempotencyKey: expect.stringMatching(
+          /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+        ),
+      });
+      expect(entry.uncertainSince).toBe(entry.attemptedAt);
+      const [first] = statusPosts(server);
+      expect(first?.headers["idempotency-key"]).toBe(entry.idempotencyKey);
+      expect(first?.headers.authorization).toBe(`Bearer ${token}`);
+
+      const listed = await s.run(["outbox", "list"]);
+      expect(listed.stdout).toMatch(/\(exit 76, outcome unknown since /);
+
+      const send = await expectResolvedWithoutPosting(s, args, text);
+      expect(send.stdout).toContain(text);
+      const id = server.accountId("alice");
+      expect(server.requests.some((q) => q.url.startsWith(`/api/v1/accounts/${id}/statuses?`))).toBe(true);
+    });
+
+    it("also when the server rewrote what it stored (markup, entities, links, line breaks, a mention)", async () => {
+      const { s, args } = await home();
+      // snac: *x* → <i>, raw HTML kept, \n → <br>; Mastodon: & and < escaped, the URL a link of spans,
+      // paragraphs and <br />, @bob@host a mention link reading "@bob".
+      const text = `${uniqueText("fish *and* chips")} & <b>peas</b> 5<6\nhttps://example.com/a/rather/long/path/to/somewhere?x=1&y=2\n\nsee @bob@127.0.0.1 #Tagged`;
+      await postLost(s, args, text);
+      const stored = copies(server, text)[0];
+      expect(stored?.content).not.toContain(text.split("\n")[0]);
+      // Past the hour Mastodon keeps a key: only finding the status keeps a second copy away.
+      server.clock.offsetMs = 2 * HOUR;
+      await expectResolvedWithoutPosting(s, args, text);
+    });
+
+    it("also when the server's clock moved between the runs (behind, then ahead)", async () => {
+      for (const offset of [-5 * HOUR, 5 * HOUR]) {
+        const { s, args } = await home();
+        const text = uniqueText(`clock ${offset}`);
+        await postLost(s, args, text);
+        server.clock.offsetMs = offset;
+        await expectResolvedWithoutPosting(s, args, text);
+        server.clock.offsetMs = 0;
+      }
+    });
+
+    it("also when the server's clock was hours behind all along (the lost post showed no Date)", async () => {
+      server.clock.offsetMs = -3 * HOUR;
+      const { s, args } = await home();
+      const text = uniqueText("slow clock");
+      const entry = await postLost(s, args, text);
+      // No reply came back to this run: the server's clock was not seen during the attempt.
+      expect(entry.uncertainSinceServer).toBeNull();
+      expect(Date.parse(copies(server, text)[0]?.createdAt.toISOString() ?? "")).toBeLessThan(
+        Date.parse(entry.uncertainSince) - HOUR,
+      );
+      await expectResolvedWithoutPosting(s, args, text);
+    });
+
+    it("a private status is found too (snac lists only public ones among the account's statuses)", async () => {
+      const { s, args } = await home();
+      const text = uniqueText("private and lost");
+      const entry = await postLost(s, args, text, ["--visibility", "private"]);
+      expect(entry.visibility).toBe("private");
+      expect(copies(server, text)[0]?.visibility).toBe("private");
+      await expectResolvedWithoutPosting(s, args, text);
+    });
+  });
+
+  describe("an attempt that reached the server but stored nothing (reset after the request was read)", () => {
+    it("outbox send looks first, then posts exactly once, with the SAME Idempotency-Key and fields", async () => {
+      const { s, args } = await home();
+      const text = uniqueText("reset");
+      server.faults.push({ fault: { kind: "reset-after-read" }, path: /^\/api\/v1\/statuses/, times: 1 });
+      const r = await s.run(["post", ...args, "--visibility", "unlisted", "--language", "de", text]);
+      const entry = entryOf(expectFailure(r, 76, /may have been posted/) as string);
+      expect(copies(server, text)).toHaveLength(0);
+      const key = statusPosts(server)[0]?.headers["idempotency-key"];
+      expect(key).toBe(entry.idempotencyKey);
+
+      server.requests.length = 0;
+      const send = await s.run(["outbox", "send", ...args, "-o", "id"]);
+      expect(send.code, send.stderr).toBe(0);
+      const [again] = statusPosts(server);
+      expect(again?.headers["idempotency-key"]).toBe(key);
+      const form = new URLSearchParams(again?.body.toString("utf8"));
+      expect(Object.fromEntries(form)).toMatchObject({
+        status: text,
+        visibility: "unlisted",
+        language: "de",
+      });
+      // It looked before posting.
+      const lookup = server.requests.findIndex((q) => q.url.includes("/statuses?"));
+      expect(lookup).toBeGreaterThanOrEqual(0);
+      expect(lookup).toBeLessThan(server.requests.indexOf(again as never));
+      const made = copies(server, text);
+      expect(made).toHaveLength(1);
+      expect(made[0]?.visibility).toBe("unlisted");
+      expect(send.stdout).toBe(`${made[0]?.id}\n`);
+      expect(s.outbox()).toEqual([]);
+    });
+
+    it("a retry whose reply is lost again keeps the FIRST uncertain time and the key; the next send finds it", async () => {
+      const { s, args } = await home();
+      const text = uniqueText("twice uncertain");
+      server.faults.push({ fault: { kind: "reset-after-read" }, path: /^\/api\/v1\/statuses/, times: 1 });
+      const first = entryOf(
+        expectFailure(await s.run(["post", ...args, text]), 76, /may have been/) as string,
+      );
+      server.clock.offsetMs = 0;
+      server.faults.push({ fault: { kind: "lose-reply" }, path: /^\/api\/v1\/statuses$/, times: 1 });
+      const send = await s.run(["outbox", "send", ...args]);
+      expect(send.code).toBe(76);
+      expect(send.stderr).toMatch(/may have been posted/);
+      const [kept] = s.outbox();
+      expect(kept?.entry).toMatchObject({
+        uncertainSince: first.uncertainSince,
+        idempotencyKey: first.idempotencyKey,
+        sent: true,
+        exitCode: 76,
+      });
+      expect(statusPosts(server).map((q) => q.headers["idempotency-key"])).toEqual([
+        first.idempotencyKey,
+        first.idempotencyKey,
+      ]);
+      expect(copies(server, text)).toHaveLength(1);
+      await expectResolvedWithoutPosting(s, args, text);
+    });
+  });
+
+  describe("post --if-absent", () => {
+    it("skips (0, nothing POSTed) when alice has the text, as typed or as the server rewrote it", async () => {
+      const { s, args } = await home();
+      const plain = uniqueText("absent plain");
+      const marked = `${uniqueText("absent *marked*")} & <i>x</i>\nhttps://example.com/some/long/path/beyond/thirty/characters\n\ncc @bob@127.0.0.1`;
+      for (const text of [plain, marked]) {
+        server.addStatus({ text });
+        server.requests.length = 0;
+        const r = await s.run(["post", ...args, "--if-absent", "-o", "json", text]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stderr).toBe("");
+        expect(statusPosts(server)).toEqual([]);
+        expect(JSON.parse(r.stdout)).toMatchObject({ id: copies(server, text)[0]?.id });
+        expect(copies(server, text)).toHaveLength(1);
+      }
+      expect(s.outbox()).toEqual([]);
+    });
+
+    it("posts when only someone else has the text, or when alice's copy was deleted", async () => {
+      const { s, args } = await home();
+      const text = uniqueText("absent elsewhere");
+      server.addStatus({ text, username: "bob" });
+      const gone = server.addStatus({ text: `${text} (deleted)` });
+      gone.deleted = true;
+      for (const t of [text, `${text} (deleted)`]) {
+        server.requests.length = 0;
+        const r = await s.run(["post", ...args, "--if-absent", "-o", "id", t]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(statusPosts(server)).toHaveLength(1);
+        expect(copies(server, t)).toHaveLength(1);
+        expect(r.stdout).toBe(`${copies(server, t)[0]?.id}\n`);
+      }
+    });
+
+    it("sees alice's private statuses too, and not those of people she follows", async () => {
+      const { s, args } = await home();
+      const text = uniqueText("absent private");
+      server.addStatus({ text, visibility: "private" });
+      const r = await s.run(["post", ...args, "--if-absent", "--visibility", "private", "-o", "id", text]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(statusPosts(server)).toEqual([]);
+      expect(copies(server, text)).toHaveLength(1);
+
+      // bob's private status is on alice's home timeline: it is not hers.
+      server.follow("alice", "bob");
+      const theirs = uniqueText("bob's private");
+      server.addStatus({ text: theirs, username: "bob", visibility: "private" });
+      server.requests.length = 0;
+      const p = await s.run(["post", ...args, "--if-absent", "--visibility", "private", "-o", "id", theirs]);
+      expect(p.code, p.stderr).toBe(0);
+      expect(statusPosts(server)).toHaveLength(1);
+      expect(copies(server, theirs)).toHaveLength(1);
+    });
+  });
+});
+
+describe("mastodon mode: the Idempotency-Key does what a look cannot", () => {
+  let server: MastodonServer;
+  let token: string;
+  beforeAll(async () => {
+    server = await startMastodon({ mode: "mastodon", tls });
+    token = server.issueToken("alice");
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("a status stored in a form identica cannot recognise: the retry carries the same key and gets it back", async () => {
+    const s = new Scenario({ IDENTICA_TOKEN: token });
+    const args = ["--server", server.domain, "--cacert", tls.certPath];
+    expect((await s.run(["whoami", ...args, "-o", "none"])).code).toBe(0);
+    const text = uniqueText("unrecognisable");
+    server.faults.push({ fault: { kind: "lose-reply" }, path: /^\/api\/v1\/statuses/, times: 1 });
+    const entry = entryOf(expectFailure(await s.run(["post", ...args, text]), 76, /may have/) as string);
+    const [stored] = copies(server, text);
+    // A filter, a custom emoji, an edit: what the account's statuses show no longer reads as the text.
+    (stored as { content: string }).content = "<p>something else entirely</p>";
+    server.requests.length = 0;
+    const send = await s.run(["outbox", "send", ...args, "-o", "id"]);
+    expect(send.code, send.stderr).toBe(0);
+    const retries = statusPosts(server);
+    expect(retries).toHaveLength(1);
+    expect(retries[0]?.headers["idempotency-key"]).toBe(entry.idempotencyKey);
+    expect(copies(server, text)).toHaveLength(1);
+    expect(send.stdout).toBe(`${stored?.id}\n`);
+    expect(s.outbox()).toEqual([]);
+  });
+});
