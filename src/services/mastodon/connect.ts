@@ -1,4 +1,7 @@
+import { EnvStore } from "../../credentials/env.js";
+import { PasswordFileStore } from "../../credentials/file.js";
 import { resolveCredential } from "../../credentials/resolve.js";
+import type { CredentialStore } from "../../credentials/store.js";
 import { ConfigError } from "../../errors.js";
 import type { ServiceOptions } from "../options.js";
 import type { Service } from "../service.js";
@@ -28,16 +31,17 @@ export async function withMastodon<T>(opts: ServiceOptions, fn: (svc: Service) =
         hint: "pass --user NAME, set IDENTICA_USER, or run: identica login",
       });
     }
-    const cred = await resolveCredential(
-      {
-        origin: opts.server.origin,
-        key: opts.server.key,
-        user: user ?? "the run's account",
-        secret: "token",
-      },
-      stores,
-      source.note,
-    );
+    let cred: Awaited<ReturnType<typeof resolveCredential>>;
+    try {
+      cred = await resolveCredential(
+        { origin: opts.server.origin, key: opts.server.key, user: user ?? "an account", secret: "token" },
+        stores,
+        source.note,
+      );
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw await noToken(err, source.stores, opts.server.key);
+    }
     if (!("token" in cred)) throw new Error("a credential store answered a token request with a password");
     return { user: cred.user, token: cred.token };
   };
@@ -47,4 +51,29 @@ export async function withMastodon<T>(opts: ServiceOptions, fn: (svc: Service) =
   } finally {
     await session.close();
   }
+}
+
+/**
+ * No token anywhere: the hint names every way to give one, whichever sources this run asked (only those
+ * a token can come from, and the keychain only with an account name, so the stores' own hints left
+ * `--token-file` and `login` out). A password given for the run is named as what does not work, since
+ * it is what the user most likely meant to use (docs/cli.md "Two APIs": passwords do not apply).
+ */
+async function noToken(
+  err: ConfigError,
+  stores: readonly CredentialStore[],
+  key: string,
+): Promise<ConfigError> {
+  let message = err.message;
+  for (const store of stores) {
+    if (!(store instanceof EnvStore || store instanceof PasswordFileStore)) continue;
+    const found = await store.get().catch(() => undefined);
+    if (found?.kind === "found") {
+      message += `; ${store.name} holds a password, which the Mastodon API does not take`;
+      break;
+    }
+  }
+  return new ConfigError(message, {
+    hint: `pass --token-file FILE (mode 0600), set IDENTICA_TOKEN, or run: identica login --server ${key}`,
+  });
 }
