@@ -4,7 +4,7 @@ import { cacheDir, stateDir } from "../config/paths.js";
 import { parseServer, type Server } from "../config/server.js";
 import type { Context } from "../context.js";
 import { keptLines, mayHavePosted, updater } from "../core/keep.js";
-import { LimitCache } from "../core/limit-cache.js";
+import { LimitCache, TooLongError } from "../core/limit-cache.js";
 import { acquireLock } from "../core/lock.js";
 import { type CorruptEntry, isCorrupt, Outbox, type OutboxEntry, uncertainSince } from "../core/outbox.js";
 import { checkText } from "../core/text.js";
@@ -207,8 +207,17 @@ async function send(
           `* ${entry.id}: ${result.existing ? "was already posted" : "posted"} as #${result.status.id}`,
         );
         await printResult(ctx, g, result, true);
-      } catch (err) {
+      } catch (caught) {
         ctx.run.pending.set(undefined);
+        // Over the server's limit is 64 for `post` (the user still has the text); an entry has only
+        // its file, and a length will not get better by itself: 65, kept refused and skipped until it
+        // is shortened (docs/cli.md "Refusals wait for you"), not tried again by every cron run.
+        const err =
+          caught instanceof TooLongError
+            ? new IdenticaError(ExitCode.Data, caught.message, {
+                hint: `shorten its "text" in the entry's file, then: identica outbox send --retry-refused ${entry.id}`,
+              })
+            : caught;
         if (err instanceof IdenticaError && err.kept?.kind === "already-posted") {
           // A refused duplicate: the server has this text already (docs/threats.md I2).
           outbox.remove(entry.id);
