@@ -15,6 +15,7 @@ import { oneLine } from "../sanitize.js";
 import { type ApiName, endpointFor } from "../services/api.js";
 import { rulesFor } from "../services/open.js";
 import { type GlobalFlags, type Globals, readGlobals, serverOf, userOf } from "./globals.js";
+import { mastodonOptions } from "./post.js";
 import { printResult } from "./post-result.js";
 import { credentialSource, endpointOf, httpConfig } from "./session-options.js";
 
@@ -297,7 +298,23 @@ function checkEntryReplyTo(entry: OutboxEntry, api: ApiName): void {
  * 65, kept refused (the entry was kept before its server's API was known, or edited).
  */
 function checkEntryOptions(entry: OutboxEntry, api: ApiName): void {
-  if (api === "mastodon") return;
+  if (api === "mastodon") {
+    // What `post` checks before sending, for a value an older version or an editor put in the file:
+    // snac stores an unknown visibility as `direct` without a word (docs/mastodon-api.md §5).
+    try {
+      mastodonOptions({
+        source: entry.source,
+        ...(entry.visibility === undefined ? {} : { visibility: entry.visibility }),
+        ...(entry.spoilerText === undefined ? {} : { cw: entry.spoilerText }),
+        ...(entry.language === undefined ? {} : { language: entry.language }),
+      });
+    } catch (err) {
+      throw new IdenticaError(ExitCode.Data, `${(err as Error).message}; nothing was sent`, {
+        hint: `fix it in the entry's file, then: identica outbox send --retry-refused ${entry.id}`,
+      });
+    }
+    return;
+  }
   const asked = [
     entry.visibility !== undefined && entry.visibility !== "public" ? `visibility ${entry.visibility}` : "",
     entry.spoilerText ? "a content warning" : "",
