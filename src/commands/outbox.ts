@@ -189,9 +189,15 @@ async function send(
           {
             cache,
             note: g.printer.note,
+            // An uncertain entry is looked for since its first uncertain attempt (that attempt's
+            // --if-absent check, if any, had found nothing); one kept by a `post --if-absent` whose
+            // check never ran (the server failed it) is checked now, or it would be posted beside
+            // the copy the check was there to find.
             unlessPosted:
               since === null
-                ? undefined
+                ? entry.ifAbsent
+                  ? {}
+                  : undefined
                 : {
                     since: {
                       at: new Date(since),
