@@ -1,6 +1,8 @@
-import { readFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { expectFailure } from "../helpers/cli.js";
+import { expectFailure, type RunResult } from "../helpers/cli.js";
 import { Scenario } from "../helpers/scenario.js";
 import { uniqueText } from "../helpers/setup.js";
 import { type MastodonServer, type Mode, startMastodon } from "../server/mastodon.js";
@@ -10,8 +12,9 @@ import { testCertificate } from "../server/tls.js";
 // in its Mastodon and snac modes: a post whose outcome is unknown is resolved later without a second
 // copy — by the Idempotency-Key where the server honours it (Mastodon), by finding the status among
 // the account's own where it does not (snac) — also when the server rewrote the text or its clock
-// moved between the runs; and `post --if-absent` sees what the server stored. Signals, credentials,
-// refusals and corrupt entries: mastodon-outbox-send.test.ts.
+// moved between the runs; signals at the worst moments, closed pipes, a bare cron environment and a
+// token revoked between runs lose nothing; `post --if-absent` sees what the server stored. Credentials,
+// two APIs in one outbox, refusals and corrupt entries: mastodon-outbox-send.test.ts.
 
 const tls = testCertificate();
 const HOUR = 3_600_000;
@@ -23,6 +26,28 @@ const statusPosts = (s: MastodonServer) =>
 const copies = (s: MastodonServer, text: string) =>
   s.statuses.filter((x) => x.text === text && !x.deleted && x.username === "alice");
 const entryOf = (path: string) => JSON.parse(readFileSync(path, "utf8"));
+const lines = (r: RunResult) => r.stderr.split("\n").filter((l) => l !== "");
+
+/** For `onSpawn`: sends `signal` once `ready()` holds (polled), e.g. once the server has the POST. */
+function killWhen(ready: () => boolean, signal: NodeJS.Signals) {
+  return (child: ChildProcess) => {
+    const timer = setInterval(() => {
+      if (ready()) {
+        clearInterval(timer);
+        child.kill(signal);
+      }
+    }, 10);
+    child.on("close", () => clearInterval(timer));
+  };
+}
+
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 describe.each(["mastodon", "snac"] as const)("%s mode", (mode: Mode) => {
   let server: MastodonServer;
@@ -109,7 +134,7 @@ describe.each(["mastodon", "snac"] as const)("%s mode", (mode: Mode) => {
       const { s, args } = await home();
       // snac: *x* → <i>, raw HTML kept, \n → <br>; Mastodon: & and < escaped, the URL a link of spans,
       // paragraphs and <br />, @bob@host a mention link reading "@bob".
-      const text = `${uniqueText("fish *and* chips")} & <b>peas</b> 5<6\nhttps://example.com/a/rather/long/path/to/somewhere?x=1&y=2\n\nsee @bob@127.0.0.1 #Tagged`;
+      const text = `${uniqueText("fish *and* chips")} & <b>peas</b> 5<6 <script>x()</script>\nhttps://example.com/a/rather/long/path/to/somewhere?x=1&y=2\n\nsee @bob@127.0.0.1 #Tagged`;
       await postLost(s, args, text);
       const stored = copies(server, text)[0];
       expect(stored?.content).not.toContain(text.split("\n")[0]);
@@ -145,9 +170,9 @@ describe.each(["mastodon", "snac"] as const)("%s mode", (mode: Mode) => {
     it("a private status is found too (snac lists only public ones among the account's statuses)", async () => {
       const { s, args } = await home();
       const text = uniqueText("private and lost");
-      const entry = await postLost(s, args, text, ["--visibility", "private"]);
-      expect(entry.visibility).toBe("private");
-      expect(copies(server, text)[0]?.visibility).toBe("private");
+      const entry = await postLost(s, args, text, ["--visibility", "private", "--cw", "lunch"]);
+      expect(entry).toMatchObject({ visibility: "private", spoilerText: "lunch" });
+      expect(copies(server, text)[0]).toMatchObject({ visibility: "private", spoilerText: "lunch" });
       await expectResolvedWithoutPosting(s, args, text);
     });
   });
@@ -213,6 +238,239 @@ describe.each(["mastodon", "snac"] as const)("%s mode", (mode: Mode) => {
     });
   });
 
+  describe("signals while the status is on its way", () => {
+    it("SIGINT while the POST hangs: 130, 'may have been posted', kept with its key; outbox send looks, then posts once with that key", async () => {
+      const { s, args } = await home();
+      const text = uniqueText("sigint");
+      server.faults.push({ fault: { kind: "hang" }, path: /^\/api\/v1\/statuses/, times: 1 });
+      const r = await s.run(["post", ...args, text], {
+        onSpawn: killWhen(() => statusPosts(server).length > 0, "SIGINT"),
+      });
+      expect(r.code).toBe(130);
+      expect(r.stdout).toBe("");
+      expect(lines(r)[0]).toBe(
+        "identica: interrupted (SIGINT); after the status was sent; it may have been posted (check before posting again)",
+      );
+      const path = /saved in the outbox: (\S+\.json)/.exec(lines(r)[1] ?? "")?.[1] as string;
+      const entry = entryOf(path);
+      const key = statusPosts(server)[0]?.headers["idempotency-key"];
+      expect(entry).toMatchObject({ text, api: "mastodon", sent: true, exitCode: 130, idempotencyKey: key });
+      expect(copies(server, text)).toHaveLength(0);
+
+      server.requests.length = 0;
+      const send = await s.run(["outbox", "send", ...args, "-o", "id"]);
+      expect(send.code, send.stderr).toBe(0);
+      expect(server.requests.some((q) => q.url.includes("/statuses?"))).toBe(true);
+      expect(statusPosts(server).map((q) => q.headers["idempotency-key"])).toEqual([key]);
+      expect(copies(server, text)).toHaveLength(1);
+      expect(s.outbox()).toEqual([]);
+    });
+
+    it("SIGTERM during a slow POST the server then completes: 143, kept; outbox send finds it and posts nothing", async () => {
+      const { s, args } = await home();
+      const text = uniqueText("sigterm");
+      server.faults.push({ fault: { kind: "delay", ms: 1500 }, path: /^\/api\/v1\/statuses/, times: 1 });
+      const r = await s.run(["post", ...args, text], {
+        onSpawn: killWhen(() => statusPosts(server).length > 0, "SIGTERM"),
+      });
+      expect(r.code).toBe(143);
+      expect(lines(r)[0]).toBe(
+        "identica: interrupted (SIGTERM); after the status was sent; it may have been posted (check before posting again)",
+      );
+      expect(s.outbox()[0]?.entry).toMatchObject({ text, sent: true, exitCode: 143 });
+      // The server finishes what it was doing after identica is gone.
+      await until(() => copies(server, text).length === 1);
+
+      server.requests.length = 0;
+      const send = await s.run(["outbox", "send", ...args]);
+      expect(send.code, send.stderr).toBe(0);
+      expect(send.stdout).toMatch(/^\(already posted; nothing sent\)\n/);
+      expect(statusPosts(server)).toEqual([]);
+      expect(copies(server, text)).toHaveLength(1);
+      expect(s.outbox()).toEqual([]);
+    });
+
+    it("SIGTERM while outbox send is still looking (the read hangs): 143, nothing posted, the first uncertain time and the key kept", async () => {
+      const { s, args } = await home();
+      const text = uniqueText("sigterm while looking");
+      const entry = await postLost(s, args, text);
+      server.requests.length = 0;
+      server.faults.push({ fault: { kind: "hang" }, path: /\/statuses\?/, times: 1 });
+      const r = await s.run(["outbox", "send", ...args], {
+        onSpawn: killWhen(() => server.requests.some((q) => q.url.includes("/statuses?")), "SIGTERM"),
+      });
+      expect(r.code).toBe(143);
+      expect(r.stdout).toBe("");
+      expect(lines(r)[0]).toBe("identica: interrupted (SIGTERM); nothing was posted");
+      expect(statusPosts(server)).toEqual([]);
+      expect(s.outbox()[0]?.entry).toMatchObject({
+        uncertainSince: entry.uncertainSince,
+        idempotencyKey: entry.idempotencyKey,
+        sent: true,
+      });
+      await expectResolvedWithoutPosting(s, args, text);
+    });
+
+    it("throttled while looking (Mastodon's 429, snac's proxy 503): 75, nothing posted, still uncertain; resolved later", async () => {
+      const { s, args } = await home();
+      const text = uniqueText("throttled while looking");
+      const entry = await postLost(s, args, text);
+      server.requests.length = 0;
+      if (mode === "mastodon") server.site.rateLimit = { limit: 0, path: /\/statuses\?/ };
+      else
+        server.faults.push({
+          fault: {
+            kind: "reply",
+            status: 503,
+            body: "<html>503 Service Temporarily Unavailable</html>",
+            contentType: "text/html",
+          },
+          path: /\/statuses\?/,
+          times: 1,
+        });
+      const send = await s.run(["outbox", "send", ...args]);
+      server.site.rateLimit = null;
+      expect(send.code).toBe(75);
+      expect(send.stdout).toBe("");
+      expect(lines(send)[0]).toMatch(mode === "mastodon" ? /429.*(retry|try again) (after|at|in)/i : /503/);
+      expect(send.stderr).not.toMatch(/may have been posted/);
+      expect(statusPosts(server)).toEqual([]);
+      expect(s.outbox()[0]?.entry).toMatchObject({
+        uncertainSince: entry.uncertainSince,
+        idempotencyKey: entry.idempotencyKey,
+        sent: true,
+        exitCode: 75,
+      });
+      await expectResolvedWithoutPosting(s, args, text);
+    });
+
+    it("SIGHUP while the first-use probe hangs: 129, nothing was posted, kept for the server as named; outbox send detects it, then posts", async () => {
+      const s = new Scenario({ IDENTICA_TOKEN: token });
+      const args = ["--server", server.domain, "--cacert", tls.certPath];
+      const text = uniqueText("sighup");
+      server.faults.push({ fault: { kind: "hang" }, path: /^\/api\/v1\/instance/, times: 1 });
+      const r = await s.run(["post", ...args, "--visibility", "unlisted", text], {
+        onSpawn: killWhen(() => server.requests.length > 0, "SIGHUP"),
+      });
+      expect(r.code).toBe(129);
+      expect(lines(r)[0]).toBe("identica: interrupted (SIGHUP); nothing was posted");
+      const [kept] = s.outbox();
+      expect(kept?.entry).toMatchObject({
+        text,
+        serverSpec: server.domain,
+        sent: false,
+        exitCode: 129,
+        visibility: "unlisted",
+      });
+      expect(kept?.entry.api).toBeUndefined();
+      const key = (kept?.entry as { idempotencyKey?: string } | undefined)?.idempotencyKey;
+      expect(key).toMatch(/^[0-9a-f-]{36}$/);
+
+      server.requests.length = 0;
+      const send = await s.run(["outbox", "send", ...args, "-o", "id"]);
+      expect(send.code, send.stderr).toBe(0);
+      expect(server.requests[0]?.url).toBe("/api/v1/instance");
+      expect(server.requests[0]?.headers.authorization).toBeUndefined();
+      const posts = statusPosts(server);
+      expect(posts.map((q) => q.headers["idempotency-key"])).toEqual([key]);
+      expect(new URLSearchParams(posts[0]?.body.toString()).get("visibility")).toBe("unlisted");
+      expect(copies(server, text)[0]?.visibility).toBe("unlisted");
+      expect(s.outbox()).toEqual([]);
+    });
+  });
+
+  describe("the ways runs get cut off or changed under them", () => {
+    it("closed pipes: a lost reply with stderr closed still keeps the entry (76); a send with stdout closed still posts once (0)", async () => {
+      const { s, args } = await home();
+      const text = uniqueText("closed pipes");
+      server.faults.push({ fault: { kind: "lose-reply" }, path: /^\/api\/v1\/statuses/, times: 1 });
+      const r = await s.run(["post", ...args, text], { closeStderr: true });
+      expect(r.code).toBe(76);
+      expect(s.outbox()[0]?.entry).toMatchObject({ text, sent: true, exitCode: 76 });
+
+      const other = uniqueText("closed stdout");
+      server.faults.push({
+        fault: { kind: "reply", status: 503, body: "" },
+        path: /^\/api\/v1\/statuses/,
+        times: 1,
+      });
+      expect((await s.run(["post", ...args, other], { closeStdout: true })).code).toBe(75);
+      server.requests.length = 0;
+      const send = await s.run(["outbox", "send", ...args], { closeStdout: true });
+      expect(send.code, send.stderr).toBe(0);
+      expect(statusPosts(server)).toHaveLength(1);
+      expect(copies(server, text)).toHaveLength(1);
+      expect(copies(server, other)).toHaveLength(1);
+      expect(s.outbox()).toEqual([]);
+    });
+
+    it("a bare cron environment (no XDG, no D-Bus, no LANG, a token file): kept by one run, resolved by the next", async () => {
+      const s = new Scenario();
+      const file = join(s.home, "token");
+      writeFileSync(file, `${token}\n`, { mode: 0o600 });
+      const cron = {
+        HOME: s.home,
+        LOGNAME: "alice",
+        SHELL: "/bin/sh",
+        PATH: "/usr/bin:/bin",
+        XDG_CONFIG_HOME: undefined,
+        XDG_CACHE_HOME: undefined,
+        XDG_STATE_HOME: undefined,
+        LANG: undefined,
+        TZ: undefined,
+      };
+      const args = ["--server", server.domain, "--cacert", tls.certPath, "--token-file", file];
+      const text = uniqueText("from cron");
+      server.faults.push({ fault: { kind: "lose-reply" }, path: /^\/api\/v1\/statuses/, times: 1 });
+      const started = Date.now();
+      const r = await s.run(["post", ...args, text], { env: cron });
+      expect(r.code, r.stderr).toBe(76);
+      // Scenario's XDG_STATE_HOME is the default one under HOME: the entry is where the next run looks.
+      expect(s.outbox()[0]?.entry).toMatchObject({ text, sent: true });
+      const send = await s.run(["outbox", "send", ...args, "-q"], { env: cron });
+      expect(send.code, send.stderr).toBe(0);
+      expect(send.stdout + send.stderr).toBe("");
+      expect(copies(server, text)).toHaveLength(1);
+      expect(s.outbox()).toEqual([]);
+      // Without any token, it says so at once (no keychain to wait for) and keeps the entry.
+      server.faults.push({
+        fault: { kind: "reply", status: 503, body: "" },
+        path: /^\/api\/v1\/statuses/,
+        times: 1,
+      });
+      expect((await s.run(["post", ...args, uniqueText("cron again")], { env: cron })).code).toBe(75);
+      const bare = await s.run(["outbox", "send", "--server", server.domain, "--cacert", tls.certPath], {
+        env: cron,
+      });
+      expect(bare.code).toBe(78);
+      expect(s.outbox()).toHaveLength(1);
+      expect(Date.now() - started).toBeLessThan(20_000);
+    });
+
+    it("the token revoked between the runs: 77 'run identica login', kept (not refused); a new token sends it", async () => {
+      const s = new Scenario();
+      const args = ["--server", server.domain, "--cacert", tls.certPath];
+      const old = server.issueToken("alice");
+      const text = uniqueText("revoked");
+      server.faults.push({
+        fault: { kind: "reply", status: 503, body: "" },
+        path: /^\/api\/v1\/statuses/,
+        times: 1,
+      });
+      expectFailure(await s.run(["post", ...args, text], { env: { IDENTICA_TOKEN: old } }), 75, /503/);
+      server.revokeToken(old);
+      const send = await s.run(["outbox", "send", ...args], { env: { IDENTICA_TOKEN: old } });
+      expect(send.code).toBe(77);
+      expect(lines(send)[0]).toMatch(/identica login/);
+      expect(s.outbox()[0]?.entry).toMatchObject({ text, refused: false, exitCode: 77, sent: false });
+      const fresh = await s.run(["outbox", "send", ...args, "-o", "none"], {
+        env: { IDENTICA_TOKEN: token },
+      });
+      expect(fresh.code, fresh.stderr).toBe(0);
+      expect(copies(server, text)).toHaveLength(1);
+    });
+  });
+
   describe("post --if-absent", () => {
     it("skips (0, nothing POSTed) when alice has the text, as typed or as the server rewrote it", async () => {
       const { s, args } = await home();
@@ -229,6 +487,28 @@ describe.each(["mastodon", "snac"] as const)("%s mode", (mode: Mode) => {
         expect(copies(server, text)).toHaveLength(1);
       }
       expect(s.outbox()).toEqual([]);
+    });
+
+    it("a check the server failed (503) keeps the status with --if-absent: outbox send checks too, and posts no second copy", async () => {
+      const { s, args } = await home();
+      const text = uniqueText("absent, check failed");
+      server.addStatus({ text });
+      server.faults.push({ fault: { kind: "reply", status: 503, body: "" }, path: /\/statuses\?/, times: 1 });
+      const r = await s.run(["post", ...args, "--if-absent", text]);
+      const entry = entryOf(expectFailure(r, 75, /503/) as string);
+      expect(entry).toMatchObject({ text, ifAbsent: true, sent: false });
+      expect(statusPosts(server)).toEqual([]);
+      await expectResolvedWithoutPosting(s, args, text);
+
+      // Absent after all: the send posts it, once.
+      const fresh = uniqueText("absent, check failed, posted");
+      server.faults.push({ fault: { kind: "reply", status: 503, body: "" }, path: /\/statuses\?/, times: 1 });
+      expectFailure(await s.run(["post", ...args, "--if-absent", fresh]), 75, /503/);
+      server.requests.length = 0;
+      const send = await s.run(["outbox", "send", ...args, "-o", "none"]);
+      expect(send.code, send.stderr).toBe(0);
+      expect(statusPosts(server)).toHaveLength(1);
+      expect(copies(server, fresh)).toHaveLength(1);
     });
 
     it("posts when only someone else has the text, or when alice's copy was deleted", async () => {
@@ -298,6 +578,64 @@ describe("mastodon mode: the Idempotency-Key does what a look cannot", () => {
     expect(retries[0]?.headers["idempotency-key"]).toBe(entry.idempotencyKey);
     expect(copies(server, text)).toHaveLength(1);
     expect(send.stdout).toBe(`${stored?.id}\n`);
+    expect(s.outbox()).toEqual([]);
+  });
+
+  it("the status deleted on the server before the retry: the key gets a 404, kept refused, nothing posted again", async () => {
+    const s = new Scenario({ IDENTICA_TOKEN: token });
+    const args = ["--server", server.domain, "--cacert", tls.certPath];
+    const text = uniqueText("deleted in between");
+    server.faults.push({ fault: { kind: "lose-reply" }, path: /^\/api\/v1\/statuses/, times: 1 });
+    expectFailure(await s.run(["post", ...args, text]), 76, /may have/);
+    const [stored] = copies(server, text);
+    (stored as { deleted: boolean }).deleted = true;
+    const send = await s.run(["outbox", "send", ...args]);
+    expect(send.code).toBe(65);
+    expect(lines(send)[0]).toMatch(/refused the status \(404\): Record not found/);
+    expect(s.outbox()[0]?.entry).toMatchObject({ refused: true, sent: true });
+    expect(server.statuses.filter((x) => x.text === text && !x.deleted)).toEqual([]);
+  });
+});
+
+describe.each(["mastodon", "snac"] as const)("%s mode over plain http on loopback", (mode: Mode) => {
+  // snac answers without a Date and closes the connection after every reply (its own httpd).
+  let server: MastodonServer;
+  let token: string;
+  beforeAll(async () => {
+    server = await startMastodon({ mode });
+    token = server.issueToken("alice");
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("a lost reply is resolved by the next send, nothing posted twice; a SIGINT'd one is posted once with its key", async () => {
+    const s = new Scenario({ IDENTICA_TOKEN: token });
+    const args = ["--server", server.origin];
+    const text = uniqueText("plain http");
+    server.faults.push({ fault: { kind: "lose-reply" }, path: /^\/api\/v1\/statuses/, times: 1 });
+    const entry = entryOf(expectFailure(await s.run(["post", ...args, text]), 76, /may have/) as string);
+    expect(entry).toMatchObject({ server: server.origin, api: "mastodon" });
+    server.requests.length = 0;
+    const send = await s.run(["outbox", "send", ...args]);
+    expect(send.code, send.stderr).toBe(0);
+    expect(send.stdout).toMatch(/^\(already posted; nothing sent\)\n/);
+    expect(statusPosts(server)).toEqual([]);
+    expect(copies(server, text)).toHaveLength(1);
+
+    const again = uniqueText("plain http sigint");
+    server.faults.push({ fault: { kind: "hang" }, path: /^\/api\/v1\/statuses/, times: 1 });
+    server.requests.length = 0;
+    const r = await s.run(["post", ...args, again], {
+      onSpawn: killWhen(() => statusPosts(server).length > 0, "SIGINT"),
+    });
+    expect(r.code).toBe(130);
+    const key = statusPosts(server)[0]?.headers["idempotency-key"];
+    server.requests.length = 0;
+    const resend = await s.run(["outbox", "send", ...args, "-o", "none"]);
+    expect(resend.code, resend.stderr).toBe(0);
+    expect(statusPosts(server).map((q) => q.headers["idempotency-key"])).toEqual([key]);
+    expect(copies(server, again)).toHaveLength(1);
     expect(s.outbox()).toEqual([]);
   });
 });
