@@ -167,6 +167,20 @@ describe.each(["mastodon", "snac"] as const)("%s mode", (mode: Mode) => {
       await expectResolvedWithoutPosting(s, args, text);
     });
 
+    it("also behind a page of newer statuses (a busy account: the look goes page after page)", async () => {
+      const { s, args } = await home();
+      const text = uniqueText("buried");
+      const entry = await postLost(s, args, text, ["--visibility", "unlisted"]);
+      for (let i = 0; i < 45; i++) server.addStatus({ text: `${text} — later ${i}` });
+      for (let i = 0; i < 45; i++)
+        server.addStatus({ text: `${text} — later private ${i}`, visibility: "private" });
+      await expectResolvedWithoutPosting(s, args, text);
+      const looks = server.requests.filter((q) => q.url.includes("/statuses?") || q.url.includes("/home?"));
+      expect(looks.length).toBeGreaterThan(1);
+      expect(looks.some((q) => q.url.includes("max_id="))).toBe(true);
+      expect(entry.visibility).toBe("unlisted");
+    });
+
     it("a private status is found too (snac lists only public ones among the account's statuses)", async () => {
       const { s, args } = await home();
       const text = uniqueText("private and lost");
