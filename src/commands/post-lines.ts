@@ -91,6 +91,7 @@ class LinesRun {
       replyTo: flags.replyTo,
       source: flags.source,
       ...(endpoint.api === "mastodon" ? mastodon : {}),
+      ...(flags.ifAbsent ? { ifAbsent: true } : {}),
     };
     this.#limit = flags.maxLength;
     this.limitKnown = flags.maxLength !== undefined;

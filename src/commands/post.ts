@@ -62,6 +62,7 @@ export async function postCommand(
     replyTo: flags.replyTo,
     source: flags.source,
     ...(e?.api === "mastodon" || e === undefined ? { idempotencyKey, ...mastodon } : {}),
+    ...(flags.ifAbsent ? { ifAbsent: true } : {}),
   });
   let unsent: Omit<Draft, "text"> = draftOf(endpoint, endpoint?.server ?? given);
   const text = await readText(ctx, words, flags.dryRun === true, outbox, unsent);

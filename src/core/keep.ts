@@ -22,6 +22,8 @@ export interface Draft {
   visibility?: string | undefined;
   spoilerText?: string | undefined;
   language?: string | undefined;
+  /** Posted with `--if-absent`: the entry keeps that, so `outbox send` checks first too. */
+  ifAbsent?: boolean | undefined;
 }
 
 /** The Draft's optional fields as an outbox entry keeps them (only those that are set). */
@@ -32,6 +34,7 @@ export function draftExtras(d: Omit<Draft, "text" | "user" | "replyTo" | "source
     ...(d.visibility === undefined ? {} : { visibility: d.visibility }),
     ...(d.spoilerText === undefined ? {} : { spoilerText: d.spoilerText }),
     ...(d.language === undefined ? {} : { language: d.language }),
+    ...(d.ifAbsent === true ? { ifAbsent: true } : {}),
   };
 }
 

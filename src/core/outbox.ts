@@ -50,6 +50,11 @@ export interface OutboxEntry {
   visibility?: string | undefined;
   spoilerText?: string | undefined;
   language?: string | undefined;
+  /**
+   * Posted with `--if-absent`: `outbox send` looks among the account's recent statuses first, as the
+   * post would have, since the run that kept it may have failed before it could look.
+   */
+  ifAbsent?: boolean | undefined;
   /** When the last attempt began (ISO 8601). */
   attemptedAt: string;
   /**
@@ -154,6 +159,8 @@ export function parseEntry(id: string, file: string, raw: string): OutboxEntry |
     problems.push(`"uncertainSinceServer" is not an ISO 8601 time or null`);
   }
   if (typeof o.sent !== "boolean") problems.push(`"sent" is ${describe(o.sent)}, not true or false`);
+  if (o.ifAbsent !== undefined && typeof o.ifAbsent !== "boolean")
+    problems.push(`"ifAbsent" is ${describe(o.ifAbsent)}, not true or false`);
   if (o.refused !== undefined && typeof o.refused !== "boolean") {
     problems.push(`"refused" is ${describe(o.refused)}, not true or false`);
   }
@@ -177,6 +184,7 @@ export function parseEntry(id: string, file: string, raw: string): OutboxEntry |
     ...(o.visibility !== undefined ? { visibility: o.visibility as string } : {}),
     ...(o.spoilerText !== undefined ? { spoilerText: o.spoilerText as string } : {}),
     ...(o.language !== undefined ? { language: o.language as string } : {}),
+    ...(o.ifAbsent === true ? { ifAbsent: true } : {}),
     attemptedAt: o.attemptedAt as string,
     uncertainSince: (o.uncertainSince as string | null | undefined) ?? null,
     uncertainSinceServer: (o.uncertainSinceServer as string | null | undefined) ?? null,

@@ -41,7 +41,7 @@ export async function postOn(svc: Service, req: PostParams, limits: LimitOptions
     if (req.user === undefined && svc.api !== "mastodon") {
       throw new ConfigError("checking for an earlier copy needs the user name", { hint: "pass --user NICK" });
     }
-    const found = await svc.findMine(req.user ?? "", req.text, limits.unlessPosted.since);
+    const found = await svc.findMine(req.user ?? "", req.text, limits.unlessPosted.since, req.visibility);
     if (found) {
       limits.note(`* already posted as #${found.status.id}; not posting again`);
       return { ...found, url: svc.statusUrl(found.status), existing: true };

@@ -31,8 +31,17 @@ export interface Service extends ServiceRules {
    * already has it is marked `kept: already-posted`; a text the server ran as a command is an error.
    */
   post(p: PostParams): Promise<StatusReply>;
-  /** The user's own recent status with this text (as the server stores it), posted no earlier than `since`. */
-  findMine(user: string, text: string, since: Since | undefined): Promise<StatusReply | undefined>;
+  /**
+   * The user's own recent status with this text (as the server stores it), posted no earlier than
+   * `since`; `visibility` is the one it was posted with (Mastodon: some servers list only public
+   * statuses among an account's, so another one is looked for elsewhere too).
+   */
+  findMine(
+    user: string,
+    text: string,
+    since: Since | undefined,
+    visibility?: string,
+  ): Promise<StatusReply | undefined>;
   show(id: string): Promise<StatusReply>;
   delete(id: string): Promise<StatusReply>;
   timeline(q: TimelineQuery): Promise<TimelineReply>;

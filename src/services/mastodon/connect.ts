@@ -1,4 +1,7 @@
+import { EnvStore } from "../../credentials/env.js";
+import { PasswordFileStore } from "../../credentials/file.js";
 import { resolveCredential } from "../../credentials/resolve.js";
+import type { CredentialStore } from "../../credentials/store.js";
 import { ConfigError } from "../../errors.js";
 import type { ServiceOptions } from "../options.js";
 import type { Service } from "../service.js";
@@ -34,11 +37,19 @@ export async function withMastodon<T>(opts: ServiceOptions, fn: (svc: Service) =
     }
     const user = opts.user ?? (await source.soleAccount?.());
     if (user === undefined) {
-      throw new ConfigError(`no account is set for ${opts.server.key}, and no token was given`, {
-        hint: "pass --user NAME, set IDENTICA_TOKEN, or run: identica login",
-      });
+      throw await noToken(
+        new ConfigError(`no token for ${opts.server.key}: no account is set, and no token was given`),
+        source.stores,
+        opts.server.key,
+      );
     }
-    const cred = await resolveCredential({ ...target, user }, source.stores, source.note);
+    let cred: Awaited<ReturnType<typeof resolveCredential>>;
+    try {
+      cred = await resolveCredential({ ...target, user }, source.stores, source.note);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw await noToken(err, source.stores, opts.server.key);
+    }
     if (!("token" in cred)) throw new Error("a credential store answered a token request with a password");
     return { user: cred.user, token: cred.token };
   };
@@ -48,4 +59,29 @@ export async function withMastodon<T>(opts: ServiceOptions, fn: (svc: Service) =
   } finally {
     await session.close();
   }
+}
+
+/**
+ * No token anywhere: the hint names every way to give one, whichever sources this run asked (only those
+ * a token can come from, and the keychain only with an account name, so the stores' own hints left
+ * `--token-file` and `login` out). A password given for the run is named as what does not work, since
+ * it is what the user most likely meant to use (docs/cli.md "Two APIs": passwords do not apply).
+ */
+async function noToken(
+  err: ConfigError,
+  stores: readonly CredentialStore[],
+  key: string,
+): Promise<ConfigError> {
+  let message = err.message;
+  for (const store of stores) {
+    if (!(store instanceof EnvStore || store instanceof PasswordFileStore)) continue;
+    const found = await store.get().catch(() => undefined);
+    if (found?.kind === "found") {
+      message += `; ${store.name} holds a password, which the Mastodon API does not take`;
+      break;
+    }
+  }
+  return new ConfigError(message, {
+    hint: `pass --token-file FILE (mode 0600), set IDENTICA_TOKEN, or run: identica login --server ${key}`,
+  });
 }

@@ -14,6 +14,7 @@ import type {
 import { unknownOutcome } from "../statusnet/reply.js";
 import { ReplyFormatError } from "../statusnet/xml.js";
 import type { BearerSession, TokenUse } from "./bearer.js";
+import { foldMentions } from "./count.js";
 import { type MastodonStatus, toProfile, toStatus } from "./entities.js";
 import { mastodonError, parseJsonReply } from "./errors.js";
 import { statusesUrl, statusForm } from "./forms.js";
@@ -124,27 +125,62 @@ export class Mastodon implements Service {
     return this.#statusReply(res, url.host, false);
   }
 
-  async findMine(user: string, text: string, since: Since | undefined): Promise<StatusReply | undefined> {
+  async findMine(
+    user: string,
+    text: string,
+    since: Since | undefined,
+    visibility?: string,
+  ): Promise<StatusReply | undefined> {
     const id = await this.#ownAccountId();
     const want = normalise(text);
-    const bound = since === undefined ? undefined : earliest(since);
+    const whose = user === "" ? "the account's" : `${user}'s`;
+    const found = await this.#scanMine(
+      id,
+      `/api/v1/accounts/${encodeURIComponent(id)}/statuses`,
+      { exclude_reblogs: "true" },
+      want,
+      since,
+      `read ${whose} statuses`,
+    );
+    if (found !== undefined || visibility === undefined || visibility === "public") return found;
+    // snac lists only an account's public statuses there (mastoapi.c: its "public" index), so a
+    // private, unlisted or direct one was never found and an uncertain entry was posted again; the
+    // home timeline holds the account's own statuses of every visibility, on snac as on Mastodon.
+    return this.#scanMine(id, "/api/v1/timelines/home", {}, want, since, "read the home timeline");
+  }
+
+  /**
+   * The account's own status (not a boost) reading as `want`, newest first, page after page until
+   * `since` (less its leeway) or MAX_SCAN statuses.
+   */
+  async #scanMine(
+    accountId: string,
+    path: string,
+    extra: Record<string, string>,
+    want: string,
+    since: Since | undefined,
+    what: string,
+  ): Promise<StatusReply | undefined> {
     let maxId: string | undefined;
     for (let seen = 0; seen < MAX_SCAN; ) {
-      const query: Record<string, string> = { limit: String(PAGE), exclude_reblogs: "true" };
+      const query: Record<string, string> = { limit: String(PAGE), ...extra };
       if (maxId !== undefined) query.max_id = maxId;
-      const { items, host, status } = await this.#list(
-        `/api/v1/accounts/${encodeURIComponent(id)}/statuses`,
+      const { items, host, status, clockSkewMs } = await this.#list(
+        path,
         query,
         "required",
         "timeline",
-        `read ${user}'s statuses`,
+        what,
       );
       if (items.length === 0) return undefined;
+      const bound = since === undefined ? undefined : earliest(since, clockSkewMs);
       for (const raw of items) {
         const s = this.#toStatus(raw, status, host, true);
         if (bound !== undefined && s.createdAt !== null && Date.parse(s.createdAt) < bound) return undefined;
-        const source = (raw as { text?: unknown }).text;
-        if (normalise(s.text) === want || (typeof source === "string" && normalise(source) === want)) {
+        // A timeline holds others' statuses and boosts too; a boost reads as the boosted status.
+        const r = raw as { text?: unknown; reblog?: unknown; account?: { id?: unknown } | null };
+        if ((r.reblog !== undefined && r.reblog !== null) || String(r.account?.id) !== accountId) continue;
+        if (normalise(s.text) === want || (typeof r.text === "string" && normalise(r.text) === want)) {
           return { status: s, reply: { text: JSON.stringify(raw) } };
         }
       }
@@ -340,18 +376,25 @@ export class Mastodon implements Service {
 
 /**
  * Texts compared as the user would read them: line ends and runs of white space are one space, and
- * none at either end (servers trim, and HTML rendering folds spaces).
+ * none at either end (servers trim, and HTML rendering folds spaces); a mention typed `@user@domain`
+ * is `@user`, since that is what Mastodon's `content` shows for it (a status that mentions someone
+ * was otherwise never recognised, and a retry after the key's hour posted it again).
  */
 function normalise(text: string): string {
-  return text.replace(/\s+/gu, " ").trim();
+  return foldMentions(text).replace(/\s+/gu, " ").trim();
 }
 
 /**
- * The earliest a status made by the uncertain attempt can be stamped: its start on our clock and on the
- * server's as it was then, with two minutes' leeway for clocks that moved or disagree.
+ * The earliest a status made by the uncertain attempt can be stamped: its start on our clock, on the
+ * server's as it was then (when a reply showed it), and on the server's as it is now (`skewMs`, from
+ * this reply's `Date`), with two minutes' leeway for clocks that moved or disagree. The last one is
+ * for an attempt that showed no clock (a known server's post is its one request, and a lost reply
+ * says nothing): a server whose clock is hours behind stamped the status hours "before" the attempt,
+ * and without it the search stopped short of it and the entry was posted again.
  */
-function earliest(since: Since): number {
-  const times = [since.at.getTime()];
+function earliest(since: Since, skewMs: number): number {
+  const at = since.at.getTime();
+  const times = [at, at + skewMs];
   if (since.onServerClock !== undefined) times.push(since.onServerClock.getTime());
   return Math.min(...times) - 120_000;
 }
