@@ -119,7 +119,7 @@ class LinesRun {
         flags.maxLength === undefined ? `${server.key}'s` : "the --max-length",
         (t) => {
           const rules = rulesFor(this.endpoint.api, this.#urlLength);
-          const cw = this.mastodon.spoilerText ? rules.textLength(this.mastodon.spoilerText) : 0;
+          const cw = this.mastodon.spoilerText ? (rules.warningLength?.(this.mastodon.spoilerText) ?? 0) : 0;
           return rules.textLength(t) + cw;
         },
       );

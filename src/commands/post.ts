@@ -27,13 +27,7 @@ export async function postCommand(
 ): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
   const given = serverOf(g, ctx);
-  // Known without a request (forced, configured, a path, or detected before): checked before reading.
-  let endpoint = await knownEndpoint(g, ctx, given);
   const mastodon = mastodonOptions(flags);
-  if (endpoint !== undefined) {
-    checkForApi(endpoint.api, flags, mastodon);
-    if (flags.replyTo !== undefined) rulesFor(endpoint.api).statusId(flags.replyTo, "--reply-to");
-  }
   if (flags.source.trim() === "") throw new UsageError("--source must not be empty");
   const maxLength = flags.maxLength === undefined ? undefined : parseMaxLength(flags.maxLength);
   if (flags.lines) {
@@ -42,15 +36,10 @@ export async function postCommand(
     }
     if (flags.dryRun) throw new UsageError("--lines cannot be combined with --dry-run");
     const { postLines } = await import("./post-lines.js");
-    const ep = endpoint ?? (await endpointOf(g, ctx, given));
+    const ep = await endpointOf(g, ctx, given);
     checkForApi(ep.api, flags, mastodon);
     if (flags.replyTo !== undefined) rulesFor(ep.api).statusId(flags.replyTo, "--reply-to");
     return postLines(ctx, g, ep, { ...flags, maxLength }, mastodon);
-  }
-  if (flags.dryRun && endpoint === undefined) {
-    throw new UsageError(`--dry-run sends nothing, and the API of ${given.key} is not known yet`, {
-      hint: "pass --api statusnet or --api mastodon, or run any other command against it first",
-    });
   }
   const outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
   // One key for every attempt at this status (Mastodon's Idempotency-Key), kept with it in the outbox.
@@ -64,8 +53,37 @@ export async function postCommand(
     ...(e?.api === "mastodon" || e === undefined ? { idempotencyKey, ...mastodon } : {}),
     ...(flags.ifAbsent ? { ifAbsent: true } : {}),
   });
-  let unsent: Omit<Draft, "text"> = draftOf(endpoint, endpoint?.server ?? given);
+  // The text is read first, before anything else that takes time: from the moment stdin is being
+  // read, a signal keeps what was read (the API is not known yet: the entry keeps the server as named).
+  let unsent: Omit<Draft, "text"> = draftOf(undefined, given);
   const text = await readText(ctx, words, flags.dryRun === true, outbox, unsent);
+  const startedAt = ctx.now();
+  const keepAs = (d: Omit<Draft, "text">) =>
+    keeper(outbox, { ...d, text }, startedAt, () => ctx.run.wire.serverClockSkewMs.get(d.server.origin));
+  // From here until the outcome is known, a signal keeps the text (there is no gap after reading it).
+  let keep = keepAs(unsent);
+  if (!flags.dryRun) ctx.run.pending.set(keep);
+  // Known without a request (forced, configured, a path, or detected before)?
+  let endpoint: Endpoint | undefined;
+  try {
+    endpoint = await knownEndpoint(g, ctx, given);
+    if (endpoint !== undefined) {
+      checkForApi(endpoint.api, flags, mastodon);
+      if (flags.replyTo !== undefined) rulesFor(endpoint.api).statusId(flags.replyTo, "--reply-to");
+      unsent = draftOf(endpoint, endpoint.server);
+      keep = keepAs(unsent);
+      if (!flags.dryRun) ctx.run.pending.set(keep);
+    } else if (flags.dryRun) {
+      throw new UsageError(`--dry-run sends nothing, and the API of ${given.key} is not known yet`, {
+        hint: "pass --api statusnet or --api mastodon, or run any other command against it first",
+      });
+    }
+  } catch (err) {
+    ctx.run.pending.set(undefined);
+    // 64 keeps nothing (a usage error: nothing was sent, the user sees the text on the command line).
+    if (err instanceof UsageError || flags.dryRun) throw err;
+    throw keepOnFailure(err, keep);
+  }
   const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
 
   if (flags.dryRun && endpoint !== undefined) {
@@ -88,11 +106,6 @@ export async function postCommand(
   }
 
   const { postStatus } = await import("../core/post.js");
-  const startedAt = ctx.now();
-  const keepAs = (d: Omit<Draft, "text">) =>
-    keeper(outbox, { ...d, text }, startedAt, () => ctx.run.wire.serverClockSkewMs.get(d.server.origin));
-  let keep = keepAs(unsent);
-  ctx.run.pending.set(keep);
   let result: PostResult;
   try {
     if (endpoint === undefined) {
@@ -182,7 +195,8 @@ export function checkForApi(api: ApiName, flags: PostFlags, m: MastodonPostOptio
 
 /** The text's length as the API counts it, the content warning included (Mastodon counts both). */
 function countWith(rules: ServiceRules, m: MastodonPostOptions): (text: string) => number {
-  return (text) => rules.textLength(text) + (m.spoilerText ? rules.textLength(m.spoilerText) : 0);
+  const cw = m.spoilerText ? (rules.warningLength?.(m.spoilerText) ?? 0) : 0;
+  return (text) => rules.textLength(text) + cw;
 }
 
 /** The status text from the arguments or stdin; what was read is kept if the run is cut short. */

@@ -60,6 +60,11 @@ export interface ServiceRules {
   statusId(id: string, option?: string): string;
   /** The length of a status text as this API's server counts it against its limit. */
   textLength(text: string): number;
+  /**
+   * What a content warning adds to that length: Mastodon counts it as typed, in graphemes, with no
+   * allowance for URLs or mentions (StatusLengthValidator). Only APIs that take one have it.
+   */
+  warningLength?(warning: string): number;
 }
 
 export interface PostParams {

@@ -84,6 +84,10 @@ export class Mastodon implements Service {
     return mastodonRules(this.urlLength).textLength(text);
   }
 
+  warningLength(warning: string): number {
+    return mastodonRules(this.urlLength).warningLength?.(warning) ?? 0;
+  }
+
   /** The page the server gave for it; else its `/statuses/ID` under the web root (Mastodon redirects it). */
   statusUrl(status: Status): string {
     return status.url ?? `${this.server.origin}/statuses/${encodeURIComponent(status.id)}`;
