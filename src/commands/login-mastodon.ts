@@ -1,3 +1,4 @@
+import { appsWith } from "../config/file.js";
 import { configFile } from "../config/paths.js";
 import { isLoopback } from "../config/server.js";
 import { updateConfig } from "../config/write.js";
@@ -86,20 +87,16 @@ export async function mastodonLogin(
   }
   await keychain.set({ origin: server.origin, key: server.key, user: account, secret: "token" }, token);
   await updateConfig(configFile(ctx.env), (cfg) => {
-    const { app: _old, ...rest } = cfg.servers?.[server.root] ?? {};
+    const { app: _legacy, apps: _apps, ...rest } = cfg.servers?.[server.root] ?? {};
+    // The app is kept only with a token it issued, one per account: `logout` revokes through it, and
+    // a pasted token belongs to the web UI's own app, which this one cannot revoke.
+    const apps = appsWith(cfg.servers?.[server.root], account, app);
     return {
       ...cfg,
       server: server.spec,
       servers: {
         ...cfg.servers,
-        // The app is kept only with a token it issued: `logout` revokes through it, and a pasted
-        // token belongs to the web UI's own app, which this one cannot revoke.
-        [server.root]: {
-          ...rest,
-          user: account,
-          api: "mastodon",
-          ...(app ? { app: { ...app, user: account } } : {}),
-        },
+        [server.root]: { ...rest, user: account, api: "mastodon", ...(apps ? { apps } : {}) },
       },
     };
   });
