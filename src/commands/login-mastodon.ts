@@ -135,7 +135,8 @@ async function authorize(
     }
     let input: string;
     if (interactive) {
-      input = await readLineFromTerminal(ctx, "Then paste the code it shows: ", true);
+      // Ctrl-D instead of a code is "no code" (64, as from stdin), not the password prompt's 78.
+      input = await readLineFromTerminal(ctx, "Then paste the code it shows: ", true, oauth.noCode);
     } else if (ctx.stdin.isTTY !== true) {
       input = await readFirstLine(ctx, "login", "authorization code");
     } else {
