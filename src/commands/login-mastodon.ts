@@ -64,7 +64,9 @@ export async function mastodonLogin(
   let token: string;
   let app: { clientId: string; clientSecret: string } | undefined;
   if (flags.tokenStdin) {
-    token = await readFirstLine(ctx, "--token-stdin", "token");
+    // A token has no white space in it: any around it came with the copy from the web page (or the
+    // terminal) and would only make the token "contain a space" (78).
+    token = (await readFirstLine(ctx, "--token-stdin", "token")).trim();
   } else {
     ({ token, app } = await authorize(ctx, g, endpoint, flags.browser !== false));
   }
