@@ -23,9 +23,11 @@ export async function logoutCommand(ctx: Context, gflags: GlobalFlags): Promise<
   // nothing to revoke.
   const endpoint = (await knownEndpoint(g, ctx, given)) ?? { server: given, api: "statusnet" as const };
   const { server } = endpoint;
-  const user = userOf(g, ctx, server);
-  if (user === undefined) throw new UsageError("no user name: pass --user NICK");
+  const named = userOf(g, ctx, server);
+  if (named === undefined) throw new UsageError("no user name: pass --user NICK");
   const keychain = new KeychainStore({ env: ctx.env });
+  // The name as stored, which is the server's spelling: `--user carol` logs "Carol" out.
+  const user = await keychain.storedName(server.key, named);
   const target = { origin: server.origin, key: server.key, user };
   let revoked: boolean | undefined;
   if (endpoint.api === "mastodon") revoked = await revoke(ctx, g, endpoint, keychain, user);
