@@ -208,9 +208,11 @@ describe.each<Mode>(["mastodon", "snac"])("login on %s (https)", (mode) => {
   it("logout revokes the token with the app's credentials, then removes it; the server no longer takes it", async () => {
     const token = await loggedIn();
     const app = server.apps.at(-1);
-    const r = await scn.run(["logout", ...cacert]);
+    const r = await scn.run(["logout", ...cacert, "-v"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toBe("");
+    // The trace shows the revocation, its form's secrets redacted.
+    expect(r.stderr).toMatch(/POST \/oauth\/revoke/);
+    expect(secretsIn(r, [token, app?.clientSecret])).toEqual([]);
     expect(r.stdout).toBe(
       `Revoked and removed the token for alice at ${server.domain} (identica:${server.domain} / alice).\n`,
     );
@@ -245,11 +247,11 @@ describe.each<Mode>(["mastodon", "snac"])("login on %s (https)", (mode) => {
 
   it("--token-stdin: a token made in the web UI is checked with verify_credentials, then stored without an app", async () => {
     const token = server.issueToken("alice");
-    const r = await scn.run(["login", "--server", server.domain, ...cacert, "--token-stdin"], {
+    const r = await scn.run(["login", "--server", server.domain, ...cacert, "--token-stdin", "-v"], {
       input: `${token}\n`,
     });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toBe("");
+    expect(r.stderr).toMatch(/Authorization: Bearer <redacted>/i);
     expect(paths(server)).toEqual(["GET /api/v1/instance", "GET /api/v1/accounts/verify_credentials"]);
     expect(server.requests[1]?.headers.authorization).toBe(bearer(token));
     expect(await lookup(server, "alice")).toEqual({ code: 0, stdout: token });
