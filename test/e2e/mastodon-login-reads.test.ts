@@ -111,6 +111,54 @@ describe.each(TRANSPORTS)("reads on %s over %s", (mode, transport) => {
     expectFailure(again, 65, /has no such status \(404\)/);
   });
 
+  it("delete with its outcome unknown says the status may have been deleted, never 'posted' nor 'nothing was changed'", async () => {
+    const ids = ["lost", "page", "signal"].map((text) => server.addStatus({ text }).id) as [
+      string,
+      string,
+      string,
+    ];
+    // The server deletes it, then drops the connection instead of answering.
+    server.faults.push({ fault: { kind: "lose-reply" }, path: /^\/api\/v1\/statuses\//, times: 1 });
+    const lost = await run(["delete", ids[0]]);
+    expectFailure(
+      lost,
+      76,
+      /the status may have been deleted \(see whether it is still there before deleting again\)$/,
+    );
+    expect(server.status(ids[0])?.deleted).toBe(true);
+    // A portal's page with 200 instead of the deleted status: it may well be gone.
+    server.faults.push({
+      fault: {
+        kind: "reply",
+        status: 200,
+        body: "<html><body>portal</body></html>",
+        contentType: "text/html",
+      },
+      path: /^\/api\/v1\/statuses\//,
+      times: 1,
+    });
+    const page = await run(["delete", ids[1]]);
+    expectFailure(page, 76, /reply is an HTML page; the status may have been deleted/);
+    // Interrupted while the DELETE is on the wire.
+    server.faults.push({ fault: { kind: "hang" }, path: /^\/api\/v1\/statuses\//, times: 1 });
+    const signal = await run(["delete", ids[2]], {
+      onSpawn: (child) => {
+        const timer = setInterval(() => {
+          if (!server.requests.some((q) => q.url.endsWith(ids[2]))) return;
+          clearInterval(timer);
+          child.kill("SIGTERM");
+        }, 10);
+        child.on("close", () => clearInterval(timer));
+      },
+    });
+    expect(signal.code).toBe(143);
+    expect(signal.stderr).toBe(
+      "identica: interrupted (SIGTERM); after the request was sent; the status may have been deleted (see whether it is still there)\n",
+    );
+    for (const r of [lost, page, signal]) expect(r.stderr).not.toMatch(/posted|nothing was changed/);
+    expect(scn.outbox()).toEqual([]);
+  });
+
   it("timeline home --count: the newest first, as a JSON array; the limit passed as the server's `limit`", async () => {
     const made = ["one", "two", "three"].map((text) => server.addStatus({ text }));
     const r = await run(["timeline", "home", "--count", "2", "-o", "json"]);

@@ -157,7 +157,7 @@ export function mastodonError(res: HttpResponse, opts: MastodonErrorOptions): Ht
  * A 2xx reply as a JSON document, or 76: an HTML page, an empty or invalid body is not the API's
  * answer (the same rules as StatusNet's, statusnet/reply.ts). For a read, "nothing was changed".
  */
-export function parseJsonReply(res: HttpResponse, host: string, read: boolean): ParsedReply {
+export function parseJsonReply(res: HttpResponse, host: string, read: boolean | "delete"): ParsedReply {
   return parseSuccess(res, "json", host, read);
 }
 
