@@ -1,4 +1,4 @@
-import { appsWith } from "../config/file.js";
+import { type AppCredentials, appsWith, keptApp } from "../config/file.js";
 import { configFile } from "../config/paths.js";
 import { isLoopback } from "../config/server.js";
 import { updateConfig } from "../config/write.js";
@@ -7,8 +7,9 @@ import { KeychainStore, serviceName } from "../credentials/keychain.js";
 import { canPrompt, readLineFromTerminal } from "../credentials/prompt.js";
 import { ExitCode, IdenticaError, UsageError } from "../errors.js";
 import { loadStyle, useColor } from "../output/color.js";
+import { writeDiagnostic } from "../output/printer.js";
 import { profileJson } from "../output/user.js";
-import { jsonForTerminal, sanitizeForTerminal } from "../sanitize.js";
+import { jsonForTerminal, oneLine, sanitizeForTerminal } from "../sanitize.js";
 import type { Endpoint } from "../services/api.js";
 import { withService } from "../services/open.js";
 import type { Profile } from "../services/service.js";
@@ -87,7 +88,13 @@ export async function mastodonLogin(
   if (named !== undefined && named.toLowerCase() !== account.toLowerCase()) {
     g.printer.note(`* the token belongs to ${account}, not ${named}: storing it for ${account}`);
   }
-  await keychain.set({ origin: server.origin, key: server.key, user: account, secret: "token" }, token);
+  const stored = { origin: server.origin, key: server.key, user: account, secret: "token" as const };
+  // A token this login replaces, and the app that obtained it: once the config forgets that app, the
+  // old token could never be revoked, and Mastodon's tokens do not expire.
+  const before = await keychain.get(stored);
+  const replaced = before.kind === "found" && "token" in before ? before.token : undefined;
+  const replacedApp = keptApp(g.config.servers?.[server.root], account);
+  await keychain.set(stored, token);
   await updateConfig(configFile(ctx.env), (cfg) => {
     const { app: _legacy, apps: _apps, ...rest } = cfg.servers?.[server.root] ?? {};
     // The app is kept only with a token it issued, one per account: `logout` revokes through it, and
@@ -102,8 +109,40 @@ export async function mastodonLogin(
       },
     };
   });
+  if (replaced !== undefined && replaced !== token && replacedApp !== undefined)
+    await revokeReplaced(ctx, g, endpoint, account, replacedApp, replaced);
   await report(ctx, g, endpoint, profile, account);
   return ExitCode.Ok;
+}
+
+/**
+ * Revokes the token a new login replaced, through the app that obtained it; a failure is one line on
+ * stderr and the login stands (the new token is stored and checked).
+ */
+async function revokeReplaced(
+  ctx: Context,
+  g: Globals,
+  { server }: Endpoint,
+  account: string,
+  app: AppCredentials,
+  old: string,
+): Promise<void> {
+  ctx.redactor.addCredential({ user: account, password: old, token68: old });
+  ctx.redactor.addCredential({ user: app.clientId, password: app.clientSecret, token68: app.clientSecret });
+  const { HttpSession } = await import("../http/client.js");
+  const { revokeToken } = await import("../services/mastodon/oauth.js");
+  const session = new HttpSession(server.origin, await httpConfig(g, ctx));
+  try {
+    await revokeToken(session, server.origin, app, old);
+    g.printer.note(`* revoked the token this login replaces for ${account}`);
+  } catch (err) {
+    writeDiagnostic(
+      ctx,
+      `identica: could not revoke the token this login replaces for ${account}: ${oneLine((err as Error).message, 300)} (revoke it in the server's settings)`,
+    );
+  } finally {
+    await session.close();
+  }
 }
 
 /**

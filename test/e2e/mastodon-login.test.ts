@@ -430,6 +430,29 @@ describe.each<Mode>(["mastodon", "snac"])("login and logout on %s, more state an
     expect((await lookup(server, "alice")).code).not.toBe(0);
   });
 
+  it("logging the same account in again revokes the token it replaces (its app would be forgotten)", async () => {
+    expect((await login()).code).toBe(0);
+    const first = server.tokens.at(-1)?.token as string;
+    const firstApp = server.apps.at(-1);
+    server.requests.length = 0;
+    const again = await login();
+    expect(again.code, again.stderr).toBe(0);
+    const second = server.tokens.at(-1)?.token as string;
+    expect(await lookup(server, "alice")).toEqual({ code: 0, stdout: second });
+    const revoke = server.requests.find((q) => q.url === "/oauth/revoke");
+    expect(revoke && formOf(revoke)).toEqual({
+      client_id: firstApp?.clientId,
+      client_secret: firstApp?.clientSecret,
+      token: first,
+    });
+    expect(server.tokens.find((t) => t.token === first)?.revoked).toBe(true);
+    expect(server.tokens.find((t) => t.token === second)?.revoked).toBe(false);
+    // The new token works, and logout revokes it in turn.
+    expect((await scn.run(["post", ...cacert, "-o", "id", "with the new token"])).code).toBe(0);
+    expect((await scn.run(["logout", ...cacert])).code).toBe(0);
+    expect(server.tokens.find((t) => t.token === second)?.revoked).toBe(true);
+  });
+
   it("logout, then login again: a new app, a new token, and post works", async () => {
     expect((await login()).code).toBe(0);
     expect((await scn.run(["logout", ...cacert])).code).toBe(0);
