@@ -57,6 +57,17 @@ describe.each<Mode>(["mastodon", "snac"])("login on %s, broken the ways users br
     expect(await lookup(server, "alice")).toEqual({ code: 0, stdout: server.tokens.at(-1)?.token });
   });
 
+  it("a person slower than --timeout: the time spent on the authorization page does not count", async () => {
+    const r = await login(["--timeout", "1"], {
+      code: async (url) => {
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        return approve(server, url, ca);
+      },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect((await lookup(server, "alice")).code).toBe(0);
+  });
+
   it("the code pasted as the address it came in, with spaces and CRLF around it: accepted", async () => {
     const r = await login([], {
       code: async (url) => `  ${OOB}?code=${await approve(server, url, ca)}&state=\r`,

@@ -159,6 +159,13 @@ describe.each(TRANSPORTS)("reads on %s over %s", (mode, transport) => {
     expect(scn.outbox()).toEqual([]);
   });
 
+  it("a reader that stops early (| head -1, stdout closed): the timeline still exits 0, nothing on stderr", async () => {
+    for (let i = 0; i < 30; i++) server.addStatus({ text: `line ${i} ${"x".repeat(200)}` });
+    const r = await run(["timeline", "public", "--count", "30"], { closeStdout: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe("");
+  });
+
   it("timeline home --count: the newest first, as a JSON array; the limit passed as the server's `limit`", async () => {
     const made = ["one", "two", "three"].map((text) => server.addStatus({ text }));
     const r = await run(["timeline", "home", "--count", "2", "-o", "json"]);
