@@ -192,6 +192,12 @@ describe("Mastodon's errors (hand-written, MASTODON.md §9)", () => {
     expect(err.exitCode).toBe(ExitCode.Data);
     expect(err.message).toBe("127.0.0.1:8001 has no such account (404): Record not found");
   });
+  it("404 for an unknown account on lookup with snac's page (no JSON) → 65 all the same", () => {
+    const page = "<!DOCTYPE html>\n<html><body><h1>404 Not Found (snac/2.94)</h1></body></html>\n";
+    const err = fail(httpResponse(404, page, "text/html; charset=utf-8"), "lookup");
+    expect(err.exitCode).toBe(ExitCode.Data);
+    expect(err.message).toBe("127.0.0.1:8001 has no such account (404); could not look the account up");
+  });
   it("404 or 405 without the API's message elsewhere → 69", () => {
     expect(
       fail(httpResponse(404, "<html><title>Not here</title></html>", "text/html"), "post").exitCode,

@@ -100,6 +100,14 @@ export function mastodonError(res: HttpResponse, opts: MastodonErrorOptions): Ht
       body.error === undefined ? { status, sent: true } : details,
     );
   }
+  if (status === 404 && endpoint === "lookup" && body.error === undefined) {
+    // snac answers an unknown name with its 404 page for anything (snac/44b): the lookup route is
+    // there, so the name is what was not found — not "no such API endpoint" for a typo in --of.
+    return new HttpError(ExitCode.Data, `${host} has no such account (404); ${couldNot}`, {
+      status,
+      sent: true,
+    });
+  }
   if ((status === 404 || status === 405) && body.error !== undefined) {
     // The API's own refusal: the reply's parent unknown (post), no such account (lookup).
     const reason =
@@ -149,7 +157,7 @@ export function mastodonError(res: HttpResponse, opts: MastodonErrorOptions): Ht
  * A 2xx reply as a JSON document, or 76: an HTML page, an empty or invalid body is not the API's
  * answer (the same rules as StatusNet's, statusnet/reply.ts). For a read, "nothing was changed".
  */
-export function parseJsonReply(res: HttpResponse, host: string, read: boolean): ParsedReply {
+export function parseJsonReply(res: HttpResponse, host: string, read: boolean | "delete"): ParsedReply {
   return parseSuccess(res, "json", host, read);
 }
 

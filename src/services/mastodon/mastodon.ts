@@ -216,12 +216,13 @@ export class Mastodon implements Service {
   async delete(id: string): Promise<StatusReply> {
     const url = this.#url(`/api/v1/statuses/${encodeURIComponent(this.statusId(id))}`);
     const { res, tokenSent } = await this.#api.session.send(
-      { method: "DELETE", url, accept: ACCEPT },
+      { method: "DELETE", url, accept: ACCEPT, deletes: true },
       "required",
     );
     if (res.status < 200 || res.status >= 300)
       throw mastodonError(res, { host: url.host, what: "delete the status", endpoint: "delete", tokenSent });
-    return this.#statusReply(res, url.host, true);
+    // A reply that is not the deleted status leaves it unknown whether the status is gone.
+    return this.#statusReply(res, url.host, "delete");
   }
 
   async timeline(q: TimelineQuery): Promise<TimelineReply> {
@@ -355,13 +356,13 @@ export class Mastodon implements Service {
     };
   }
 
-  #statusReply(res: HttpResponse, host: string, read: boolean): StatusReply {
+  #statusReply(res: HttpResponse, host: string, read: boolean | "delete"): StatusReply {
     const reply = parseJsonReply(res, host, read);
     return { status: this.#toStatus(reply.doc, res.status, host, read), reply: { text: reply.text } };
   }
 
   /** A reply that is not a status is 76 for a write (the outcome is unknown), a malformed reply for a read. */
-  #toStatus(raw: unknown, httpStatus: number, host: string, read: boolean): MastodonStatus {
+  #toStatus(raw: unknown, httpStatus: number, host: string, read: boolean | "delete"): MastodonStatus {
     try {
       return toStatus(raw, this.#api.htmlText, this.server.key);
     } catch (err) {
