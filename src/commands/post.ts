@@ -45,12 +45,13 @@ export async function postCommand(
   // One key for every attempt at this status (Mastodon's Idempotency-Key), kept with it in the outbox.
   const idempotencyKey = randomUUID();
   const draftOf = (e: Endpoint | undefined, server: Server) => ({
-    server,
-    api: e?.api,
+    // A status kept while the API is not known for sure keeps the server as named (serverSpec).
+    server: e?.definite === false ? given : server,
+    api: e?.definite === false ? undefined : e?.api,
     user: userOf(g, ctx, server),
     replyTo: flags.replyTo,
     source: flags.source,
-    ...(e?.api === "mastodon" || e === undefined ? { idempotencyKey, ...mastodon } : {}),
+    ...(e?.api === "mastodon" || e === undefined || e.definite === false ? { idempotencyKey, ...mastodon } : {}),
     ...(flags.ifAbsent ? { ifAbsent: true } : {}),
   });
   // The text is read first, before anything else that takes time: from the moment stdin is being

@@ -20,6 +20,11 @@ export function parseApi(value: string, what = "--api"): ApiName {
 export interface Endpoint {
   server: Server;
   api: ApiName;
+  /**
+   * False when the probe's answer was no answer about the API (a redirect, a login page): the API is
+   * taken for this run only, and a status kept now keeps the server as named, to be detected again.
+   */
+  definite?: boolean;
 }
 
 /** The server as the given API addresses it: Mastodon's API base is the origin. */

@@ -1,5 +1,6 @@
 import { EnvStore } from "../../credentials/env.js";
 import { PasswordFileStore } from "../../credentials/file.js";
+import { KeychainStore } from "../../credentials/keychain.js";
 import { resolveCredential } from "../../credentials/resolve.js";
 import type { CredentialStore } from "../../credentials/store.js";
 import { ConfigError } from "../../errors.js";
@@ -43,9 +44,18 @@ export async function withMastodon<T>(opts: ServiceOptions, fn: (svc: Service) =
         opts.server.key,
       );
     }
+    // The keychain keeps a password and a token under the same name: one a StatusNet login stored is
+    // never sent as a Bearer token.
+    let stores = source.stores;
+    if (source.passwordLogin?.(user)) {
+      source.note(
+        `* the keychain entry for ${user} at ${opts.server.key} is a StatusNet password (the config records that login), not a token`,
+      );
+      stores = stores.filter((s) => !(s instanceof KeychainStore));
+    }
     let cred: Awaited<ReturnType<typeof resolveCredential>>;
     try {
-      cred = await resolveCredential({ ...target, user }, source.stores, source.note);
+      cred = await resolveCredential({ ...target, user }, stores, source.note);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       throw await noToken(err, source.stores, opts.server.key);
