@@ -3,7 +3,7 @@ import { resolveUser } from "../config/account.js";
 import { cacheDir, stateDir } from "../config/paths.js";
 import { parseServer, type Server } from "../config/server.js";
 import type { Context } from "../context.js";
-import { keptLines, mayHavePosted, updater } from "../core/keep.js";
+import { keptLines, mayHavePosted, textHash, updater } from "../core/keep.js";
 import { LimitCache, TooLongError } from "../core/limit-cache.js";
 import { acquireLock } from "../core/lock.js";
 import { type CorruptEntry, isCorrupt, Outbox, type OutboxEntry, uncertainSince } from "../core/outbox.js";
@@ -181,7 +181,7 @@ async function send(
             replyTo: entry.replyTo ?? undefined,
             // Mastodon: the key fixed at the first attempt, so a server that honours it never makes a
             // second status (entries of older versions have none: their id is as good).
-            idempotencyKey: entry.idempotencyKey ?? entry.id,
+            idempotencyKey: entryKey(entry),
             visibility: entry.visibility,
             spoilerText: entry.spoilerText,
             language: entry.language,
@@ -296,6 +296,19 @@ function checkEntryReplyTo(entry: OutboxEntry, api: ApiName): void {
       hint: `fix its "replyTo" in the entry's file, then: identica outbox send --retry-refused ${entry.id}`,
     });
   }
+}
+
+/**
+ * The Idempotency-Key for an entry: the one its first attempt used, so a server that honours keys
+ * answers with the status that attempt may have made — unless the text was edited since (a fixed
+ * typo): the same key would bring back the old status in place of the new text, so an edited text gets
+ * a key of its own (still the same for every later retry of that text).
+ */
+function entryKey(entry: OutboxEntry): string {
+  const key = entry.idempotencyKey ?? entry.id;
+  if (entry.keyTextHash === undefined) return key;
+  const now = textHash(entry.text);
+  return now === entry.keyTextHash ? key : `${key}-${now}`;
 }
 
 /**

@@ -51,7 +51,9 @@ export async function postCommand(
     user: userOf(g, ctx, server),
     replyTo: flags.replyTo,
     source: flags.source,
-    ...(e?.api === "mastodon" || e === undefined || e.definite === false ? { idempotencyKey, ...mastodon } : {}),
+    ...(e?.api === "mastodon" || e === undefined || e.definite === false
+      ? { idempotencyKey, ...mastodon }
+      : {}),
     ...(flags.ifAbsent ? { ifAbsent: true } : {}),
   });
   // The text is read first, before anything else that takes time: from the moment stdin is being

@@ -1,5 +1,5 @@
 import type { Server } from "../../config/server.js";
-import { HttpError } from "../../errors.js";
+import { ExitCode, HttpError } from "../../errors.js";
 import type { HttpResponse } from "../../http/client.js";
 import type {
   PostParams,
@@ -192,6 +192,19 @@ export class Mastodon implements Service {
       const last = items[items.length - 1] as { id?: unknown };
       if (typeof last.id !== "string" || last.id === maxId) return undefined;
       maxId = last.id;
+    }
+    // Cut short before reaching the uncertain attempt's time: the first copy may lie further back,
+    // so the outcome is still unknown and nothing may be sent (a bare --if-absent, with no time to
+    // reach, looks at the recent statuses only).
+    if (since !== undefined) {
+      throw new HttpError(
+        ExitCode.Protocol,
+        `looked through ${MAX_SCAN} of ${this.server.key}'s latest statuses without reaching the time of the first attempt; whether it was posted is still unknown, so nothing was sent`,
+        { sent: true },
+        {
+          hint: "check the account's statuses: if it is not there, set \"uncertainSince\" to null in the entry's file and send again; if it is, drop the entry",
+        },
+      );
     }
     return undefined;
   }
