@@ -238,6 +238,7 @@ export function keepOnFailure(err: unknown, keep: SavePending): unknown {
  * `--if-absent` check) or from the first request, sent without credentials, which cannot post.
  */
 export function mayHavePosted(err: unknown): boolean {
+  if (err instanceof HttpError && err.details.mayHavePosted === true) return true;
   if (!(err instanceof IdenticaError) || err.exitCode !== ExitCode.Protocol) return false;
   return !(err instanceof HttpError) || err.details.sent;
 }

@@ -75,7 +75,14 @@ export function mastodonError(res: HttpResponse, opts: MastodonErrorOptions): Ht
   if (status === 422) {
     // snac answers a bad or missing token with a bare 422 (snac/21, 22, 14b), Mastodon an app token
     // with this message; a 422 to verify_credentials is always about the token (MASTODON.md §3, §4).
-    if (endpoint === "verify" || !opts.tokenSent || body.empty || body.error === NO_USER) {
+    // An empty 422 elsewhere is snac's too, but for a POST it is its unknown-route answer (snac/44c),
+    // not a token problem (snac answers a bad token on a post with 401, snac/37d): the contract's 65.
+    if (
+      endpoint === "verify" ||
+      !opts.tokenSent ||
+      (body.empty && endpoint !== "post") ||
+      body.error === NO_USER
+    ) {
       const refused = opts.tokenSent ? "did not accept the token" : "wants a token for this";
       return new HttpError(ExitCode.NoPerm, `${host} ${refused} (422)${said}; ${couldNot}`, details, {
         hint: LOGIN,
@@ -136,6 +143,14 @@ export function mastodonError(res: HttpResponse, opts: MastodonErrorOptions): Ht
       `${host} ${reason} (${status})${said}${done}${when}`,
       seconds === undefined ? details : { ...details, retryAfter: seconds },
       { hint: "safe to retry later" },
+    );
+  }
+  if ((status === 502 || status === 504) && endpoint === "post") {
+    return new HttpError(
+      ExitCode.Unavailable,
+      `${host} answered ${status} from its gateway${said}; the server behind it may have posted the status`,
+      { ...details, mayHavePosted: true },
+      { hint: "identica outbox send checks before sending it again" },
     );
   }
   if (status >= 500) {

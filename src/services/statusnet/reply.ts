@@ -171,6 +171,14 @@ export function errorForStatus(res: HttpResponse, host: string, what: string): H
       hint: "check the server's API root, e.g. https://host/api or https://host/index.php/api",
     });
   }
+  if ((status === 502 || status === 504) && what === "post the status") {
+    return new HttpError(
+      code,
+      `${host} answered ${status} from its gateway${said}; the server behind it may have posted the status`,
+      { ...detail, mayHavePosted: true },
+      { hint: "identica outbox send checks before sending it again" },
+    );
+  }
   if (status >= 500) {
     return new HttpError(code, `server error ${status} from ${host}${said}; could not ${what}`, detail);
   }
