@@ -145,7 +145,7 @@ async function report(err: unknown, ctx: Context, debug: boolean): Promise<numbe
   if (err instanceof CommanderError) {
     if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return ExitCode.Ok;
     if (err.code === "commander.help") return ExitCode.Usage;
-    write(`identica: ${err.message.replace(/^error: /, "")} (see identica --help)`);
+    write(`identica: ${withoutValues(err).replace(/^error: /, "")} (see identica --help)`);
     return ExitCode.Usage;
   }
   const fs = refusedByFilesystem(err);
@@ -167,6 +167,14 @@ async function report(err: unknown, ctx: Context, debug: boolean): Promise<numbe
   }
   if (debug) writeStack(err);
   return code;
+}
+
+/**
+ * Commander quotes an unknown option as typed: `--token=SECRET` or `--password=hunter2` would put the
+ * secret into stderr (and a cron mail). The value after `=` is never shown, only the option's name.
+ */
+function withoutValues(err: CommanderError): string {
+  return err.message.replace(/'(-{1,2}[^'=\s]*)=[^']*'/g, "'$1=…'");
 }
 
 /**

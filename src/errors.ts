@@ -98,6 +98,11 @@ export interface HttpErrorDetails {
   retryAfter?: number | undefined;
   /** The server refused the status as too long for its limit (the cached limit is then stale). */
   tooLong?: boolean;
+  /**
+   * A gateway answered (502, 504) for a server behind it that may have done the work: the code stays
+   * the status's (69), but the status is kept as uncertain, so a later send checks before posting.
+   */
+  mayHavePosted?: boolean;
 }
 
 export class HttpError extends IdenticaError {

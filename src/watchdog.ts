@@ -22,9 +22,13 @@ export function watchUntilFinished(
     const code = inFlight ? ExitCode.Protocol : ExitCode.Internal;
     const what = "the run ended before the command finished (a bug: nothing was left to wait for)";
     const { kept, lines } = run.pending.saveAll(inFlight, code, what);
+    const done =
+      run.wire.effectInFlight() === "deleted"
+        ? "the request was sent and no reply came back, so the status may have been deleted (see whether it is still there)"
+        : "the status was sent and no reply came back, so it may have been posted (check the timeline before posting again)";
     stderr.write(
       inFlight
-        ? `identica: ${what}; the status was sent and no reply came back, so it may have been posted (check the timeline before posting again)\n`
+        ? `identica: ${what}; ${done}\n`
         : `identica: internal error: ${what}${kept ? "; nothing was posted" : ""}\n`,
     );
     for (const line of lines) stderr.write(`${line}\n`);

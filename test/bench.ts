@@ -13,6 +13,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startServer, type TestServer } from "./server/gnusocial.js";
+import { type MastodonServer, startMastodon } from "./server/mastodon.js";
 import { testCertificate } from "./server/tls.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 21);
@@ -144,7 +145,7 @@ async function measureLong(name: string, make: Case["make"], runs: number): Prom
   return row;
 }
 
-function countOnePost(server: TestServer, before: number, beforeConns: number) {
+function countOnePost(server: TestServer | MastodonServer, before: number, beforeConns: number) {
   const reqs = server.requests.slice(before);
   return {
     requests_per_post: reqs.length,
@@ -274,6 +275,73 @@ for (const [scheme, server] of Object.entries(servers)) {
 }
 await servers.http.close();
 await servers.https.close();
+
+// The Mastodon client API: the same measures against the Mastodon look-alike (its mastodon mode, which
+// keeps connections alive as Mastodon behind its proxy does), with a token from the environment.
+const mservers = {
+  http: await startMastodon({ mode: "mastodon" }),
+  https: await startMastodon({ mode: "mastodon", tls }),
+};
+for (const [scheme, server] of Object.entries(mservers)) {
+  const token = server.issueToken("alice");
+  const extra = scheme === "https" ? ["--cacert", tls.certPath] : [];
+  const common = ["--server", server.origin, ...extra, "-o", "none"];
+  const env = (dir: string) => ({ ...baseEnv, IDENTICA_TOKEN: token, XDG_CACHE_HOME: dir });
+  // A cache folder with the code cache but nothing known of this server: its API is probed first.
+  const fresh = () => {
+    const dir = mkdtempSync(join(tmpdir(), "identica-bench-cache-"));
+    cpSync(join(codeCache, "identica", "v8"), join(dir, "identica", "v8"), { recursive: true });
+    return env(dir);
+  };
+  const warm = fresh();
+  await run(node, [BIN, "post", ...common, text("warm up")], warm);
+  const curlTls = scheme === "https" ? ["--cacert", tls.certPath] : [];
+  const [first, known] = (await measurePaired([
+    {
+      name: `identica post, Mastodon, first contact (${scheme})`,
+      make: () => ({ cmd: node, args: [BIN, "post", ...common, text("m first")], env: fresh() }),
+    },
+    {
+      name: `identica post, Mastodon, known server (${scheme})`,
+      make: () => ({ cmd: node, args: [BIN, "post", ...common, text("m known")], env: warm }),
+    },
+    {
+      name: `curl -H 'Authorization: Bearer', one post (${scheme})`,
+      make: () => ({
+        cmd: "curl",
+        args: [
+          "-sS",
+          "-o",
+          "/dev/null",
+          "--fail",
+          ...curlTls,
+          "-H",
+          `Authorization: Bearer ${token}`,
+          "--data-urlencode",
+          `status=${text("m curl")}`,
+          `${server.origin}/api/v1/statuses`,
+        ],
+      }),
+    },
+  ])) as [Row, Row];
+  let before = server.requests.length;
+  let conns = server.connections();
+  await run(node, [BIN, "post", ...common, text("m count first")], fresh());
+  Object.assign(first, countOnePost(server, before, conns));
+  before = server.requests.length;
+  conns = server.connections();
+  await run(node, [BIN, "post", ...common, text("m count known")], warm);
+  Object.assign(known, countOnePost(server, before, conns));
+  known.peak_rss_kib = await peakRss(node, [BIN, "post", ...common, text("m rss")], warm);
+  const lines = () => Array.from({ length: LINES }, () => text("m line")).join("\n");
+  await measureLong(
+    `identica post --lines, Mastodon, ${LINES} lines (${scheme})`,
+    () => ({ cmd: node, args: [BIN, "post", "--lines", ...common], env: warm, input: `${lines()}\n` }),
+    LINE_RUNS,
+  );
+}
+await mservers.http.close();
+await mservers.https.close();
 
 nodeRow.median_ms = round(median(baseline), 1);
 // How much `node -e 0` itself varied: on a quiet machine its runs stay within a few percent.

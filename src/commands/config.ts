@@ -34,10 +34,20 @@ export async function configCommand(
     case "list": {
       const values = shown(g.config);
       // A registered app's client secret is shown as redacted: it is in the file only to revoke a token.
+      const redacted = <T extends { clientSecret: string }>(a: T): T => ({
+        ...a,
+        clientSecret: "<redacted>",
+      });
       const servers = Object.fromEntries(
         Object.entries(g.config.servers ?? {}).map(([root, s]) => [
           root,
-          s.app ? { ...s, app: { ...s.app, clientSecret: "<redacted>" } } : s,
+          {
+            ...s,
+            ...(s.app ? { app: redacted(s.app) } : {}),
+            ...(s.apps
+              ? { apps: Object.fromEntries(Object.entries(s.apps).map(([u, a]) => [u, redacted(a)])) }
+              : {}),
+          },
         ]),
       );
       if (g.output === "json")

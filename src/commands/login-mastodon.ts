@@ -1,3 +1,4 @@
+import { type AppCredentials, appsWith, keptApp } from "../config/file.js";
 import { configFile } from "../config/paths.js";
 import { isLoopback } from "../config/server.js";
 import { updateConfig } from "../config/write.js";
@@ -6,8 +7,9 @@ import { KeychainStore, serviceName } from "../credentials/keychain.js";
 import { canPrompt, readLineFromTerminal } from "../credentials/prompt.js";
 import { ExitCode, IdenticaError, UsageError } from "../errors.js";
 import { loadStyle, useColor } from "../output/color.js";
+import { writeDiagnostic } from "../output/printer.js";
 import { profileJson } from "../output/user.js";
-import { jsonForTerminal, sanitizeForTerminal } from "../sanitize.js";
+import { jsonForTerminal, oneLine, sanitizeForTerminal } from "../sanitize.js";
 import type { Endpoint } from "../services/api.js";
 import { withService } from "../services/open.js";
 import type { Profile } from "../services/service.js";
@@ -63,7 +65,9 @@ export async function mastodonLogin(
   let token: string;
   let app: { clientId: string; clientSecret: string } | undefined;
   if (flags.tokenStdin) {
-    token = await readFirstLine(ctx, "--token-stdin", "token");
+    // A token has no white space in it: any around it came with the copy from the web page (or the
+    // terminal) and would only make the token "contain a space" (78).
+    token = (await readFirstLine(ctx, "--token-stdin", "token")).trim();
   } else {
     ({ token, app } = await authorize(ctx, g, endpoint, flags.browser !== false));
   }
@@ -84,27 +88,61 @@ export async function mastodonLogin(
   if (named !== undefined && named.toLowerCase() !== account.toLowerCase()) {
     g.printer.note(`* the token belongs to ${account}, not ${named}: storing it for ${account}`);
   }
-  await keychain.set({ origin: server.origin, key: server.key, user: account, secret: "token" }, token);
+  const stored = { origin: server.origin, key: server.key, user: account, secret: "token" as const };
+  // A token this login replaces, and the app that obtained it: once the config forgets that app, the
+  // old token could never be revoked, and Mastodon's tokens do not expire.
+  const before = await keychain.get(stored);
+  const replaced = before.kind === "found" && "token" in before ? before.token : undefined;
+  const replacedApp = keptApp(g.config.servers?.[server.root], account);
+  await keychain.set(stored, token);
   await updateConfig(configFile(ctx.env), (cfg) => {
-    const { app: _old, ...rest } = cfg.servers?.[server.root] ?? {};
+    const { app: _legacy, apps: _apps, ...rest } = cfg.servers?.[server.root] ?? {};
+    // The app is kept only with a token it issued, one per account: `logout` revokes through it, and
+    // a pasted token belongs to the web UI's own app, which this one cannot revoke.
+    const apps = appsWith(cfg.servers?.[server.root], account, app);
     return {
       ...cfg,
       server: server.spec,
       servers: {
         ...cfg.servers,
-        // The app is kept only with a token it issued: `logout` revokes through it, and a pasted
-        // token belongs to the web UI's own app, which this one cannot revoke.
-        [server.root]: {
-          ...rest,
-          user: account,
-          api: "mastodon",
-          ...(app ? { app: { ...app, user: account } } : {}),
-        },
+        [server.root]: { ...rest, user: account, api: "mastodon", ...(apps ? { apps } : {}) },
       },
     };
   });
+  if (replaced !== undefined && replaced !== token && replacedApp !== undefined)
+    await revokeReplaced(ctx, g, endpoint, account, replacedApp, replaced);
   await report(ctx, g, endpoint, profile, account);
   return ExitCode.Ok;
+}
+
+/**
+ * Revokes the token a new login replaced, through the app that obtained it; a failure is one line on
+ * stderr and the login stands (the new token is stored and checked).
+ */
+async function revokeReplaced(
+  ctx: Context,
+  g: Globals,
+  { server }: Endpoint,
+  account: string,
+  app: AppCredentials,
+  old: string,
+): Promise<void> {
+  ctx.redactor.addCredential({ user: account, password: old, token68: old });
+  ctx.redactor.addCredential({ user: app.clientId, password: app.clientSecret, token68: app.clientSecret });
+  const { HttpSession } = await import("../http/client.js");
+  const { revokeToken } = await import("../services/mastodon/oauth.js");
+  const session = new HttpSession(server.origin, await httpConfig(g, ctx));
+  try {
+    await revokeToken(session, server.origin, app, old);
+    g.printer.note(`* revoked the token this login replaces for ${account}`);
+  } catch (err) {
+    writeDiagnostic(
+      ctx,
+      `identica: could not revoke the token this login replaces for ${account}: ${oneLine((err as Error).message, 300)} (revoke it in the server's settings)`,
+    );
+  } finally {
+    await session.close();
+  }
 }
 
 /**
@@ -138,7 +176,8 @@ async function authorize(
     }
     let input: string;
     if (interactive) {
-      input = await readLineFromTerminal(ctx, "Then paste the code it shows: ", true);
+      // Ctrl-D instead of a code is "no code" (64, as from stdin), not the password prompt's 78.
+      input = await readLineFromTerminal(ctx, "Then paste the code it shows: ", true, oauth.noCode);
     } else if (ctx.stdin.isTTY !== true) {
       input = await readFirstLine(ctx, "login", "authorization code");
     } else {

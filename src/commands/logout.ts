@@ -1,3 +1,4 @@
+import { appsWith, keptApp } from "../config/file.js";
 import { configFile } from "../config/paths.js";
 import { isLoopback } from "../config/server.js";
 import { updateConfig } from "../config/write.js";
@@ -22,9 +23,11 @@ export async function logoutCommand(ctx: Context, gflags: GlobalFlags): Promise<
   // nothing to revoke.
   const endpoint = (await knownEndpoint(g, ctx, given)) ?? { server: given, api: "statusnet" as const };
   const { server } = endpoint;
-  const user = userOf(g, ctx, server);
-  if (user === undefined) throw new UsageError("no user name: pass --user NICK");
+  const named = userOf(g, ctx, server);
+  if (named === undefined) throw new UsageError("no user name: pass --user NICK");
   const keychain = new KeychainStore({ env: ctx.env });
+  // The name as stored, which is the server's spelling: `--user carol` logs "Carol" out.
+  const user = await keychain.storedName(server.key, named);
   const target = { origin: server.origin, key: server.key, user };
   let revoked: boolean | undefined;
   if (endpoint.api === "mastodon") revoked = await revoke(ctx, g, endpoint, keychain, user);
@@ -58,11 +61,10 @@ async function revoke(
   keychain: KeychainStore,
   user: string,
 ): Promise<boolean | undefined> {
-  const settings = g.config.servers?.[server.root];
-  const app = settings?.app;
+  const app = keptApp(g.config.servers?.[server.root], user);
   const found = await keychain.get({ origin: server.origin, key: server.key, user, secret: "token" });
   if (found.kind !== "found" || !("token" in found)) return undefined;
-  if (app === undefined || (app.user !== undefined && app.user.toLowerCase() !== user.toLowerCase())) {
+  if (app === undefined) {
     g.printer.note(
       `* the token for ${user} was not issued through identica's app; revoke it in ${server.key}'s settings if need be`,
     );
@@ -95,10 +97,12 @@ async function revoke(
   } finally {
     await session.close();
   }
-  // The app was for this token: snac deletes it on revocation, and it is of no further use.
+  // The app was for this token: snac deletes it on revocation, and it is of no further use. The other
+  // accounts' apps stay, for their own logout.
   await updateConfig(configFile(ctx.env), (cfg) => {
-    const { app: _app, ...rest } = cfg.servers?.[server.root] ?? {};
-    return { ...cfg, servers: { ...cfg.servers, [server.root]: rest } };
+    const { app: _app, apps: _apps, ...rest } = cfg.servers?.[server.root] ?? {};
+    const apps = appsWith(cfg.servers?.[server.root], user, undefined);
+    return { ...cfg, servers: { ...cfg.servers, [server.root]: { ...rest, ...(apps ? { apps } : {}) } } };
   });
   return true;
 }

@@ -3,8 +3,8 @@ import { resolveUser } from "../config/account.js";
 import { cacheDir, stateDir } from "../config/paths.js";
 import { parseServer, type Server } from "../config/server.js";
 import type { Context } from "../context.js";
-import { keptLines, mayHavePosted, updater } from "../core/keep.js";
-import { LimitCache } from "../core/limit-cache.js";
+import { keptLines, mayHavePosted, textHash, updater } from "../core/keep.js";
+import { LimitCache, TooLongError } from "../core/limit-cache.js";
 import { acquireLock } from "../core/lock.js";
 import { type CorruptEntry, isCorrupt, Outbox, type OutboxEntry, uncertainSince } from "../core/outbox.js";
 import { checkText } from "../core/text.js";
@@ -15,6 +15,7 @@ import { oneLine } from "../sanitize.js";
 import { type ApiName, apiGone, type Endpoint, endpointFor } from "../services/api.js";
 import { rulesFor } from "../services/open.js";
 import { type GlobalFlags, type Globals, readGlobals, serverOf, userOf } from "./globals.js";
+import { mastodonOptions } from "./post.js";
 import { printResult } from "./post-result.js";
 import { credentialSource, endpointOf, httpConfig } from "./session-options.js";
 
@@ -182,7 +183,7 @@ async function send(
             replyTo: entry.replyTo ?? undefined,
             // Mastodon: the key fixed at the first attempt, so a server that honours it never makes a
             // second status (entries of older versions have none: their id is as good).
-            idempotencyKey: entry.idempotencyKey ?? entry.id,
+            idempotencyKey: entryKey(entry),
             visibility: entry.visibility,
             spoilerText: entry.spoilerText,
             language: entry.language,
@@ -190,9 +191,15 @@ async function send(
           {
             cache,
             note: g.printer.note,
+            // An uncertain entry is looked for since its first uncertain attempt (that attempt's
+            // --if-absent check, if any, had found nothing); one kept by a `post --if-absent` whose
+            // check never ran (the server failed it) is checked now, or it would be posted beside
+            // the copy the check was there to find.
             unlessPosted:
               since === null
-                ? undefined
+                ? entry.ifAbsent
+                  ? {}
+                  : undefined
                 : {
                     since: {
                       at: new Date(since),
@@ -212,9 +219,18 @@ async function send(
       } catch (caught) {
         ctx.run.pending.set(undefined);
         // An entry kept to be detected whose detected API is gone from the site: asked again next time.
+        const gone =
+          detected && (await apiGone(caught, detected, entry.serverSpec as string, cacheDir(ctx.env)));
+        // Over the server's limit is 64 for `post` (the user still has the text); an entry has only
+        // its file, and a length will not get better by itself: 65, kept refused and skipped until it
+        // is shortened (docs/cli.md "Refusals wait for you"), not tried again by every cron run.
         const err =
-          (detected && (await apiGone(caught, detected, entry.serverSpec as string, cacheDir(ctx.env)))) ||
-          caught;
+          gone ||
+          (caught instanceof TooLongError
+            ? new IdenticaError(ExitCode.Data, caught.message, {
+                hint: `shorten its "text" in the entry's file, then: identica outbox send --retry-refused ${entry.id}`,
+              })
+            : caught);
         if (err instanceof IdenticaError && err.kept?.kind === "already-posted") {
           // A refused duplicate: the server has this text already (docs/threats.md I2).
           outbox.remove(entry.id);
@@ -289,12 +305,41 @@ function checkEntryReplyTo(entry: OutboxEntry, api: ApiName): void {
 }
 
 /**
+ * The Idempotency-Key for an entry: the one its first attempt used, so a server that honours keys
+ * answers with the status that attempt may have made — unless the text was edited since (a fixed
+ * typo): the same key would bring back the old status in place of the new text, so an edited text gets
+ * a key of its own (still the same for every later retry of that text).
+ */
+function entryKey(entry: OutboxEntry): string {
+  const key = entry.idempotencyKey ?? entry.id;
+  if (entry.keyTextHash === undefined) return key;
+  const now = textHash(entry.text);
+  return now === entry.keyTextHash ? key : `${key}-${now}`;
+}
+
+/**
  * An entry asking for what only the Mastodon API has (a non-public visibility, a content warning, a
  * language) is never posted to a StatusNet server, where it would go out public without its warning:
  * 65, kept refused (the entry was kept before its server's API was known, or edited).
  */
 function checkEntryOptions(entry: OutboxEntry, api: ApiName): void {
-  if (api === "mastodon") return;
+  if (api === "mastodon") {
+    // What `post` checks before sending, for a value an older version or an editor put in the file:
+    // snac stores an unknown visibility as `direct` without a word (docs/mastodon-api.md §5).
+    try {
+      mastodonOptions({
+        source: entry.source,
+        ...(entry.visibility === undefined ? {} : { visibility: entry.visibility }),
+        ...(entry.spoilerText === undefined ? {} : { cw: entry.spoilerText }),
+        ...(entry.language === undefined ? {} : { language: entry.language }),
+      });
+    } catch (err) {
+      throw new IdenticaError(ExitCode.Data, `${(err as Error).message}; nothing was sent`, {
+        hint: `fix it in the entry's file, then: identica outbox send --retry-refused ${entry.id}`,
+      });
+    }
+    return;
+  }
   const asked = [
     entry.visibility !== undefined && entry.visibility !== "public" ? `visibility ${entry.visibility}` : "",
     entry.spoilerText ? "a content warning" : "",

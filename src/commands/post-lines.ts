@@ -100,6 +100,7 @@ async function untilKnown(
     replyTo: flags.replyTo,
     source: flags.source,
     ...mastodon,
+    ...(flags.ifAbsent ? { ifAbsent: true } : {}),
   };
   ctx.run.pending.setUnread((exitCode, reason) =>
     keepUnread(ctx, splitter, { outbox, unsent, exitCode, reason, checkLimit: undefined }),
@@ -185,18 +186,21 @@ class LinesRun {
       replyTo: flags.replyTo,
       source: flags.source,
       ...mastodon,
+      ...(flags.ifAbsent ? { ifAbsent: true } : {}),
     };
-    // A guessed API (a redirected probe) is not kept with the lines: the server as named is.
-    this.unsent = endpoint.guessed
-      ? this.undetected
-      : {
-          server,
-          api: endpoint.api,
-          user,
-          replyTo: flags.replyTo,
-          source: flags.source,
-          ...(endpoint.api === "mastodon" ? mastodon : {}),
-        };
+    // An API taken for this run only (the probe's answer said nothing) is not kept with the lines.
+    this.unsent =
+      endpoint.definite === false
+        ? this.undetected
+        : {
+            server,
+            api: endpoint.api,
+            user,
+            replyTo: flags.replyTo,
+            source: flags.source,
+            ...(endpoint.api === "mastodon" ? mastodon : {}),
+            ...(flags.ifAbsent ? { ifAbsent: true } : {}),
+          };
     this.#limit = flags.maxLength;
     this.limitKnown = flags.maxLength !== undefined;
   }
@@ -219,7 +223,7 @@ class LinesRun {
         flags.maxLength === undefined ? `${server.key}'s` : "the --max-length",
         (t) => {
           const rules = rulesFor(this.endpoint.api, this.#urlLength);
-          const cw = this.mastodon.spoilerText ? rules.textLength(this.mastodon.spoilerText) : 0;
+          const cw = this.mastodon.spoilerText ? (rules.warningLength?.(this.mastodon.spoilerText) ?? 0) : 0;
           return rules.textLength(t) + cw;
         },
       );

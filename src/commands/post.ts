@@ -27,13 +27,7 @@ export async function postCommand(
 ): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
   const given = serverOf(g, ctx);
-  // Known without a request (forced, configured, a path, or detected before): checked before reading.
-  let endpoint = await knownEndpoint(g, ctx, given);
   const mastodon = mastodonOptions(flags);
-  if (endpoint !== undefined) {
-    checkForApi(endpoint.api, flags, mastodon);
-    if (flags.replyTo !== undefined) rulesFor(endpoint.api).statusId(flags.replyTo, "--reply-to");
-  }
   if (flags.source.trim() === "") throw new UsageError("--source must not be empty");
   const maxLength = flags.maxLength === undefined ? undefined : parseMaxLength(flags.maxLength);
   if (flags.lines) {
@@ -43,26 +37,70 @@ export async function postCommand(
     if (flags.dryRun) throw new UsageError("--lines cannot be combined with --dry-run");
     const { postLines } = await import("./post-lines.js");
     // An unknown server is probed there: a probe that fails must not lose the lines (post-lines.ts).
-    return postLines(ctx, g, { known: endpoint, given }, { ...flags, maxLength }, mastodon);
-  }
-  if (flags.dryRun && endpoint === undefined) {
-    throw new UsageError(`--dry-run sends nothing, and the API of ${given.key} is not known yet`, {
-      hint: "pass --api statusnet or --api mastodon, or run any other command against it first",
-    });
+    const known = await knownEndpoint(g, ctx, given);
+    return postLines(ctx, g, { known, given }, { ...flags, maxLength }, mastodon);
   }
   const outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
   // One key for every attempt at this status (Mastodon's Idempotency-Key), kept with it in the outbox.
   const idempotencyKey = randomUUID();
   const draftOf = (e: Endpoint | undefined, server: Server) => ({
-    server,
-    api: e?.api,
+    // A status kept while the API is not known for sure keeps the server as named (serverSpec).
+    server: e?.definite === false ? given : server,
+    api: e?.definite === false ? undefined : e?.api,
     user: userOf(g, ctx, server),
     replyTo: flags.replyTo,
     source: flags.source,
-    ...(e?.api === "mastodon" || e === undefined ? { idempotencyKey, ...mastodon } : {}),
+    ...(e?.api === "mastodon" || e === undefined || e.definite === false
+      ? { idempotencyKey, ...mastodon }
+      : {}),
+    ...(flags.ifAbsent ? { ifAbsent: true } : {}),
   });
-  let unsent: Omit<Draft, "text"> = draftOf(endpoint, endpoint?.server ?? given);
+  // Options that only one API takes (--visibility, --cw, --language, and a --reply-to id) are checked
+  // against an API known without a request before the text is read (docs/cli.md "Posting"): a piped
+  // text must not be consumed by a run that is then refused (64 keeps nothing).
+  if (
+    (mastodon.visibility !== undefined && mastodon.visibility !== "public") ||
+    mastodon.spoilerText !== undefined ||
+    mastodon.language !== undefined ||
+    flags.replyTo !== undefined
+  ) {
+    const early = await knownEndpoint(g, ctx, given);
+    if (early !== undefined) {
+      checkForApi(early.api, flags, mastodon);
+      if (flags.replyTo !== undefined) rulesFor(early.api).statusId(flags.replyTo, "--reply-to");
+    }
+  }
+  // The text is read first, before anything else that takes time: from the moment stdin is being
+  // read, a signal keeps what was read (the API is not known yet: the entry keeps the server as named).
+  let unsent: Omit<Draft, "text"> = draftOf(undefined, given);
   const text = await readText(ctx, words, flags.dryRun === true, outbox, unsent);
+  const startedAt = ctx.now();
+  const keepAs = (d: Omit<Draft, "text">) =>
+    keeper(outbox, { ...d, text }, startedAt, () => ctx.run.wire.serverClockSkewMs.get(d.server.origin));
+  // From here until the outcome is known, a signal keeps the text (there is no gap after reading it).
+  let keep = keepAs(unsent);
+  if (!flags.dryRun) ctx.run.pending.set(keep);
+  // Known without a request (forced, configured, a path, or detected before)?
+  let endpoint: Endpoint | undefined;
+  try {
+    endpoint = await knownEndpoint(g, ctx, given);
+    if (endpoint !== undefined) {
+      checkForApi(endpoint.api, flags, mastodon);
+      if (flags.replyTo !== undefined) rulesFor(endpoint.api).statusId(flags.replyTo, "--reply-to");
+      unsent = draftOf(endpoint, endpoint.server);
+      keep = keepAs(unsent);
+      if (!flags.dryRun) ctx.run.pending.set(keep);
+    } else if (flags.dryRun) {
+      throw new UsageError(`--dry-run sends nothing, and the API of ${given.key} is not known yet`, {
+        hint: "pass --api statusnet or --api mastodon, or run any other command against it first",
+      });
+    }
+  } catch (err) {
+    ctx.run.pending.set(undefined);
+    // 64 keeps nothing (a usage error: nothing was sent, the user sees the text on the command line).
+    if (err instanceof UsageError || flags.dryRun) throw err;
+    throw keepOnFailure(err, keep);
+  }
   const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
 
   if (flags.dryRun && endpoint !== undefined) {
@@ -85,19 +123,13 @@ export async function postCommand(
   }
 
   const { postStatus } = await import("../core/post.js");
-  const startedAt = ctx.now();
-  const keepAs = (d: Omit<Draft, "text">) =>
-    keeper(outbox, { ...d, text }, startedAt, () => ctx.run.wire.serverClockSkewMs.get(d.server.origin));
-  let keep = keepAs(unsent);
-  ctx.run.pending.set(keep);
   let result: PostResult;
   try {
     if (endpoint === undefined) {
       // First use of this server: one request finds its API (remembered), while the text is kept.
       endpoint = await endpointOf(g, ctx, given);
       checkForApi(endpoint.api, flags, mastodon);
-      // A guess (a redirected probe) is not kept with the text: outbox send will ask the server again.
-      unsent = endpoint.guessed ? draftOf(undefined, given) : draftOf(endpoint, endpoint.server);
+      unsent = draftOf(endpoint, endpoint.server);
       keep = keepAs(unsent);
       ctx.run.pending.set(keep);
     }
@@ -188,7 +220,8 @@ export function checkForApi(
 
 /** The text's length as the API counts it, the content warning included (Mastodon counts both). */
 function countWith(rules: ServiceRules, m: MastodonPostOptions): (text: string) => number {
-  return (text) => rules.textLength(text) + (m.spoilerText ? rules.textLength(m.spoilerText) : 0);
+  const cw = m.spoilerText ? (rules.warningLength?.(m.spoilerText) ?? 0) : 0;
+  return (text) => rules.textLength(text) + cw;
 }
 
 /** The status text from the arguments or stdin; what was read is kept if the run is cut short. */

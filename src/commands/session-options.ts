@@ -1,6 +1,6 @@
 import { cacheDir } from "../config/paths.js";
 import { readRegularFile } from "../config/regular-file.js";
-import type { Server } from "../config/server.js";
+import { parseServer, type Server } from "../config/server.js";
 import type { Context } from "../context.js";
 import { EnvStore, EnvTokenStore } from "../credentials/env.js";
 import { PasswordFileStore, TokenFileStore } from "../credentials/file.js";
@@ -58,6 +58,7 @@ export function credentialSource(g: Globals, ctx: Context, server: Server, origi
   return {
     stores: credentialStores(g, ctx, keychain, originFree),
     note: g.printer.note,
+    passwordLogin: (user: string) => passwordLoginFor(g, server, user),
     soleAccount: async () => {
       try {
         const accounts = await keychain.accounts(server.key);
@@ -69,6 +70,28 @@ export function credentialSource(g: Globals, ctx: Context, server: Server, origi
       }
     },
   };
+}
+
+/**
+ * Whether the config shows that the keychain entry for this user at this host is a StatusNet password
+ * (a StatusNet login recorded for the host and user, and no Mastodon login): the keychain keeps either
+ * secret under the same service and account, so a password must not be sent as a Bearer token to a
+ * host that (like Friendica) also speaks the Mastodon API (docs/threats.md J1).
+ */
+function passwordLoginFor(g: Globals, server: Server, user: string): boolean {
+  const servers = g.config.servers ?? {};
+  const same = (u: string | undefined) => u !== undefined && u.toLowerCase() === user.toLowerCase();
+  const mastodon = servers[server.origin];
+  if (mastodon?.api === "mastodon" && (same(mastodon.user) || Object.keys(mastodon.apps ?? {}).some(same)))
+    return false;
+  return Object.entries(servers).some(([root, s]) => {
+    if (root === server.origin || !same(s.user) || s.api === "mastodon") return false;
+    try {
+      return parseServer(root).key === server.key;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**

@@ -10,10 +10,55 @@ export interface ServerSettings {
   /** The API it speaks, when fixed by `login` or by hand (docs/cli.md "Two APIs"). */
   api?: "statusnet" | "mastodon";
   /**
-   * The OAuth app `login` registered on a Mastodon server: needed again to revoke the token. Not a
-   * user's secret (it grants nothing without a user's token); the file is 0600 all the same.
+   * The OAuth apps `login` registered on a Mastodon server, by the account each obtained a token for:
+   * needed again to revoke that token. One per account, because every login registers anew: with a
+   * single app, logging a second account in lost the app of the first, whose token `logout` then
+   * could no longer revoke. Not a user's secret (an app grants nothing without a user's token); the
+   * file is 0600 all the same.
    */
-  app?: { clientId: string; clientSecret: string; user?: string };
+  apps?: Record<string, AppCredentials>;
+  /** The one app of earlier versions, with the account it got a token for: read, never written. */
+  app?: AppCredentials & { user?: string };
+}
+
+/** A registered app's client id and secret. */
+export interface AppCredentials {
+  clientId: string;
+  clientSecret: string;
+}
+
+/**
+ * The app kept for this account's token (`apps`, or an earlier version's `app`), if any: only it can
+ * revoke that token. Account names are matched as the keychain's are, case aside.
+ */
+export function keptApp(settings: ServerSettings | undefined, user: string): AppCredentials | undefined {
+  const same = (u: string) => u.toLowerCase() === user.toLowerCase();
+  const apps = settings?.apps ?? {};
+  const found = Object.hasOwn(apps, user) ? apps[user] : Object.entries(apps).find(([u]) => same(u))?.[1];
+  if (found !== undefined) return found;
+  const legacy = settings?.app;
+  if (legacy === undefined || (legacy.user !== undefined && !same(legacy.user))) return undefined;
+  return { clientId: legacy.clientId, clientSecret: legacy.clientSecret };
+}
+
+/**
+ * The apps once this account's token has gone (`logout`) or been replaced (`login`, with `app` the one
+ * that obtained the new token, undefined for a pasted token): an earlier version's single `app` is
+ * moved in under its account; undefined when none are left.
+ */
+export function appsWith(
+  settings: ServerSettings | undefined,
+  user: string,
+  app: AppCredentials | undefined,
+): Record<string, AppCredentials> | undefined {
+  const out: Record<string, AppCredentials> = {};
+  const legacy = settings?.app;
+  if (legacy?.user !== undefined)
+    out[legacy.user] = { clientId: legacy.clientId, clientSecret: legacy.clientSecret };
+  for (const [u, a] of Object.entries(settings?.apps ?? {})) out[u] = a;
+  for (const u of Object.keys(out)) if (u.toLowerCase() === user.toLowerCase()) delete out[u];
+  if (app !== undefined) out[user] = { clientId: app.clientId, clientSecret: app.clientSecret };
+  return Object.keys(out).length === 0 ? undefined : out;
 }
 
 /** The config file: defaults only; the only secret-like thing in it is a registered app's client secret. */
@@ -83,6 +128,14 @@ function describe(value: unknown): string {
   return oneLine(String(value), 60);
 }
 
+/** An app's client id and secret, when `value` holds them as strings. */
+function appOf(value: unknown): AppCredentials | undefined {
+  const a = value as { clientId?: unknown; clientSecret?: unknown } | null;
+  if (typeof a !== "object" || a === null || Array.isArray(a)) return undefined;
+  if (typeof a.clientId !== "string" || typeof a.clientSecret !== "string") return undefined;
+  return { clientId: a.clientId, clientSecret: a.clientSecret };
+}
+
 function validate(data: unknown, path: string): ConfigFile {
   const invalid = (what: string) =>
     new ConfigError(`the config file ${path} is invalid: ${what}`, {
@@ -101,7 +154,12 @@ function validate(data: unknown, path: string): ConfigFile {
         const name = `servers.${k}`;
         if (typeof v !== "object" || v === null || Array.isArray(v))
           throw bad(name, `must be an object, not ${describe(v)}`);
-        const { user, api, app } = v as { user?: unknown; api?: unknown; app?: unknown };
+        const { user, api, app, apps } = v as {
+          user?: unknown;
+          api?: unknown;
+          app?: unknown;
+          apps?: unknown;
+        };
         const entry: ServerSettings = {};
         if (user !== undefined && typeof user !== "string")
           throw bad(`${name}.user`, `must be a string, not ${describe(user)}`);
@@ -113,20 +171,24 @@ function validate(data: unknown, path: string): ConfigFile {
           entry.api = api;
         }
         if (app !== undefined) {
-          const a = app as { clientId?: unknown; clientSecret?: unknown; user?: unknown } | null;
-          if (
-            typeof a !== "object" ||
-            a === null ||
-            typeof a.clientId !== "string" ||
-            typeof a.clientSecret !== "string" ||
-            (a.user !== undefined && typeof a.user !== "string")
-          )
+          const a = appOf(app);
+          const u = (app as { user?: unknown } | null)?.user;
+          if (a === undefined || (u !== undefined && typeof u !== "string"))
             throw bad(`${name}.app`, "must be an object with the strings clientId and clientSecret");
-          entry.app = {
-            clientId: a.clientId,
-            clientSecret: a.clientSecret,
-            ...(typeof a.user === "string" ? { user: a.user } : {}),
-          };
+          entry.app = { ...a, ...(typeof u === "string" ? { user: u } : {}) };
+        }
+        if (apps !== undefined) {
+          if (typeof apps !== "object" || apps === null || Array.isArray(apps))
+            throw bad(`${name}.apps`, `must be an object, not ${describe(apps)}`);
+          // No prototype: an account named "__proto__" is a key like any other.
+          const byUser: Record<string, AppCredentials> = Object.create(null);
+          for (const [u, a] of Object.entries(apps as Record<string, unknown>)) {
+            const creds = appOf(a);
+            if (creds === undefined)
+              throw bad(`${name}.apps.${u}`, "must be an object with the strings clientId and clientSecret");
+            byUser[u] = creds;
+          }
+          entry.apps = byUser;
         }
         servers[k] = entry;
       }

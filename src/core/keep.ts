@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Server } from "../config/server.js";
 import { ExitCode, HttpError, IdenticaError, type Kept } from "../errors.js";
 import { sanitizeForTerminal } from "../sanitize.js";
@@ -22,17 +23,27 @@ export interface Draft {
   visibility?: string | undefined;
   spoilerText?: string | undefined;
   language?: string | undefined;
+  /** Posted with `--if-absent`: the entry keeps that, so `outbox send` checks first too. */
+  ifAbsent?: boolean | undefined;
 }
 
 /** The Draft's optional fields as an outbox entry keeps them (only those that are set). */
-export function draftExtras(d: Omit<Draft, "text" | "user" | "replyTo" | "source">) {
+export function draftExtras(d: Omit<Draft, "user" | "replyTo" | "source"> & { text?: string }) {
   return {
     ...(d.api === undefined ? { serverSpec: d.server.spec } : { api: d.api }),
     ...(d.idempotencyKey === undefined ? {} : { idempotencyKey: d.idempotencyKey }),
+    // Which text the key was used for: an entry edited since gets a key of its own (commands/outbox.ts).
+    ...(d.idempotencyKey === undefined || d.text === undefined ? {} : { keyTextHash: textHash(d.text) }),
     ...(d.visibility === undefined ? {} : { visibility: d.visibility }),
     ...(d.spoilerText === undefined ? {} : { spoilerText: d.spoilerText }),
     ...(d.language === undefined ? {} : { language: d.language }),
+    ...(d.ifAbsent === true ? { ifAbsent: true } : {}),
   };
+}
+
+/** A short digest of a text, to tell whether an entry's text was edited since its key was used. */
+export function textHash(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex").slice(0, 16);
 }
 
 /**
@@ -154,7 +165,7 @@ export function keepUnsent(outbox: Outbox, d: Omit<Draft, "text">, input: ReadIn
       user: d.user ?? null,
       replyTo: d.replyTo ?? null,
       source: d.source,
-      ...draftExtras(d),
+      ...draftExtras({ ...d, text: input.text }),
       attemptedAt: how.startedAt.toISOString(),
       uncertainSince: null,
       sent: false,
@@ -227,6 +238,7 @@ export function keepOnFailure(err: unknown, keep: SavePending): unknown {
  * `--if-absent` check) or from the first request, sent without credentials, which cannot post.
  */
 export function mayHavePosted(err: unknown): boolean {
+  if (err instanceof HttpError && err.details.mayHavePosted === true) return true;
   if (!(err instanceof IdenticaError) || err.exitCode !== ExitCode.Protocol) return false;
   return !(err instanceof HttpError) || err.details.sent;
 }

@@ -128,6 +128,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * 64 before any request when the text is longer than the limit (0 or undefined: no limit), counted
  * the way the service counts (`ServiceRules.textLength`).
  */
+/** A text over a limit, found before anything was sent (64; `outbox send` keeps such an entry refused). */
+export class TooLongError extends UsageError {}
+
 export function checkLength(
   text: string,
   limit: number | undefined,
@@ -137,7 +140,7 @@ export function checkLength(
   if (limit === undefined || limit <= 0) return;
   const length = count(text);
   if (length > limit) {
-    throw new UsageError(
+    throw new TooLongError(
       `the status is ${length} characters long, over ${whose} limit of ${limit}; nothing was sent`,
     );
   }

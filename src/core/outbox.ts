@@ -46,10 +46,17 @@ export interface OutboxEntry {
    * tried, so a server that honours it answers a retry with the status it already made.
    */
   idempotencyKey?: string | undefined;
+  /** A digest of the text the key was first sent with: an entry edited since gets a key of its own. */
+  keyTextHash?: string | undefined;
   /** Mastodon's visibility, content warning and language, as the user asked for them. */
   visibility?: string | undefined;
   spoilerText?: string | undefined;
   language?: string | undefined;
+  /**
+   * Posted with `--if-absent`: `outbox send` looks among the account's recent statuses first, as the
+   * post would have, since the run that kept it may have failed before it could look.
+   */
+  ifAbsent?: boolean | undefined;
   /** When the last attempt began (ISO 8601). */
   attemptedAt: string;
   /**
@@ -135,6 +142,8 @@ export function parseEntry(id: string, file: string, raw: string): OutboxEntry |
     problems.push(`"api" is ${describe(o.api)}, not "statusnet" or "mastodon"`);
   if (o.serverSpec !== undefined && !(str("serverSpec") && validSpec(o.serverSpec as string)))
     problems.push(`"serverSpec" is not a server`);
+  if (o.keyTextHash !== undefined && !(str("keyTextHash") && /^[0-9a-f]{16}$/.test(o.keyTextHash as string)))
+    problems.push(`"keyTextHash" is not 16 hex digits`);
   for (const k of ["idempotencyKey", "visibility", "language"]) {
     if (o[k] === undefined) continue;
     if (!str(k)) problems.push(`"${k}" is ${describe(o[k])}, not a string`);
@@ -154,6 +163,8 @@ export function parseEntry(id: string, file: string, raw: string): OutboxEntry |
     problems.push(`"uncertainSinceServer" is not an ISO 8601 time or null`);
   }
   if (typeof o.sent !== "boolean") problems.push(`"sent" is ${describe(o.sent)}, not true or false`);
+  if (o.ifAbsent !== undefined && typeof o.ifAbsent !== "boolean")
+    problems.push(`"ifAbsent" is ${describe(o.ifAbsent)}, not true or false`);
   if (o.refused !== undefined && typeof o.refused !== "boolean") {
     problems.push(`"refused" is ${describe(o.refused)}, not true or false`);
   }
@@ -174,9 +185,11 @@ export function parseEntry(id: string, file: string, raw: string): OutboxEntry |
     replyTo: o.replyTo as string | null,
     source: o.source as string,
     ...(o.idempotencyKey !== undefined ? { idempotencyKey: o.idempotencyKey as string } : {}),
+    ...(o.keyTextHash !== undefined ? { keyTextHash: o.keyTextHash as string } : {}),
     ...(o.visibility !== undefined ? { visibility: o.visibility as string } : {}),
     ...(o.spoilerText !== undefined ? { spoilerText: o.spoilerText as string } : {}),
     ...(o.language !== undefined ? { language: o.language as string } : {}),
+    ...(o.ifAbsent === true ? { ifAbsent: true } : {}),
     attemptedAt: o.attemptedAt as string,
     uncertainSince: (o.uncertainSince as string | null | undefined) ?? null,
     uncertainSinceServer: (o.uncertainSinceServer as string | null | undefined) ?? null,

@@ -49,7 +49,7 @@ export async function postOn(svc: Service, req: PostParams, limits: LimitOptions
   }
   if (limits.maxLength === undefined) {
     // Mastodon counts the content warning with the text.
-    const cw = req.spoilerText ? svc.textLength(req.spoilerText) : 0;
+    const cw = req.spoilerText ? (svc.warningLength?.(req.spoilerText) ?? 0) : 0;
     checkLength(
       req.text,
       await serverLimit(svc, limits.cache, limits.note),

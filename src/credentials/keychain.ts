@@ -73,7 +73,14 @@ export class KeychainStore implements CredentialStore {
       const pw = await this.#call("read", (k) => k.getPassword(serviceName(target.key), target.user));
       if (pw !== null && pw !== "") return found(target, pw);
       // libsecret answers a locked collection with "nothing found"; ask D-Bus which it was (D2).
-      if (await this.#isLocked()) return { kind: "unavailable", reason: "the keyring is locked" };
+      const locked = await this.#isLocked();
+      if (locked) return { kind: "unavailable", reason: "the keyring is locked" };
+      // Stored under the server's spelling of the name (`login` keeps "Carol" for `--user carol`).
+      const other = await this.#sameNameOtherCase(target.key, target.user);
+      if (other !== undefined) {
+        const secret = await this.#call("read", (k) => k.getPassword(serviceName(target.key), other));
+        if (secret !== null && secret !== "") return found(target, secret);
+      }
       return { kind: "missing" };
     } catch (err) {
       if (err instanceof KeychainUnavailable) return { kind: "unavailable", reason: err.message };
@@ -109,6 +116,28 @@ export class KeychainStore implements CredentialStore {
       this.#call("read", (k) => k.findCredentials(serviceName(key))),
     );
     return found.map((c) => c.account).sort();
+  }
+
+  /**
+   * The name an account is stored under: `user` itself, else the one stored name that differs from it
+   * only in case. Server nicknames are case-insensitive but case-preserving (Mastodon's "Gargron"), and
+   * `login` stores the server's spelling: `--user gargron` must still find, and `logout` remove, it.
+   */
+  async storedName(key: string, user: string): Promise<string> {
+    const r = await this.#orConfigError(() =>
+      this.#call("read", (k) => k.getPassword(serviceName(key), user)),
+    );
+    if (r !== null) return user;
+    if (await this.#orConfigError(() => this.#isLocked())) return user;
+    return (await this.#orConfigError(() => this.#sameNameOtherCase(key, user))) ?? user;
+  }
+
+  /** The one stored account whose name is `user` but for case (never on a locked keyring: D2). */
+  async #sameNameOtherCase(key: string, user: string): Promise<string | undefined> {
+    const lower = user.toLowerCase();
+    const all = await this.#call("read", (k) => k.findCredentials(serviceName(key)));
+    const same = all.map((c) => c.account).filter((a) => a !== user && a.toLowerCase() === lower);
+    return same.length === 1 ? same[0] : undefined;
   }
 
   /** Throws KeychainUnavailable unless the keychain answers (used by `login` before asking for a password). */

@@ -10,14 +10,25 @@ export function canPrompt(ctx: Context, noInput: boolean): boolean {
 
 /**
  * Reads one line from the terminal in raw mode, echoing nothing (or the characters, with `echo`).
- * Ctrl-C cancels with 130, Ctrl-D on an empty line cancels with 78; backspace and Ctrl-U edit. The
- * `--timeout` deadline stands still meanwhile: a person typing is not a server that does not answer.
+ * Ctrl-C cancels with 130, Ctrl-D on an empty line cancels with `nothing` (by default 78, "no password
+ * entered": what is asked for is not always a password); backspace and Ctrl-U edit. The `--timeout`
+ * deadline stands still meanwhile: a person typing is not a server that does not answer.
  */
-export function readLineFromTerminal(ctx: Context, prompt: string, echo = false): Promise<string> {
-  return ctx.run.pauses.whilePaused(() => readLine(ctx, prompt, echo));
+export function readLineFromTerminal(
+  ctx: Context,
+  prompt: string,
+  echo = false,
+  nothing: () => IdenticaError = () => new IdenticaError(ExitCode.Config, "no password entered"),
+): Promise<string> {
+  return ctx.run.pauses.whilePaused(() => readLine(ctx, prompt, echo, nothing));
 }
 
-function readLine(ctx: Context, prompt: string, echo: boolean): Promise<string> {
+function readLine(
+  ctx: Context,
+  prompt: string,
+  echo: boolean,
+  nothing: () => IdenticaError,
+): Promise<string> {
   ctx.run.spinner.stop();
   const stdin = ctx.stdin as Context["stdin"] & { setRawMode?: (raw: boolean) => void };
   // Echo goes off before the prompt appears, so nothing typed right after it shows on the screen.
@@ -43,8 +54,7 @@ function readLine(ctx: Context, prompt: string, echo: boolean): Promise<string> 
           );
         }
         if (ch === "\u0004") {
-          if (value === "")
-            return done(() => reject(new IdenticaError(ExitCode.Config, "no password entered")));
+          if (value === "") return done(() => reject(nothing()));
           continue;
         }
         if (ch === "\u007f" || ch === "\b") {

@@ -20,6 +20,8 @@ interface Attempt {
   authorization: boolean;
   /** The request can change something on the server (not a GET). */
   mayWrite: boolean;
+  /** It deletes a status (HttpRequest.deletes). */
+  deletes: boolean;
   form: string | undefined;
   /** What this attempt put on the run's wire record, to clear it when the attempt ends. */
   onWire?: OnTheWire | undefined;
@@ -77,7 +79,12 @@ export class HttpSession {
     // A proxy's CONNECT carries nothing of ours to the site: a tunnel it refuses means nothing was sent.
     if (attempt === undefined || request.method === "CONNECT") return;
     attempt.sent = true;
-    attempt.onWire = { sent: true, authenticated: attempt.authorization, mayWrite: attempt.mayWrite };
+    attempt.onWire = {
+      sent: true,
+      authenticated: attempt.authorization,
+      mayWrite: attempt.mayWrite,
+      deletes: attempt.deletes,
+    };
     this.#wire.current = attempt.onWire;
     if (attempt.trace) {
       const { id, reused } = this.#wire.connection(socket);
@@ -161,6 +168,7 @@ export class HttpSession {
       trace: this.#config.trace,
       authorization: authorization !== undefined,
       mayWrite: req.method !== "GET",
+      deletes: req.deletes === true,
       form: req.form,
     };
     // Whether this request can have changed anything if it fails after it was written.
@@ -198,6 +206,7 @@ export class HttpSession {
         timeoutMs: err instanceof DeadlineExpired ? err.limitMs : this.#config.timeoutMs,
         host: req.url.host,
         harmless,
+        deletes: req.deletes === true,
       });
     } finally {
       diagnostics.unsubscribe("undici:client:sendHeaders", this.#onSendHeaders);

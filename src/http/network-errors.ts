@@ -18,6 +18,18 @@ export interface FailureContext {
    * posted"; a reply to a read that came back broken is 76, worded without "posted".
    */
   harmless?: "read" | "anonymous" | undefined;
+  /** The request deletes a status: an unknown outcome says it may have been deleted, not posted. */
+  deletes?: boolean | undefined;
+}
+
+/** What a written request whose reply never came may have done, and what to do about it. */
+function mayHave(ctx: FailureContext): { done: string; hint: string } {
+  return ctx.deletes
+    ? {
+        done: "the status may have been deleted",
+        hint: "see whether it is still there before deleting again",
+      }
+    : { done: "the status may have been posted", hint: "check the timeline before posting again" };
 }
 
 // Node and OpenSSL codes for a certificate the client would not trust (curl exit 60).
@@ -74,10 +86,10 @@ function deadlineFailure(err: unknown, ctx: FailureContext): HttpError {
   return ctx.sent
     ? new HttpError(
         ExitCode.Protocol,
-        `no complete reply from ${ctx.host} within ${secs} s; the status may have been posted`,
+        `no complete reply from ${ctx.host} within ${secs} s; ${mayHave(ctx).done}`,
         detail,
         {
-          hint: "check the timeline before posting again",
+          hint: mayHave(ctx).hint,
           cause: err,
         },
       )
@@ -164,10 +176,10 @@ function writtenFailure(
           : `the reply could not be read (${code || message || "unknown error"})`;
   return new HttpError(
     ExitCode.Protocol,
-    `${why} from ${ctx.host}; the status may have been posted`,
+    `${why} from ${ctx.host}; ${mayHave(ctx).done}`,
     { sent: ctx.sent },
     {
-      hint: "check the timeline before posting again",
+      hint: mayHave(ctx).hint,
       cause: err,
     },
   );
@@ -189,7 +201,11 @@ function harmlessFailure(
 ): HttpError | undefined {
   const secs = ctx.timeoutMs / 1000;
   const anonymous = ctx.harmless === "anonymous";
-  const outcome = anonymous ? "nothing was posted" : "nothing was changed";
+  const outcome = !anonymous
+    ? "nothing was changed"
+    : ctx.deletes
+      ? "nothing was deleted"
+      : "nothing was posted";
   const closed = code === "UND_ERR_SOCKET" || code === "ECONNRESET" || code === "EPIPE";
   const stopped = code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT";
   if (!ctx.answered && (ctx.deadlineHit || closed || stopped)) {

@@ -15,6 +15,11 @@ export interface HttpRequest {
    * posted (75, not 76). A GET changes nothing in any case (RFC 9110 §9.2.1).
    */
   writesOnlyWhenAuthenticated?: boolean | undefined;
+  /**
+   * The request deletes a status: when its outcome is unknown (no reply, a signal), the status may
+   * have been deleted — not "posted", which would send the user looking for a copy that is not there.
+   */
+  deletes?: boolean | undefined;
 }
 
 export interface HttpResponse {

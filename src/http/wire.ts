@@ -3,6 +3,8 @@ export interface OnTheWire {
   sent: boolean;
   authenticated: boolean;
   mayWrite: boolean;
+  /** It deletes a status rather than posting one (HttpRequest.deletes). */
+  deletes?: boolean | undefined;
 }
 
 /**
@@ -32,5 +34,10 @@ export class Wire {
    */
   authenticatedRequestInFlight(): boolean {
     return this.current?.sent === true && this.current.authenticated && this.current.mayWrite;
+  }
+
+  /** What the request in flight may have done, for the words of an interrupted run. */
+  effectInFlight(): "posted" | "deleted" {
+    return this.current?.deletes ? "deleted" : "posted";
   }
 }

@@ -21,10 +21,10 @@ export interface Endpoint {
   server: Server;
   api: ApiName;
   /**
-   * The API was taken for this run only, not found out (a probe that was redirected): a text kept
-   * now is kept with the server as named, so that `outbox send` asks again rather than stay with it.
+   * False when the probe's answer was no answer about the API (a redirect, a login page): the API is
+   * taken for this run only, and a status kept now keeps the server as named, to be detected again.
    */
-  guessed?: boolean;
+  definite?: boolean;
   /**
    * The API was found by a probe (now, or remembered from one): not given by `--api`, the config or a
    * path. Such a verdict may go stale when the site moves to other software (apiGone).

@@ -41,8 +41,16 @@ export async function detectApi(
     const doc = jsonObject(res);
     const mastodon = doc !== undefined && (typeof doc.uri === "string" || typeof doc.domain === "string");
     api = mastodon ? "mastodon" : "statusnet";
-    // A redirect is not an answer either (a portal, a login page): taken for StatusNet this once.
-    definite = res.status < 300 || res.status >= 400;
+    // A redirect, a refusal or an HTML page is not an answer about the API either (a portal, a login
+    // page, an instance that wants a login): taken for StatusNet this once, not remembered. GNU
+    // social's own answer is a 404.
+    definite =
+      mastodon ||
+      res.status === 404 ||
+      res.status === 410 ||
+      res.status === 405 ||
+      res.status === 400 ||
+      (res.status === 200 && !/html/i.test(res.contentType));
     const endpoint = endpointFor(server, api);
     if (mastodon) {
       const found = limitsOf(doc);
@@ -53,9 +61,9 @@ export async function detectApi(
   }
   if (definite) await new ApiCache(cacheDir).set(server.spec, api);
   note(
-    `* ${server.key} speaks the ${api === "mastodon" ? "Mastodon" : "StatusNet"} API${definite ? " (remembered; --api overrides)" : " (taken so for this run: the probe was redirected)"}`,
+    `* ${server.key} speaks the ${api === "mastodon" ? "Mastodon" : "StatusNet"} API${definite ? " (remembered; --api overrides)" : " (taken so for this run only)"}`,
   );
-  return { ...endpointFor(server, api), ...(definite ? { probed: true } : { guessed: true }) };
+  return { ...endpointFor(server, api), ...(definite ? { probed: true } : { definite: false }) };
 }
 
 /**

@@ -33,8 +33,8 @@ export interface Service extends ServiceRules {
   post(p: PostParams): Promise<StatusReply>;
   /**
    * The user's own recent status with this text (as the server stores it), posted no earlier than
-   * `since`; `visibility`, when the status was not public (Mastodon: it is looked for where such
-   * statuses are listed too).
+   * `since`; `visibility` is the one it was posted with (Mastodon: some servers list only public
+   * statuses among an account's, so another one is looked for elsewhere too).
    */
   findMine(
     user: string,
@@ -60,6 +60,11 @@ export interface ServiceRules {
   statusId(id: string, option?: string): string;
   /** The length of a status text as this API's server counts it against its limit. */
   textLength(text: string): number;
+  /**
+   * What a content warning adds to that length: Mastodon counts it as typed, in graphemes, with no
+   * allowance for URLs or mentions (StatusLengthValidator). Only APIs that take one have it.
+   */
+  warningLength?(warning: string): number;
 }
 
 export interface PostParams {

@@ -119,7 +119,7 @@ describe("item 11a: only the request without credentials failed: nothing was pos
   it("delete: a reset of the anonymous request is 75 too", async () => {
     h.server.faults.push({ fault: { kind: "reset-after-read" }, when: "anonymous" });
     const r = await runCli(["delete", ...h.args, "1"], { env: h.env });
-    expectFailure(r, 75, /without credentials .*; nothing was posted/);
+    expectFailure(r, 75, /without credentials .*; nothing was deleted/);
   });
 
   it("a reset of the authenticated post is still 76", async () => {

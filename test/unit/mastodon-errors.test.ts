@@ -94,10 +94,14 @@ describe("snac's errors (real replies)", () => {
     expect(err.message).toBe("127.0.0.1:8001 has no such API endpoint (404); could not read the timeline");
     expect(fail(snacResponse("02-instance-v2.txt"), "other").exitCode).toBe(ExitCode.Unavailable);
   });
-  it("snac/44c: a POST to an unknown route is a bare 422: taken for a token problem → 77", () => {
+  it("snac/44c: a bare 422 to a POST (snac's unknown route) is the contract's 65, not a token problem", () => {
     const err = fail(snacResponse("44c-unknown-endpoint-404-post.txt"), "post");
+    expect(err.exitCode).toBe(ExitCode.Data);
+    expect(err.message).toBe("127.0.0.1:8001 refused the status (422)");
+  });
+  it("a bare 422 to a read is snac's bad token → 77", () => {
+    const err = fail(snacResponse("44c-unknown-endpoint-404-post.txt"), "timeline");
     expect(err.exitCode).toBe(ExitCode.NoPerm);
-    expect(err.message).toBe("127.0.0.1:8001 did not accept the token (422); nothing was posted");
   });
   it("snac/13c: 400 HTML → 65, quoting the page's heading only", () => {
     const err = fail(snacResponse("13c-token-password-no-redirect_uri.txt"), "other");
@@ -191,6 +195,12 @@ describe("Mastodon's errors (hand-written, MASTODON.md §9)", () => {
     const err = fail(json(404, { error: "Record not found" }), "lookup");
     expect(err.exitCode).toBe(ExitCode.Data);
     expect(err.message).toBe("127.0.0.1:8001 has no such account (404): Record not found");
+  });
+  it("404 for an unknown account on lookup with snac's page (no JSON) → 65 all the same", () => {
+    const page = "<!DOCTYPE html>\n<html><body><h1>404 Not Found (snac/2.94)</h1></body></html>\n";
+    const err = fail(httpResponse(404, page, "text/html; charset=utf-8"), "lookup");
+    expect(err.exitCode).toBe(ExitCode.Data);
+    expect(err.message).toBe("127.0.0.1:8001 has no such account (404); could not look the account up");
   });
   it("404 or 405 without the API's message elsewhere → 69", () => {
     expect(

@@ -18,7 +18,7 @@ export function defineLogin(program: Command, ctx: Context, setCode: (code: Exit
 Examples:
   identica login --server mastodon.example
   identica login --server social.example --user alice
-  printf '%s\n' "$PW" | identica login --server social.example --user alice --password-stdin`,
+  printf '%s\\n' "$PW" | identica login --server social.example --user alice --password-stdin`,
     )
     .action(async (flags, cmd: Command) => {
       const { loginCommand } = await import("../login.js");

@@ -146,6 +146,21 @@ const MENTION_RE = new RegExp(
 const NOT_A_MENTION_AFTER =
   /^(?:[@＠]|[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff\u0100-\u024f\u0253\u0254\u0256\u0257\u0259\u025b\u0263\u0268\u026f\u0272\u0289\u028b\u02bb\u1e00-\u1eff]|[\u0300-\u036f]|:\/\/)/;
 
+/**
+ * The text with every mention `@user@domain` written `@user`, as Mastodon shows it in a status's
+ * `content` (a mention link's text is the account's `@username`): what identica typed and what the
+ * server shows then read alike when looking for an earlier copy (mastodon.ts findMine).
+ */
+export function foldMentions(text: string): string {
+  let out = "";
+  let at = 0;
+  for (const e of mentions(text)) {
+    out += text.slice(at, e.start) + e.replacement;
+    at = e.end;
+  }
+  return out + text.slice(at);
+}
+
 function mentions(text: string): Entity[] {
   if (!text.includes("@")) return [];
   const found: Entity[] = [];

@@ -75,7 +75,14 @@ export function mastodonError(res: HttpResponse, opts: MastodonErrorOptions): Ht
   if (status === 422) {
     // snac answers a bad or missing token with a bare 422 (snac/21, 22, 14b), Mastodon an app token
     // with this message; a 422 to verify_credentials is always about the token (MASTODON.md §3, §4).
-    if (endpoint === "verify" || !opts.tokenSent || body.empty || body.error === NO_USER) {
+    // An empty 422 elsewhere is snac's too, but for a POST it is its unknown-route answer (snac/44c),
+    // not a token problem (snac answers a bad token on a post with 401, snac/37d): the contract's 65.
+    if (
+      endpoint === "verify" ||
+      !opts.tokenSent ||
+      (body.empty && endpoint !== "post") ||
+      body.error === NO_USER
+    ) {
       const refused = opts.tokenSent ? "did not accept the token" : "wants a token for this";
       return new HttpError(ExitCode.NoPerm, `${host} ${refused} (422)${said}; ${couldNot}`, details, {
         hint: LOGIN,
@@ -99,6 +106,14 @@ export function mastodonError(res: HttpResponse, opts: MastodonErrorOptions): Ht
       `${host} has no such status (404)${own}; ${couldNot}`,
       body.error === undefined ? { status, sent: true } : details,
     );
+  }
+  if (status === 404 && endpoint === "lookup" && body.error === undefined) {
+    // snac answers an unknown name with its 404 page for anything (snac/44b): the lookup route is
+    // there, so the name is what was not found — not "no such API endpoint" for a typo in --of.
+    return new HttpError(ExitCode.Data, `${host} has no such account (404); ${couldNot}`, {
+      status,
+      sent: true,
+    });
   }
   if ((status === 404 || status === 405) && body.error !== undefined) {
     // The API's own refusal: the reply's parent unknown (post), no such account (lookup).
@@ -130,6 +145,14 @@ export function mastodonError(res: HttpResponse, opts: MastodonErrorOptions): Ht
       { hint: "safe to retry later" },
     );
   }
+  if ((status === 502 || status === 504) && endpoint === "post") {
+    return new HttpError(
+      ExitCode.Unavailable,
+      `${host} answered ${status} from its gateway${said}; the server behind it may have posted the status`,
+      { ...details, mayHavePosted: true },
+      { hint: "identica outbox send checks before sending it again" },
+    );
+  }
   if (status >= 500) {
     return new HttpError(
       ExitCode.Unavailable,
@@ -149,7 +172,7 @@ export function mastodonError(res: HttpResponse, opts: MastodonErrorOptions): Ht
  * A 2xx reply as a JSON document, or 76: an HTML page, an empty or invalid body is not the API's
  * answer (the same rules as StatusNet's, statusnet/reply.ts). For a read, "nothing was changed".
  */
-export function parseJsonReply(res: HttpResponse, host: string, read: boolean): ParsedReply {
+export function parseJsonReply(res: HttpResponse, host: string, read: boolean | "delete"): ParsedReply {
   return parseSuccess(res, "json", host, read);
 }
 

@@ -1,5 +1,5 @@
 import type { Server } from "../../config/server.js";
-import { HttpError } from "../../errors.js";
+import { ExitCode, HttpError } from "../../errors.js";
 import type { HttpResponse } from "../../http/client.js";
 import type {
   PostParams,
@@ -14,6 +14,7 @@ import type {
 import { unknownOutcome } from "../statusnet/reply.js";
 import { ReplyFormatError } from "../statusnet/xml.js";
 import type { BearerSession, TokenUse } from "./bearer.js";
+import { foldMentions } from "./count.js";
 import { type MastodonStatus, toProfile, toStatus } from "./entities.js";
 import { mastodonError, parseJsonReply } from "./errors.js";
 import { statusesUrl, statusForm } from "./forms.js";
@@ -43,8 +44,6 @@ const ACCEPT = "application/json";
 
 /** How far back `findMine` looks at most: as far as StatusNet's check does. */
 const MAX_SCAN = 2000;
-/** The home timeline holds everyone one follows: looked through less far. */
-const HOME_SCAN = 200;
 const PAGE = 40;
 
 /**
@@ -83,6 +82,10 @@ export class Mastodon implements Service {
 
   textLength(text: string): number {
     return mastodonRules(this.urlLength).textLength(text);
+  }
+
+  warningLength(warning: string): number {
+    return mastodonRules(this.urlLength).warningLength?.(warning) ?? 0;
   }
 
   /** The page the server gave for it; else its `/statuses/ID` under the web root (Mastodon redirects it). */
@@ -133,45 +136,55 @@ export class Mastodon implements Service {
     visibility?: string,
   ): Promise<StatusReply | undefined> {
     const id = await this.#ownAccountId();
-    const mine = await this.#scan(
+    const want = normalise(text);
+    const whose = user === "" ? "the account's" : `${user}'s`;
+    const found = await this.#scanMine(
+      id,
       `/api/v1/accounts/${encodeURIComponent(id)}/statuses`,
       { exclude_reblogs: "true" },
-      { text, since, max: MAX_SCAN, what: `read ${user}'s statuses`, own: undefined },
+      want,
+      since,
+      `read ${whose} statuses`,
     );
-    if (mine !== undefined || visibility === undefined || visibility === "public") return mine;
-    // snac lists only an account's public statuses there (mastoapi.c reads its public timeline), so
-    // a status that is not public would never be found and an unknown outcome would be posted twice.
-    // The home timeline holds one's own statuses of every visibility: it is read too, for ours only.
-    return this.#scan(
-      "/api/v1/timelines/home",
-      {},
-      { text, since, max: HOME_SCAN, what: `read ${user}'s home timeline`, own: id },
-    );
+    if (found !== undefined || visibility === undefined || visibility === "public") return found;
+    // snac lists only an account's public statuses there (mastoapi.c: its "public" index), so a
+    // private, unlisted or direct one was never found and an uncertain entry was posted again; the
+    // home timeline holds the account's own statuses of every visibility, on snac as on Mastodon.
+    return this.#scanMine(id, "/api/v1/timelines/home", {}, want, since, "read the home timeline");
   }
 
   /**
-   * Looks for a status with this text among a timeline's pages, newest first, back to `since` (less
-   * the leeway) or `max` statuses; `own`: only statuses of this account count.
+   * The account's own status (not a boost) reading as `want`, newest first, page after page until
+   * `since` (less its leeway) or MAX_SCAN statuses.
    */
-  async #scan(
+  async #scanMine(
+    accountId: string,
     path: string,
     extra: Record<string, string>,
-    o: { text: string; since: Since | undefined; max: number; what: string; own: string | undefined },
+    want: string,
+    since: Since | undefined,
+    what: string,
   ): Promise<StatusReply | undefined> {
-    const want = normalise(o.text);
-    const bound = o.since === undefined ? undefined : earliest(o.since);
     let maxId: string | undefined;
-    for (let seen = 0; seen < o.max; ) {
+    for (let seen = 0; seen < MAX_SCAN; ) {
       const query: Record<string, string> = { limit: String(PAGE), ...extra };
       if (maxId !== undefined) query.max_id = maxId;
-      const { items, host, status } = await this.#list(path, query, "required", "timeline", o.what);
+      const { items, host, status, clockSkewMs } = await this.#list(
+        path,
+        query,
+        "required",
+        "timeline",
+        what,
+      );
       if (items.length === 0) return undefined;
+      const bound = since === undefined ? undefined : earliest(since, clockSkewMs);
       for (const raw of items) {
         const s = this.#toStatus(raw, status, host, true);
         if (bound !== undefined && s.createdAt !== null && Date.parse(s.createdAt) < bound) return undefined;
-        if (o.own !== undefined && s.user.id !== o.own) continue;
-        const source = (raw as { text?: unknown }).text;
-        if (normalise(s.text) === want || (typeof source === "string" && normalise(source) === want)) {
+        // A timeline holds others' statuses and boosts too; a boost reads as the boosted status.
+        const r = raw as { text?: unknown; reblog?: unknown; account?: { id?: unknown } | null };
+        if ((r.reblog !== undefined && r.reblog !== null) || String(r.account?.id) !== accountId) continue;
+        if (normalise(s.text) === want || (typeof r.text === "string" && normalise(r.text) === want)) {
           return { status: s, reply: { text: JSON.stringify(raw) } };
         }
       }
@@ -179,6 +192,19 @@ export class Mastodon implements Service {
       const last = items[items.length - 1] as { id?: unknown };
       if (typeof last.id !== "string" || last.id === maxId) return undefined;
       maxId = last.id;
+    }
+    // Cut short before reaching the uncertain attempt's time: the first copy may lie further back,
+    // so the outcome is still unknown and nothing may be sent (a bare --if-absent, with no time to
+    // reach, looks at the recent statuses only).
+    if (since !== undefined) {
+      throw new HttpError(
+        ExitCode.Protocol,
+        `looked through ${MAX_SCAN} of ${this.server.key}'s latest statuses without reaching the time of the first attempt; whether it was posted is still unknown, so nothing was sent`,
+        { sent: true },
+        {
+          hint: "check the account's statuses: if it is not there, set \"uncertainSince\" to null in the entry's file and send again; if it is, drop the entry",
+        },
+      );
     }
     return undefined;
   }
@@ -203,12 +229,13 @@ export class Mastodon implements Service {
   async delete(id: string): Promise<StatusReply> {
     const url = this.#url(`/api/v1/statuses/${encodeURIComponent(this.statusId(id))}`);
     const { res, tokenSent } = await this.#api.session.send(
-      { method: "DELETE", url, accept: ACCEPT },
+      { method: "DELETE", url, accept: ACCEPT, deletes: true },
       "required",
     );
     if (res.status < 200 || res.status >= 300)
       throw mastodonError(res, { host: url.host, what: "delete the status", endpoint: "delete", tokenSent });
-    return this.#statusReply(res, url.host, true);
+    // A reply that is not the deleted status leaves it unknown whether the status is gone.
+    return this.#statusReply(res, url.host, "delete");
   }
 
   async timeline(q: TimelineQuery): Promise<TimelineReply> {
@@ -342,13 +369,13 @@ export class Mastodon implements Service {
     };
   }
 
-  #statusReply(res: HttpResponse, host: string, read: boolean): StatusReply {
+  #statusReply(res: HttpResponse, host: string, read: boolean | "delete"): StatusReply {
     const reply = parseJsonReply(res, host, read);
     return { status: this.#toStatus(reply.doc, res.status, host, read), reply: { text: reply.text } };
   }
 
   /** A reply that is not a status is 76 for a write (the outcome is unknown), a malformed reply for a read. */
-  #toStatus(raw: unknown, httpStatus: number, host: string, read: boolean): MastodonStatus {
+  #toStatus(raw: unknown, httpStatus: number, host: string, read: boolean | "delete"): MastodonStatus {
     try {
       return toStatus(raw, this.#api.htmlText, this.server.key);
     } catch (err) {
@@ -367,18 +394,25 @@ export class Mastodon implements Service {
 
 /**
  * Texts compared as the user would read them: line ends and runs of white space are one space, and
- * none at either end (servers trim, and HTML rendering folds spaces).
+ * none at either end (servers trim, and HTML rendering folds spaces); a mention typed `@user@domain`
+ * is `@user`, since that is what Mastodon's `content` shows for it (a status that mentions someone
+ * was otherwise never recognised, and a retry after the key's hour posted it again).
  */
 function normalise(text: string): string {
-  return text.replace(/\s+/gu, " ").trim();
+  return foldMentions(text).replace(/\s+/gu, " ").trim();
 }
 
 /**
- * The earliest a status made by the uncertain attempt can be stamped: its start on our clock and on the
- * server's as it was then, with two minutes' leeway for clocks that moved or disagree.
+ * The earliest a status made by the uncertain attempt can be stamped: its start on our clock, on the
+ * server's as it was then (when a reply showed it), and on the server's as it is now (`skewMs`, from
+ * this reply's `Date`), with two minutes' leeway for clocks that moved or disagree. The last one is
+ * for an attempt that showed no clock (a known server's post is its one request, and a lost reply
+ * says nothing): a server whose clock is hours behind stamped the status hours "before" the attempt,
+ * and without it the search stopped short of it and the entry was posted again.
  */
-function earliest(since: Since): number {
-  const times = [since.at.getTime()];
+function earliest(since: Since, skewMs: number): number {
+  const at = since.at.getTime();
+  const times = [at, at + skewMs];
   if (since.onServerClock !== undefined) times.push(since.onServerClock.getTime());
   return Math.min(...times) - 120_000;
 }

@@ -167,7 +167,7 @@ export async function revokeToken(
  */
 export function cleanCode(input: string): string {
   let code = input.trim();
-  if (code === "") throw new UsageError("no authorization code was given", { hint: HINT_PASTE });
+  if (code === "") throw noCode();
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(code) || /(^|[?&])code=/.test(code)) {
     let param: string | null;
     try {
@@ -190,6 +190,11 @@ export function cleanCode(input: string): string {
 }
 
 const HINT_PASTE = "paste the code the server shows after you authorize identica";
+
+/** Nothing was pasted (an empty line, or Ctrl-D at the prompt): 64, as for an empty stdin. */
+export function noCode(): UsageError {
+  return new UsageError("no authorization code was given", { hint: HINT_PASTE });
+}
 
 async function post(session: HttpSession, origin: string, path: string, form: URLSearchParams) {
   return session.send({

@@ -33,6 +33,9 @@ export function mastodonRules(urlLength = 23): ServiceRules {
     textLength(text: string): number {
       return mastodonLength(text, "", urlLength);
     },
+    warningLength(warning: string): number {
+      return mastodonLength("", warning, urlLength);
+    },
   };
 }
 

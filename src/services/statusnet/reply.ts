@@ -20,7 +20,12 @@ export interface ParsedReply {
  * answer is not the API's (an HTML portal page, an empty or truncated body, a DOCTYPE, gzip). For a
  * read (`read`), the message says nothing was changed rather than that a status may have been posted.
  */
-export function parseSuccess(res: HttpResponse, format: WireFormat, host: string, read = false): ParsedReply {
+export function parseSuccess(
+  res: HttpResponse,
+  format: WireFormat,
+  host: string,
+  read: boolean | "delete" = false,
+): ParsedReply {
   try {
     const encoding = res.headers["content-encoding"];
     if (encoding !== undefined && String(encoding).toLowerCase() !== "identity") {
@@ -40,8 +45,24 @@ export function parseSuccess(res: HttpResponse, format: WireFormat, host: string
   }
 }
 
-/** A 2xx whose body is not what was asked for: 76 (docs/cli.md), and for a write the outcome is unknown. */
-export function unknownOutcome(why: string, status: number, host: string, read = false): HttpError {
+/**
+ * A 2xx whose body is not what was asked for: 76 (docs/cli.md), and for a write the outcome is unknown.
+ * `read`: true for a read (nothing was changed), "delete" for a delete (the status may be gone).
+ */
+export function unknownOutcome(
+  why: string,
+  status: number,
+  host: string,
+  read: boolean | "delete" = false,
+): HttpError {
+  if (read === "delete") {
+    return new HttpError(
+      ExitCode.Protocol,
+      `${host} answered ${status} but ${why}; the status may have been deleted`,
+      { status, sent: true },
+      { hint: "see whether it is still there before deleting again" },
+    );
+  }
   if (read) {
     return new HttpError(ExitCode.Protocol, `${host} answered ${status} but ${why}; nothing was changed`, {
       status,
@@ -149,6 +170,14 @@ export function errorForStatus(res: HttpResponse, host: string, what: string): H
     return new HttpError(code, `${host} has no such API endpoint (${status}); could not ${what}`, detail, {
       hint: "check the server's API root, e.g. https://host/api or https://host/index.php/api",
     });
+  }
+  if ((status === 502 || status === 504) && what === "post the status") {
+    return new HttpError(
+      code,
+      `${host} answered ${status} from its gateway${said}; the server behind it may have posted the status`,
+      { ...detail, mayHavePosted: true },
+      { hint: "identica outbox send checks before sending it again" },
+    );
   }
   if (status >= 500) {
     return new HttpError(code, `server error ${status} from ${host}${said}; could not ${what}`, detail);

@@ -32,10 +32,11 @@ export async function destroyStatus(api: Api, id: string): Promise<StatusReply> 
     accept: ACCEPT[api.format],
     credential: api.credential,
     writesOnlyWhenAuthenticated: true,
+    deletes: true,
   });
   if (res.status < 200 || res.status >= 300) throw errorForStatus(res, url.host, `delete status ${id}`);
-  const reply = parseSuccess(res, api.format, url.host);
-  return { status: statusOf(reply, api.format, res.status, url.host), reply };
+  const reply = parseSuccess(res, api.format, url.host, "delete");
+  return { status: statusOf(reply, api.format, res.status, url.host, "delete"), reply };
 }
 
 const TIMELINE_PATHS: Record<TimelineKind, string> = {

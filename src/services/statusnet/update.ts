@@ -52,7 +52,7 @@ export function statusOf(
   format: WireFormat,
   httpStatus: number,
   host: string,
-  read = false,
+  read: boolean | "delete" = false,
 ): Status {
   const doc = reply.doc as Record<string, unknown>;
   const raw = format === "xml" ? doc.status : doc;
