@@ -175,7 +175,11 @@ async function send(
             api,
             user,
             format: g.format,
-            http: boundToToken(entry, await httpConfig(g, ctx, server)),
+            // Unless the run names the account itself (--user): then it vouches for the token.
+            http:
+              runUser === undefined
+                ? boundToToken(entry, await httpConfig(g, ctx, server))
+                : await httpConfig(g, ctx, server),
             credential: credentialSource(g, ctx, server, own),
             text: entry.text,
             source: entry.source,
@@ -314,7 +318,9 @@ function boundToToken(entry: OutboxEntry, http: ConnectionConfig): ConnectionCon
       if (textHash(c.password) !== entry.tokenId) {
         throw new ConfigError(
           `${entry.id} was tried with another token (another account's?); nothing was sent`,
-          { hint: "send it with the token it was posted with (IDENTICA_TOKEN or --token-file), or drop it" },
+          {
+            hint: "send it with the token it was tried with; if the new token is the same account's, name it: identica --user NAME outbox send",
+          },
         );
       }
     },

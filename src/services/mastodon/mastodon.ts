@@ -302,7 +302,7 @@ export class Mastodon implements Service {
     let page = { ...query };
     while (items.length < want) {
       const asked = Math.min(PAGE, want - items.length);
-      const list = await this.#list(path, { ...page, limit: String(asked) }, use, "timeline", what);
+      const list = await this.#list(path, { limit: String(asked), ...page }, use, "timeline", what);
       first ??= list;
       texts.push(list.text);
       items.push(...list.items.slice(0, asked));
