@@ -4,7 +4,8 @@ import { configFile } from "../config/paths.js";
 import { updateConfig } from "../config/write.js";
 import type { Context } from "../context.js";
 import { ExitCode, UsageError } from "../errors.js";
-import { type GlobalFlags, readGlobals } from "./globals.js";
+import { API_NAMES, parseApi } from "../services/api.js";
+import { type GlobalFlags, type Globals, readGlobals, serverOf } from "./globals.js";
 
 const KEY_LIST = CONFIG_KEY_NAMES.join(", ");
 
@@ -19,6 +20,33 @@ function key(k: string | undefined): keyof typeof CONFIG_KEYS {
   return k;
 }
 
+/** `config get|set|unset api [VALUE]`: the API of one server (`--server`, else the default server). */
+async function apiSetting(
+  ctx: Context,
+  g: Globals,
+  action: "get" | "set" | "unset",
+  value: string | undefined,
+  path: string,
+): Promise<ExitCode> {
+  const server = serverOf(g, ctx);
+  const spec = server.spec;
+  if (action === "get") {
+    const api = g.config.servers?.[spec]?.api ?? g.config.servers?.[server.root]?.api;
+    if (g.output === "json") g.printer.result(`${JSON.stringify(api ?? null)}\n`);
+    else if (api !== undefined) g.printer.result(`${api}\n`);
+    return ExitCode.Ok;
+  }
+  if (action === "set" && value === undefined)
+    throw new UsageError(`config set api needs a value: ${API_NAMES.join(" or ")} (for ${server.key})`);
+  const api = action === "set" ? parseApi(value as string, "config set api") : undefined;
+  await updateConfig(path, (cfg) => {
+    const { api: _old, ...rest } = cfg.servers?.[spec] ?? {};
+    return { ...cfg, servers: { ...cfg.servers, [spec]: api === undefined ? rest : { ...rest, api } } };
+  });
+  g.printer.note(`* servers.${spec}.api = ${api ?? "(detected)"} in ${path}`);
+  return ExitCode.Ok;
+}
+
 /** `identica config list | get KEY | set KEY VALUE | unset KEY`: validated, written atomically. */
 export async function configCommand(
   ctx: Context,
@@ -30,6 +58,11 @@ export async function configCommand(
   const path = configFile(ctx.env);
   const shown = (cfg: ConfigFile) =>
     Object.fromEntries(CONFIG_KEY_NAMES.filter((k) => cfg[k] !== undefined).map((k) => [k, cfg[k]]));
+  // `api` is per server (docs/cli.md "Two APIs"): it belongs to the server named by --server, else
+  // the default one, and is kept under `servers.<that server as named>.api`.
+  if ((action === "get" || action === "set" || action === "unset") && args[0] === "api") {
+    return apiSetting(ctx, g, action, args[1], path);
+  }
   switch (action ?? "list") {
     case "list": {
       const values = shown(g.config);

@@ -157,6 +157,13 @@ async function authorize(
 ): Promise<{ token: string; app: { clientId: string; clientSecret: string } }> {
   const { HttpSession } = await import("../http/client.js");
   const oauth = await import("../services/mastodon/oauth.js");
+  // Whether the code can be read at all, before an app is registered for nothing.
+  const interactive = canPrompt(ctx, g.flags.input === false);
+  if (!interactive && ctx.stdin.isTTY === true) {
+    throw new UsageError("login needs the code the server shows, and --no-input forbids asking for it", {
+      hint: "pipe the code into identica login, or store a token made in the web UI with --token-stdin",
+    });
+  }
   const session = new HttpSession(server.origin, await httpConfig(g, ctx));
   try {
     const app = await oauth.registerApp(session, server.origin, {
@@ -166,7 +173,6 @@ async function authorize(
     ctx.redactor.addCredential({ user: app.clientId, password: app.clientSecret, token68: app.clientSecret });
     const pkce = oauth.pkcePair();
     const url = oauth.authorizeUrl(server.origin, app.clientId, pkce.challenge);
-    const interactive = canPrompt(ctx, g.flags.input === false);
     ctx.stderr.write(
       `To let identica post as you on ${sanitizeForTerminal(server.key)}, open this page, log in and authorize it:\n\n  ${sanitizeForTerminal(url)}\n\n`,
     );
@@ -178,12 +184,8 @@ async function authorize(
     if (interactive) {
       // Ctrl-D instead of a code is "no code" (64, as from stdin), not the password prompt's 78.
       input = await readLineFromTerminal(ctx, "Then paste the code it shows: ", true, oauth.noCode);
-    } else if (ctx.stdin.isTTY !== true) {
-      input = await readFirstLine(ctx, "login", "authorization code");
     } else {
-      throw new UsageError("login needs the code the server shows, and --no-input forbids asking for it", {
-        hint: "pipe the code into identica login, or store a token made in the web UI with --token-stdin",
-      });
+      input = await readFirstLine(ctx, "login", "authorization code");
     }
     const code = oauth.cleanCode(input);
     session.newDeadline();

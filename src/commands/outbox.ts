@@ -8,12 +8,13 @@ import { LimitCache, TooLongError } from "../core/limit-cache.js";
 import { acquireLock } from "../core/lock.js";
 import { type CorruptEntry, isCorrupt, Outbox, type OutboxEntry, uncertainSince } from "../core/outbox.js";
 import { checkText } from "../core/text.js";
-import { ExitCode, IdenticaError, UsageError, worse } from "../errors.js";
+import { ConfigError, ExitCode, IdenticaError, UsageError, worse } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
 import { absoluteTime } from "../output/time.js";
 import { oneLine } from "../sanitize.js";
 import { type ApiName, apiGone, type Endpoint, endpointFor } from "../services/api.js";
 import { rulesFor } from "../services/open.js";
+import type { ConnectionConfig } from "../services/options.js";
 import { type GlobalFlags, type Globals, readGlobals, serverOf, userOf } from "./globals.js";
 import { mastodonOptions } from "./post.js";
 import { printResult } from "./post-result.js";
@@ -176,7 +177,11 @@ async function send(
             api,
             user,
             format: g.format,
-            http: await httpConfig(g, ctx, server),
+            // Unless the run names the account itself (--user): then it vouches for the token.
+            http:
+              runUser === undefined
+                ? boundToToken(entry, await httpConfig(g, ctx, server))
+                : await httpConfig(g, ctx, server),
             credential: credentialSource(g, ctx, server, own),
             text: entry.text,
             source: entry.source,
@@ -302,6 +307,30 @@ function checkEntryReplyTo(entry: OutboxEntry, api: ApiName): void {
       hint: `fix its "replyTo" in the entry's file, then: identica outbox send --retry-refused ${entry.id}`,
     });
   }
+}
+
+/**
+ * An entry kept without an account name was tried with one token (its digest, `tokenId`): it is sent
+ * with that token only. Another account's token would post it as that account, and look for the
+ * earlier copy among that account's statuses (78 before anything is sent).
+ */
+function boundToToken(entry: OutboxEntry, http: ConnectionConfig): ConnectionConfig {
+  if (entry.tokenId === undefined || entry.user !== null) return http;
+  const onSecret = http.onSecret;
+  return {
+    ...http,
+    onSecret: (c) => {
+      onSecret?.(c);
+      if (textHash(c.password) !== entry.tokenId) {
+        throw new ConfigError(
+          `${entry.id} was tried with another token (another account's?); nothing was sent`,
+          {
+            hint: "send it with the token it was tried with; if the new token is the same account's, name it: identica --user NAME outbox send",
+          },
+        );
+      }
+    },
+  };
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { cacheDir, stateDir } from "../config/paths.js";
 import type { Server } from "../config/server.js";
 import type { Context } from "../context.js";
-import { type Draft, keeper, keepOnFailure, keepRefused, partialKeeper } from "../core/keep.js";
+import { type Draft, keeper, keepOnFailure, keepRefused, partialKeeper, textHash } from "../core/keep.js";
 import { checkLength, LimitCache } from "../core/limit-cache.js";
 import { Outbox } from "../core/outbox.js";
 import type { PostResult } from "../core/post.js";
@@ -75,8 +75,12 @@ export async function postCommand(
   let unsent: Omit<Draft, "text"> = draftOf(undefined, given);
   const text = await readText(ctx, words, flags.dryRun === true, outbox, unsent);
   const startedAt = ctx.now();
-  const keepAs = (d: Omit<Draft, "text">) =>
-    keeper(outbox, { ...d, text }, startedAt, () => ctx.run.wire.serverClockSkewMs.get(d.server.origin));
+  // The draft being kept is read when it is saved: a token found later (tokenId) goes with it.
+  let live: Draft = { ...unsent, text };
+  const keepAs = (d: Omit<Draft, "text">) => {
+    live = { ...d, text, ...(live.tokenId === undefined ? {} : { tokenId: live.tokenId }) };
+    return keeper(outbox, live, startedAt, () => ctx.run.wire.serverClockSkewMs.get(d.server.origin));
+  };
   // From here until the outcome is known, a signal keeps the text (there is no gap after reading it).
   let keep = keepAs(unsent);
   if (!flags.dryRun) ctx.run.pending.set(keep);
@@ -138,6 +142,17 @@ export async function postCommand(
     if (flags.replyTo !== undefined) rules.statusId(flags.replyTo, "--reply-to");
     if (maxLength !== undefined) checkLength(text, maxLength, "the --max-length", countWith(rules, mastodon));
     const opts = await serviceOptions(g, ctx, ep, unsent.user);
+    if (ep.api === "mastodon" && unsent.user === undefined) {
+      // No account named: the token decides whose status this is, and the entry remembers which.
+      const onSecret = opts.http.onSecret;
+      opts.http = {
+        ...opts.http,
+        onSecret: (c) => {
+          onSecret?.(c);
+          if (c.user === "") live.tokenId = textHash(c.password);
+        },
+      };
+    }
     result = await withSpinner(g, ctx, `posting to ${ep.server.key}`, () =>
       postStatus(
         { ...request(ep, text), ...opts },

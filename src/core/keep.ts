@@ -25,6 +25,11 @@ export interface Draft {
   language?: string | undefined;
   /** Posted with `--if-absent`: the entry keeps that, so `outbox send` checks first too. */
   ifAbsent?: boolean | undefined;
+  /**
+   * Which token it was tried with, when no account was named (IDENTICA_TOKEN, --token-file): a short
+   * digest, so that `outbox send` never posts it, or looks for it, as another account.
+   */
+  tokenId?: string | undefined;
 }
 
 /** The Draft's optional fields as an outbox entry keeps them (only those that are set). */
@@ -38,6 +43,7 @@ export function draftExtras(d: Omit<Draft, "user" | "replyTo" | "source"> & { te
     ...(d.spoilerText === undefined ? {} : { spoilerText: d.spoilerText }),
     ...(d.language === undefined ? {} : { language: d.language }),
     ...(d.ifAbsent === true ? { ifAbsent: true } : {}),
+    ...(d.tokenId === undefined ? {} : { tokenId: d.tokenId }),
   };
 }
 

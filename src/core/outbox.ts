@@ -46,6 +46,8 @@ export interface OutboxEntry {
    * tried, so a server that honours it answers a retry with the status it already made.
    */
   idempotencyKey?: string | undefined;
+  /** A digest of the token an entry without a user was tried with (see core/keep.ts Draft). */
+  tokenId?: string | undefined;
   /** A digest of the text the key was first sent with: an entry edited since gets a key of its own. */
   keyTextHash?: string | undefined;
   /** Mastodon's visibility, content warning and language, as the user asked for them. */
@@ -142,6 +144,8 @@ export function parseEntry(id: string, file: string, raw: string): OutboxEntry |
     problems.push(`"api" is ${describe(o.api)}, not "statusnet" or "mastodon"`);
   if (o.serverSpec !== undefined && !(str("serverSpec") && validSpec(o.serverSpec as string)))
     problems.push(`"serverSpec" is not a server`);
+  if (o.tokenId !== undefined && !(str("tokenId") && /^[0-9a-f]{16}$/.test(o.tokenId as string)))
+    problems.push(`"tokenId" is not 16 hex digits`);
   if (o.keyTextHash !== undefined && !(str("keyTextHash") && /^[0-9a-f]{16}$/.test(o.keyTextHash as string)))
     problems.push(`"keyTextHash" is not 16 hex digits`);
   for (const k of ["idempotencyKey", "visibility", "language"]) {
@@ -186,6 +190,7 @@ export function parseEntry(id: string, file: string, raw: string): OutboxEntry |
     source: o.source as string,
     ...(o.idempotencyKey !== undefined ? { idempotencyKey: o.idempotencyKey as string } : {}),
     ...(o.keyTextHash !== undefined ? { keyTextHash: o.keyTextHash as string } : {}),
+    ...(o.tokenId !== undefined ? { tokenId: o.tokenId as string } : {}),
     ...(o.visibility !== undefined ? { visibility: o.visibility as string } : {}),
     ...(o.spoilerText !== undefined ? { spoilerText: o.spoilerText as string } : {}),
     ...(o.language !== undefined ? { language: o.language as string } : {}),

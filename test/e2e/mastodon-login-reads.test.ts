@@ -187,13 +187,14 @@ describe.each(TRANSPORTS)("reads on %s over %s", (mode, transport) => {
     expect(r.code, r.stderr).toBe(0);
     const url = new URL(server.requests[0]?.url as string, "https://x");
     expect(url.pathname).toBe("/api/v1/timelines/home");
-    expect(Object.fromEntries(url.searchParams)).toEqual({ since_id: a, max_id: d });
+    // The ids as given; the page size asked by name (snac gives a single item otherwise).
+    expect(Object.fromEntries(url.searchParams)).toEqual({ limit: "20", since_id: a, max_id: d });
     expect(JSON.parse(r.stdout).map((s: { id: string }) => s.id)).toEqual([c, b]);
 
     // An id of letters, dots and tildes (GoToSocial's are ULIDs, others hashes) is fine too.
     const odd = await run(["timeline", "public", "--max-id", "01HZX.ab~c_D-9", "-o", "json"]);
     expect(odd.code, odd.stderr).toBe(0);
-    expect(server.requests.at(-1)?.url).toBe("/api/v1/timelines/public?max_id=01HZX.ab%7Ec_D-9");
+    expect(server.requests.at(-1)?.url).toBe("/api/v1/timelines/public?limit=20&max_id=01HZX.ab%7Ec_D-9");
     expect(JSON.parse(odd.stdout)).toEqual(expect.any(Array));
     // Only what cannot be an id is refused, before anything is sent.
     const n = server.requests.length;
@@ -229,7 +230,7 @@ describe.each(TRANSPORTS)("reads on %s over %s", (mode, transport) => {
     expect(own.code, own.stderr).toBe(0);
     expect(paths(server)).toEqual([
       "GET /api/v1/accounts/verify_credentials",
-      `GET /api/v1/accounts/${server.accountId("alice")}/statuses`,
+      `GET /api/v1/accounts/${server.accountId("alice")}/statuses?limit=20`,
     ]);
     expect(JSON.parse(own.stdout).map((s: { id: string }) => s.id)).toEqual([pub.id]);
 

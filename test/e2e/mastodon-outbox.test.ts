@@ -477,7 +477,13 @@ describe.each(["mastodon", "snac"] as const)("%s mode", (mode: Mode) => {
       expect(send.code).toBe(77);
       expect(lines(send)[0]).toMatch(/identica login/);
       expect(s.outbox()[0]?.entry).toMatchObject({ text, refused: false, exitCode: 77, sent: false });
-      const fresh = await s.run(["outbox", "send", ...args, "-o", "none"], {
+      // Another token: refused (it could be another account's) until the run names the account.
+      const other = await s.run(["outbox", "send", ...args, "-o", "none"], {
+        env: { IDENTICA_TOKEN: token },
+      });
+      expect(other.code).toBe(78);
+      expect(other.stderr).toMatch(/tried with another token.*--user NAME/);
+      const fresh = await s.run(["outbox", "send", ...args, "--user", "alice", "-o", "none"], {
         env: { IDENTICA_TOKEN: token },
       });
       expect(fresh.code, fresh.stderr).toBe(0);

@@ -399,9 +399,19 @@ describe.each(MODES)("post (%s)", (mode) => {
     const firstKey = statusPosts(h.server).at(-1)?.headers["idempotency-key"];
     expect(entry.idempotencyKey).toBe(firstKey);
 
-    const send = await sc.run(["outbox", "send", "--server", h.host, "--cacert", h.certPath, "-o", "none"], {
-      env: { IDENTICA_TOKEN: h.token },
-    });
+    // The entry was tried with another token and names no account: a new token is taken for it only
+    // when the run names the account (--user), never silently.
+    const unnamed = await sc.run(
+      ["outbox", "send", "--server", h.host, "--cacert", h.certPath, "-o", "none"],
+      {
+        env: { IDENTICA_TOKEN: h.token },
+      },
+    );
+    expect(unnamed.code).toBe(78);
+    const send = await sc.run(
+      ["outbox", "send", "--server", h.host, "--user", "alice", "--cacert", h.certPath, "-o", "none"],
+      { env: { IDENTICA_TOKEN: h.token } },
+    );
     expect(send.code, send.stderr).toBe(0);
     expect(statusPosts(h.server).at(-1)?.headers).toMatchObject({
       authorization: `Bearer ${h.token}`,

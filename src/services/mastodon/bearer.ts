@@ -101,7 +101,8 @@ export class BearerSession {
  * A token is one header value: no whitespace, no control characters (RFC 6750's b64token is narrower
  * still, but servers issue what they like within it). Checked before it is sent, without quoting it.
  */
-export function checkToken(token: string, user: string): void {
+export function checkToken(token: string, account: string): void {
+  const user = account === "" ? "this run's account" : account;
   if (token === "") throw new ConfigError(`the token for ${oneLine(user, 60)} is empty`);
   if (/[\s\u0000-\u001F\u007F]/.test(token)) {
     throw new ConfigError(

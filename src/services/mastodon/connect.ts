@@ -65,7 +65,15 @@ export async function withMastodon<T>(opts: ServiceOptions, fn: (svc: Service) =
   };
   const session = new BearerSession(new HttpSession(opts.server.origin, opts.http), opts.http, token);
   try {
-    return await fn(new Mastodon({ server: opts.server, session, htmlText, user: opts.user }));
+    return await fn(
+      new Mastodon({
+        server: opts.server,
+        session,
+        htmlText,
+        user: opts.user,
+        note: "stores" in source ? source.note : undefined,
+      }),
+    );
   } finally {
     await session.close();
   }

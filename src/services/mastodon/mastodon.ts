@@ -27,6 +27,8 @@ export interface MastodonApi {
   htmlText: (html: string) => string;
   /** The account named for this run, when known. */
   user: string | undefined;
+  /** `-v` and progress lines. */
+  note?: ((line: string) => void) | undefined;
 }
 
 /** A page of a list endpoint: its items and what the errors and the timeline need of the reply. */
@@ -45,6 +47,8 @@ const ACCEPT = "application/json";
 /** How far back `findMine` looks at most: as far as StatusNet's check does. */
 const MAX_SCAN = 2000;
 const PAGE = 40;
+/** Mastodon's default page size, asked for by name (snac gives a single notification otherwise). */
+const DEFAULT_COUNT = 20;
 
 /**
  * The Mastodon client API (docs/mastodon-api.md) on one open connection: Mastodon, GoToSocial,
@@ -99,8 +103,19 @@ export class Mastodon implements Service {
     return limits.maxCharacters;
   }
 
-  async post(p: PostParams): Promise<StatusReply> {
+  async post(params: PostParams): Promise<StatusReply> {
+    let p = params;
     if (p.replyTo !== undefined) this.statusId(p.replyTo, "--reply-to");
+    if (p.replyTo !== undefined && p.visibility === undefined) {
+      // A reply without --visibility would go out public, even to a direct message (the API does not
+      // copy the parent's visibility; the servers' web pages do): it takes its parent's when that is
+      // narrower, so an answer to something private is never posted publicly (docs/cli.md "Two APIs").
+      const narrower = await this.#parentVisibility(p.replyTo);
+      if (narrower !== undefined) {
+        this.#api.note?.(`* replying with the visibility of #${p.replyTo}: ${narrower}`);
+        p = { ...p, visibility: narrower };
+      }
+    }
     const url = statusesUrl(this.server);
     const { res, tokenSent } = await this.#api.session.send(
       {
@@ -127,6 +142,20 @@ export class Mastodon implements Service {
       throw err;
     }
     return this.#statusReply(res, url.host, false);
+  }
+
+  /** The parent's visibility when it is narrower than public; undefined when public or unreadable. */
+  async #parentVisibility(id: string): Promise<string | undefined> {
+    const url = this.#url(`/api/v1/statuses/${encodeURIComponent(id)}`);
+    const { res } = await this.#api.session.send({ method: "GET", url, accept: ACCEPT }, "optional");
+    // An unknown parent is the post's business: Mastodon answers it with 404, snac drops it.
+    if (res.status !== 200) return undefined;
+    try {
+      const v = (JSON.parse(res.bytes.toString("utf8")) as { visibility?: unknown } | null)?.visibility;
+      return v === "unlisted" || v === "private" || v === "direct" ? v : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async findMine(
@@ -240,53 +269,63 @@ export class Mastodon implements Service {
 
   async timeline(q: TimelineQuery): Promise<TimelineReply> {
     const query: Record<string, string> = {};
-    if (q.count !== undefined) query.limit = String(q.count);
     if (q.sinceId !== undefined) query.since_id = this.statusId(q.sinceId, "--since-id");
     if (q.maxId !== undefined) query.max_id = this.statusId(q.maxId, "--max-id");
     const what = `read the ${q.kind} timeline`;
-    let list: Listed;
-    let statuses: unknown[];
+    let path: string;
+    let use: TokenUse = "optional";
     switch (q.kind) {
       case "home":
-        list = await this.#list("/api/v1/timelines/home", query, "required", "timeline", what);
-        statuses = list.items;
+        path = "/api/v1/timelines/home";
+        use = "required";
         break;
       case "public":
-        list = await this.#list("/api/v1/timelines/public", query, "optional", "timeline", what);
-        statuses = list.items;
+        path = "/api/v1/timelines/public";
         break;
       case "user": {
         const id = q.of === undefined ? await this.#ownAccountId() : await this.#lookupAccount(q.of);
-        list = await this.#list(
-          `/api/v1/accounts/${encodeURIComponent(id)}/statuses`,
-          query,
-          "optional",
-          "timeline",
-          what,
-        );
-        statuses = list.items;
+        path = `/api/v1/accounts/${encodeURIComponent(id)}/statuses`;
         break;
       }
       case "mentions":
-        list = await this.#list(
-          "/api/v1/notifications",
-          { ...query, "types[]": "mention" },
-          "required",
-          "timeline",
-          what,
-        );
-        // A notification carries its status; one without (a deleted status) shows nothing.
-        statuses = list.items
-          .map((n: unknown) =>
-            typeof n === "object" && n !== null ? (n as { status?: unknown }).status : undefined,
-          )
-          .filter((s: unknown) => s !== undefined && s !== null);
+        path = "/api/v1/notifications";
+        query["types[]"] = "mention";
+        use = "required";
         break;
     }
+    // Servers give at most 40 a page (Mastodon's cap; snac gives one notification when no limit is
+    // named): a larger --count is gathered page by page along the `max_id` of each page's last item.
+    const want = q.count ?? DEFAULT_COUNT;
+    const items: unknown[] = [];
+    const texts: string[] = [];
+    let first: Listed | undefined;
+    let page = { ...query };
+    while (items.length < want) {
+      const asked = Math.min(PAGE, want - items.length);
+      const list = await this.#list(path, { limit: String(asked), ...page }, use, "timeline", what);
+      first ??= list;
+      texts.push(list.text);
+      items.push(...list.items.slice(0, asked));
+      const last = list.items.at(-1) as { id?: unknown } | undefined;
+      // A short page is the last one; so is a page whose end does not move on.
+      if (list.items.length < asked || typeof last?.id !== "string" || last.id === page.max_id) break;
+      page = { ...page, max_id: last.id };
+    }
+    const listed = first as Listed;
+    // A notification carries its status; one without (a deleted status) shows nothing.
+    const statuses =
+      q.kind === "mentions"
+        ? items
+            .map((n: unknown) =>
+              typeof n === "object" && n !== null ? (n as { status?: unknown }).status : undefined,
+            )
+            .filter((s: unknown) => s !== undefined && s !== null)
+        : items;
     return {
-      statuses: statuses.map((raw) => this.#toStatus(raw, list.status, list.host, true)),
-      text: list.text,
-      clockSkewMs: list.clockSkewMs,
+      statuses: statuses.map((raw) => this.#toStatus(raw, listed.status, listed.host, true)),
+      // `-o raw` prints the server's own bodies: one, or one per page when there were several.
+      text: texts.length === 1 ? (texts[0] as string) : texts.join("\n"),
+      clockSkewMs: listed.clockSkewMs,
     };
   }
 
