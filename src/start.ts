@@ -22,11 +22,13 @@ export async function start(argv: string[]): Promise<void> {
   ] as const) {
     process.once(signal, () => {
       const sent = run.wire.authenticatedRequestInFlight();
-      const state = !sent
-        ? "nothing was posted"
-        : run.wire.effectInFlight() === "deleted"
-          ? "after the request was sent; the status may have been deleted (see whether it is still there)"
-          : "after the status was sent; it may have been posted (check before posting again)";
+      const state = run.pending.hasTargets
+        ? "each account's line says whether its request had gone out"
+        : !sent
+          ? "nothing was posted"
+          : run.wire.effectInFlight() === "deleted"
+            ? "after the request was sent; the status may have been deleted (see whether it is still there)"
+            : "after the status was sent; it may have been posted (check before posting again)";
       // The status being posted (or the text being read) and, for --lines, the lines read after it.
       const { lines } = run.pending.saveAll(sent, code, `interrupted (${signal})`);
       for (const line of [`identica: interrupted (${signal}); ${state}`, ...lines]) {

@@ -30,13 +30,15 @@ export function keepUnread(
   splitter: LineSplitter,
   o: {
     outbox: Outbox;
-    unsent: Omit<Draft, "text">;
+    /** Where each line was going: one account, or every account of `post --to` (one entry each). */
+    unsent: Omit<Draft, "text"> | Omit<Draft, "text">[];
     exitCode: number;
     reason: string;
     /** Only when the limit is already known: nothing more goes to the network now. */
     checkLimit: ((text: string) => void) | undefined;
   },
 ): string[] {
+  const targets = Array.isArray(o.unsent) ? o.unsent : [o.unsent];
   const ended = inputEnded(ctx.stdin);
   const { lines, partial } = splitter.unread(drainBuffered(ctx.stdin), ended);
   const diagnostic = (line: string) => sanitizeForTerminal(ctx.redactor.redact(line));
@@ -50,36 +52,43 @@ export function keepUnread(
       text = lineToPost(line);
       if (text !== undefined) o.checkLimit?.(text);
     } catch (err) {
-      const e = keepRefused(err, o.outbox, o.unsent, now) as IdenticaError;
-      problems.push(
-        diagnostic(`identica: line ${line.lineNo}: ${e.message}`),
-        ...keptLines(e.kept, `line ${line.lineNo}`),
-      );
+      for (const [i, unsent] of targets.entries()) {
+        const e = keepRefused(err, o.outbox, unsent, now) as IdenticaError;
+        if (i === 0) problems.push(diagnostic(`identica: line ${line.lineNo}: ${e.message}`));
+        problems.push(...keptLines(e.kept, `line ${line.lineNo}${whose(unsent, targets.length)}`));
+      }
       continue;
     }
     if (text === undefined) continue;
-    const kept = keepUnsent(
-      o.outbox,
-      o.unsent,
-      { text },
-      {
-        startedAt: now,
-        refused: false,
-        exitCode: o.exitCode,
-        error: `${o.reason} before this line was sent`,
-      },
-    );
-    if (kept.kind === "saved") saved.push(line.lineNo);
-    else problems.push(...keptLines(kept, `line ${line.lineNo}`));
+    let all = true;
+    for (const unsent of targets) {
+      const kept = keepUnsent(
+        o.outbox,
+        unsent,
+        { text },
+        {
+          startedAt: now,
+          refused: false,
+          exitCode: o.exitCode,
+          error: `${o.reason} before this line was sent`,
+        },
+      );
+      if (kept.kind !== "saved") {
+        all = false;
+        problems.push(...keptLines(kept, `line ${line.lineNo}${whose(unsent, targets.length)}`));
+      }
+    }
+    if (all) saved.push(line.lineNo);
   }
   const out: string[] = [];
+  const each = targets.length > 1 ? `, one entry for each of the ${targets.length} accounts` : "";
   if (saved.length === 1) {
     out.push(
-      `identica: 1 line read but not yet sent (line ${saved[0]}) is saved in the outbox (send it with: identica outbox send)`,
+      `identica: 1 line read but not yet sent (line ${saved[0]}) is saved in the outbox${each} (send it with: identica outbox send)`,
     );
   } else if (saved.length > 1) {
     out.push(
-      `identica: ${saved.length} lines read but not yet sent (lines ${ranges(saved)}) are saved in the outbox, one entry each (send them with: identica outbox send)`,
+      `identica: ${saved.length} lines read but not yet sent (lines ${ranges(saved)}) are saved in the outbox, one entry each${each} (send them with: identica outbox send)`,
     );
   }
   out.push(...problems);
@@ -89,14 +98,16 @@ export function keepUnread(
       out.push(diagnostic(`identica: ${what} is over 1 MiB already; not kept (resend the whole line)`));
     } else {
       const input = decodeKeeping(partial.bytes, partial.lineNo !== 1);
-      const kept = keepUnsent(o.outbox, o.unsent, input, {
-        startedAt: now,
-        refused: true,
-        exitCode: o.exitCode,
-        error: `${o.reason} while line ${partial.lineNo} was being read; it may be incomplete`,
-        fix: FIX_PARTIAL,
-      });
-      out.push(...keptLines(kept, what));
+      for (const unsent of targets) {
+        const kept = keepUnsent(o.outbox, unsent, input, {
+          startedAt: now,
+          refused: true,
+          exitCode: o.exitCode,
+          error: `${o.reason} while line ${partial.lineNo} was being read; it may be incomplete`,
+          fix: FIX_PARTIAL,
+        });
+        out.push(...keptLines(kept, `${what}${whose(unsent, targets.length)}`));
+      }
     }
     out.push(
       `identica: the input was read up to part of line ${partial.lineNo}: resume from line ${partial.lineNo}`,
@@ -112,6 +123,11 @@ export function keepUnread(
     );
   }
   return out;
+}
+
+/** ` for alice@host` when lines go to several accounts. */
+function whose(unsent: Omit<Draft, "text">, n: number): string {
+  return n > 1 ? ` for ${unsent.user ?? "?"}@${unsent.server.key}` : "";
 }
 
 /** `2-3, 5`: line numbers, ascending, as ranges. */

@@ -13,6 +13,8 @@ export interface PostFlags {
   maxLength?: string;
   ifAbsent?: boolean;
   lines?: boolean;
+  /** `--to`, repeated: the accounts to post to (handles, or "all"). */
+  to?: string[];
   /** Mastodon only. */
   visibility?: string;
   cw?: string;

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Account } from "../config/handles.js";
 import { cacheDir, stateDir } from "../config/paths.js";
 import type { Server } from "../config/server.js";
 import type { Context } from "../context.js";
@@ -12,7 +13,7 @@ import { type ApiName, apiGone, type Endpoint } from "../services/api.js";
 import { checkVisibility } from "../services/mastodon/rules.js";
 import { rulesFor } from "../services/open.js";
 import type { ServiceRules } from "../services/service.js";
-import { type GlobalFlags, readGlobals, serverOf, userOf, withSpinner } from "./globals.js";
+import { type GlobalFlags, type Globals, readGlobals, serverOf, userOf, withSpinner } from "./globals.js";
 import { type PostFlags, printResult } from "./post-result.js";
 import { endpointOf, httpConfig, knownEndpoint, serviceOptions } from "./session-options.js";
 
@@ -26,10 +27,12 @@ export async function postCommand(
   gflags: GlobalFlags,
 ): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
-  const given = serverOf(g, ctx);
   const mastodon = mastodonOptions(flags);
   if (flags.source.trim() === "") throw new UsageError("--source must not be empty");
   const maxLength = flags.maxLength === undefined ? undefined : parseMaxLength(flags.maxLength);
+  const accounts = await targetsOf(ctx, g, flags, gflags);
+  if (accounts !== undefined) return postToAccounts(ctx, g, accounts, words, flags, mastodon, maxLength);
+  const given = serverOf(g, ctx);
   if (flags.lines) {
     if (words.length > 0 && !(words.length === 1 && words[0] === "-")) {
       throw new UsageError("--lines reads the statuses from stdin; give no text arguments");
@@ -185,6 +188,116 @@ export async function postCommand(
       ...(e.api === "mastodon" ? { idempotencyKey, ...mastodon } : {}),
     };
   }
+}
+
+/**
+ * The accounts named by `--to` (repeated, comma-separated, or `all`), else by the config's `targets`
+ * when no server is named for this run (`--server`, IDENTICA_SERVER); undefined for a plain post.
+ */
+async function targetsOf(
+  ctx: Context,
+  g: Globals,
+  flags: PostFlags,
+  gflags: GlobalFlags,
+): Promise<Account[] | undefined> {
+  const { handleList, resolveHandle } = await import("../config/handles.js");
+  let names = handleList(flags.to ?? []);
+  if (names.length === 0 && g.config.targets && gflags.server === undefined && !ctx.env.IDENTICA_SERVER) {
+    names = handleList([g.config.targets]);
+  }
+  if (names.length === 0) return undefined;
+  if (gflags.server !== undefined || gflags.user !== undefined) {
+    if (flags.to !== undefined)
+      throw new UsageError("--to names the accounts itself: it cannot go with --server or --user");
+  }
+  const { allAccounts, checkTargets } = await import("./post-multi.js");
+  const accounts: Account[] = [];
+  for (const n of names)
+    accounts.push(...(n.toLowerCase() === "all" ? await allAccounts(g, ctx) : [resolveHandle(n, g.config)]));
+  checkTargets(accounts, flags);
+  return accounts;
+}
+
+/** `post --to …`: the text read once (kept per target from then on), then posted to every account. */
+async function postToAccounts(
+  ctx: Context,
+  g: Globals,
+  accounts: Account[],
+  words: string[],
+  flags: PostFlags,
+  mastodon: MastodonPostOptions,
+  maxLength: number | undefined,
+): Promise<ExitCode> {
+  if (flags.lines) {
+    if (words.length > 0 && !(words.length === 1 && words[0] === "-")) {
+      throw new UsageError("--lines reads the statuses from stdin; give no text arguments");
+    }
+    if (flags.dryRun) throw new UsageError("--lines cannot be combined with --dry-run");
+    const { postLinesToAccounts } = await import("./post-lines-multi.js");
+    return postLinesToAccounts(ctx, g, accounts, flags, mastodon, maxLength);
+  }
+  const outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
+  const first = accounts[0] as Account;
+  // While stdin is read, an interruption keeps what was read (for the first account; it says so).
+  const text = await readText(ctx, words, flags.dryRun === true, outbox, {
+    server: first.server,
+    api: first.api,
+    user: first.user,
+    replyTo: flags.replyTo,
+    source: flags.source,
+  });
+  if (flags.dryRun) return dryRunAccounts(ctx, g, accounts, text, flags, mastodon, maxLength);
+  const { postToTargets } = await import("./post-multi.js");
+  return postToTargets(ctx, g, accounts, text, flags, mastodon, maxLength);
+}
+
+/** `--dry-run --to …`: each account's request, for those whose API is known (no probe is sent). */
+async function dryRunAccounts(
+  ctx: Context,
+  g: Globals,
+  accounts: Account[],
+  text: string,
+  flags: PostFlags,
+  mastodon: MastodonPostOptions,
+  maxLength: number | undefined,
+): Promise<ExitCode> {
+  const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
+  const { describePost } = await import("../services/open.js");
+  const { knownApi, endpointFor } = await import("../services/api.js");
+  const out: string[] = [];
+  for (const a of accounts) {
+    const api = a.api ?? (await knownApi(a.server, undefined, ctx.env, g.config, cacheDir(ctx.env)));
+    if (api === undefined) {
+      throw new UsageError(`--dry-run sends nothing, and the API of ${a.server.key} is not known yet`, {
+        hint: "run any other command against it first, or log in to it",
+      });
+    }
+    const e = endpointFor(a.server, api);
+    checkForApi(e.api, flags, mastodon);
+    const rules = rulesFor(e.api, (await cache.entry(e.server))?.urlLength);
+    const count = countWith(rules, mastodon);
+    checkLength(
+      text,
+      maxLength ?? (await cache.get(e.server)),
+      maxLength === undefined ? `${a.handle}'s` : "the --max-length",
+      count,
+    );
+    out.push(
+      `# ${a.handle}\n${describePost({
+        server: e.server,
+        api: e.api,
+        user: a.user,
+        format: g.format,
+        text,
+        source: flags.source,
+        replyTo: flags.replyTo,
+        ...(e.api === "mastodon" ? { idempotencyKey: randomUUID(), ...mastodon } : {}),
+        http: await httpConfig(g, ctx),
+      })}`,
+    );
+  }
+  g.printer.result(out.join("\n"));
+  return ExitCode.Ok;
 }
 
 /** `--visibility`, `--cw`, `--language`, checked before anything is read or sent. */

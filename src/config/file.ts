@@ -73,6 +73,8 @@ export interface ConfigFile {
   color?: string;
   timeout?: number;
   preemptive?: string;
+  /** The accounts `post` goes to without --to (handles, comma-separated). */
+  targets?: string;
 }
 
 /**
@@ -115,6 +117,7 @@ const TYPES: Record<ConfigKey, readonly ("string" | "number" | "boolean")[]> = {
   output: ["string"],
   color: ["string"],
   preemptive: ["string", "boolean"],
+  targets: ["string"],
   timeout: ["number", "string"],
 };
 

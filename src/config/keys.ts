@@ -1,4 +1,5 @@
 import { OUTPUT_MODES } from "../output/status.js";
+import { handleList, parseHandle } from "./handles.js";
 import { parseServer } from "./server.js";
 
 /**
@@ -37,6 +38,15 @@ export const CONFIG_KEYS = {
     parse: (v: string): string => {
       if (!["true", "false"].includes(v)) throw new Error("use true or false");
       return v;
+    },
+  },
+  targets: {
+    help: 'the accounts `post` posts to without --to: "user@host, user@host:port"',
+    parse: (v: string): string => {
+      const list = handleList([v]);
+      if (list.length === 0) throw new Error("name at least one account, user@host");
+      for (const h of list) if (h !== "all") parseHandle(h);
+      return list.join(", ");
     },
   },
   timeout: {

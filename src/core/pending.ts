@@ -1,4 +1,5 @@
 import type { Kept } from "../errors.js";
+import type { Wire } from "../http/wire.js";
 import { keptLines } from "./keep.js";
 import type { SavePending, SaveUnread } from "./save-types.js";
 
@@ -13,6 +14,22 @@ export type { SavePending, SaveUnread };
 export class Pending {
   #pending: { save: SavePending; what: string } | undefined;
   #unread: SaveUnread | undefined;
+  /**
+   * Several accounts posted to at once (`post --to`): each target's status, with the wire of its own
+   * connection, which alone tells whether that target's request had gone out.
+   */
+  readonly #targets = new Map<string, { save: SavePending; wire: Wire }>();
+
+  /** A target's status being posted (`what` is its handle); undefined once its outcome is known. */
+  setTarget(what: string, save: SavePending | undefined, wire: Wire): void {
+    if (save === undefined) this.#targets.delete(what);
+    else this.#targets.set(what, { save, wire });
+  }
+
+  /** Whether statuses of several targets are pending (the signal's words are then theirs). */
+  get hasTargets(): boolean {
+    return this.#targets.size > 0;
+  }
 
   /** `what` names the status in messages ("line 3" for `post --lines`). */
   set(save: SavePending | undefined, what = "the status"): void {
@@ -40,6 +57,16 @@ export class Pending {
     const kept = this.save(sent, exitCode, reason);
     const save = this.#unread;
     this.#unread = undefined;
-    return { kept, lines: [...keptLines(kept, what), ...(save?.(exitCode, reason) ?? [])] };
+    const targets: string[] = [];
+    for (const [handle, t] of this.#targets) {
+      const mine = t.wire.authenticatedRequestInFlight();
+      const state = mine ? "its request had gone out; it may have been posted" : "nothing was posted there";
+      targets.push(
+        `identica: ${handle}: ${state}`,
+        ...keptLines(t.save(mine, exitCode, reason), `the status for ${handle}`),
+      );
+    }
+    this.#targets.clear();
+    return { kept, lines: [...keptLines(kept, what), ...targets, ...(save?.(exitCode, reason) ?? [])] };
   }
 }

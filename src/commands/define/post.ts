@@ -14,6 +14,11 @@ export function definePost(program: Command, ctx: Context, setCode: (code: ExitC
     .option("--max-length <n>", "refuse text longer than n characters (0 = no limit)")
     .option("--if-absent", "post nothing (exit 0) if your recent statuses already hold exactly this text")
     .option("--lines", "post each line of stdin as its own status, as it arrives")
+    .option(
+      "--to <handle>",
+      'post to this account, user@host[:port]; repeat it for several, or "all" (default: config targets)',
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+    )
     .option("--visibility <v>", "Mastodon: public, unlisted, private or direct (checked before sending)")
     .option("--cw <text>", "Mastodon: a content warning shown before the text")
     .option("--language <code>", "Mastodon: the ISO 639 language of the text, such as en")
@@ -24,6 +29,7 @@ Examples:
   identica post "Hello, fediverse"
   uptime | identica post --server social.example --user alice
   identica post --reply-to 12345 -o url "Agreed!"
+  identica post --to alice@mastodon.example --to alice@social.example "Hello, both of you"
   journalctl -f | grep --line-buffered ERROR | identica post --lines`,
     )
     .action(async (words: string[], flags, cmd: Command) => {

@@ -1,0 +1,86 @@
+import type { Account } from "../config/handles.js";
+import { cacheDir, stateDir } from "../config/paths.js";
+import type { Context } from "../context.js";
+import { keepRefused, keptLines } from "../core/keep.js";
+import { LimitCache } from "../core/limit-cache.js";
+import { LineSplitter, MAX_LINE_BYTES, quoteLine, splitLines } from "../core/lines.js";
+import { Outbox } from "../core/outbox.js";
+import { ExitCode, IdenticaError, UsageError, worse } from "../errors.js";
+import { writeDiagnostic } from "../output/printer.js";
+import type { Globals } from "./globals.js";
+import type { MastodonPostOptions } from "./post.js";
+import { keepUnread, lineToPost } from "./post-lines-unread.js";
+import { report, sendToTargets } from "./post-multi.js";
+import type { PostFlags } from "./post-result.js";
+
+/**
+ * `post --lines --to A --to B`: each line of stdin, as it arrives, to every account at once (each line
+ * checked against every target's limit first, as a single post is). A line that fails for an account
+ * is kept for that account; the stream goes on; the exit code is the worst outcome of any line. An
+ * interrupted run keeps the lines read but not yet sent, one entry per account.
+ */
+export async function postLinesToAccounts(
+  ctx: Context,
+  g: Globals,
+  accounts: Account[],
+  flags: PostFlags,
+  mastodon: MastodonPostOptions,
+  maxLength: number | undefined,
+): Promise<ExitCode> {
+  const outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
+  const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
+  const unsent = accounts.map((a) => ({
+    server: a.server,
+    api: a.api,
+    user: a.user,
+    replyTo: flags.replyTo,
+    source: flags.source,
+  }));
+  let worst: ExitCode = ExitCode.Ok;
+  const splitter = new LineSplitter();
+  ctx.run.pending.setUnread((exitCode, reason) =>
+    keepUnread(ctx, splitter, { outbox, unsent, exitCode, reason, checkLimit: undefined }),
+  );
+  try {
+    for await (const line of splitLines(ctx.stdin, MAX_LINE_BYTES, splitter)) {
+      const what = `line ${line.lineNo}: `;
+      let text: string | undefined;
+      try {
+        text = lineToPost(line);
+      } catch (err) {
+        // A line identica refuses (65) is kept for every account, marked refused; one too long (64) is not.
+        let e: IdenticaError | undefined;
+        for (const u of unsent) e = keepRefused(err, outbox, u, ctx.now()) as IdenticaError;
+        const code = e instanceof IdenticaError ? e.exitCode : ExitCode.Internal;
+        worst = worse(worst, code);
+        writeDiagnostic(ctx, `identica: ${what}${(e as Error).message}`);
+        for (const l of keptLines(e?.kept, `line ${line.lineNo}`)) ctx.stderr.write(`${l}\n`);
+        continue;
+      }
+      if (text === undefined) continue;
+      try {
+        const outcomes = await sendToTargets(
+          ctx,
+          g,
+          accounts,
+          text,
+          flags,
+          mastodon,
+          maxLength,
+          outbox,
+          cache,
+        );
+        worst = worse(worst, await report(ctx, g, outcomes, what, true));
+      } catch (err) {
+        // Over a target's limit, or a bug: quoted so that the line is not lost (cron mails stderr).
+        const e = err instanceof IdenticaError ? err : undefined;
+        worst = worse(worst, e?.exitCode ?? ExitCode.Internal);
+        const quoted = err instanceof UsageError ? `: ${quoteLine(text)}` : "";
+        writeDiagnostic(ctx, `identica: ${what}${(err as Error).message}${quoted}`);
+      }
+    }
+  } finally {
+    ctx.run.pending.setUnread(undefined);
+  }
+  return worst;
+}
