@@ -373,3 +373,208 @@ describe("what only one API or one target can take", () => {
     expect(one.code, one.stderr).toBe(0);
   });
 });
+
+describe("naming the targets", () => {
+  it("--to all: every keychain account of the servers in the config", async () => {
+    const sc = home();
+    const text = fresh();
+    const r = await post(sc, ["-o", "json", "--to", "all", text]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout) as { account: string; ok: boolean }[];
+    expect(rows.map((x) => x.account).sort()).toEqual([M(), B(), S()].sort());
+    expect(rows.every((x) => x.ok)).toBe(true);
+    expect(landed(text)).toEqual({ mastodon: 2, statusnet: 1 });
+    expectCredentialsHome();
+  });
+
+  it("config set targets is the default for post without --to; --server overrides it", async () => {
+    const sc = home();
+    const set = await sc.run(["config", "set", "targets", `${M()},${S()}`]);
+    expect(set.code, set.stderr).toBe(0);
+    const text = fresh();
+    const r = await post(sc, ["-o", "id", text]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split("\n")).toHaveLength(3);
+    expect(landed(text)).toEqual({ mastodon: 1, statusnet: 1 });
+    const only = fresh();
+    const o = await post(sc, ["-o", "id", "--server", sn.apiRoot, only]);
+    expect(o.code, o.stderr).toBe(0);
+    expect(o.stdout).toMatch(/^\d+\n$/);
+    expect(landed(only)).toEqual({ mastodon: 0, statusnet: 1 });
+    const env = fresh();
+    const e = await post(sc, ["-o", "id", env], { env: { IDENTICA_SERVER: md.origin } });
+    expect(e.code, e.stderr).toBe(0);
+    expect(landed(env)).toEqual({ mastodon: 1, statusnet: 0 });
+    expectCredentialsHome();
+  });
+
+  it("a --to that is not a handle: 64, nothing sent", async () => {
+    const sc = home();
+    for (const bad of ["alice", "alice@", "@127.0.0.1", `alice@${md.domain}/x`]) {
+      const r = await post(sc, ["--to", M(), "--to", bad, fresh()]);
+      expect(r.code, bad).toBe(64);
+      expect(r.stderr.split("\n"), r.stderr).toHaveLength(2);
+    }
+    expect([...md.requests, ...sn.requests]).toEqual([]);
+  });
+});
+
+describe("per target: --if-absent, --dry-run, --lines", () => {
+  it("--if-absent skips the account that has it and posts where it is absent", async () => {
+    const sc = home();
+    const text = fresh();
+    expect((await post(sc, ["--to", S(), text])).code).toBe(0);
+    const r = await post(sc, ["--if-absent", "--to", M(), "--to", S(), text]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(landed(text)).toEqual({ mastodon: 1, statusnet: 1 });
+    expect(r.stdout.split("\n")[1]).toMatch(/\(already posted\)$/);
+    expect(r.stdout.split("\n")[0]).not.toMatch(/already/);
+    expectCredentialsHome();
+  });
+
+  it("--dry-run describes each account's request and sends nothing", async () => {
+    const sc = home();
+    const r = await post(sc, ["--dry-run", "--to", M(), "--to", S(), fresh("dry")]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`# ${M()}`);
+    expect(r.stdout).toContain(`# ${S()}`);
+    expect(r.stdout.indexOf(`# ${M()}`)).toBeLessThan(r.stdout.indexOf(`# ${S()}`));
+    expect(r.stdout).not.toContain(token);
+    expect(r.stdout).not.toContain(PASSWORD);
+    expect([...statusPosts(md), ...postsTo(sn)]).toEqual([]);
+    expect(sc.outbox()).toEqual([]);
+  });
+
+  it("post --lines: every line to both accounts", async () => {
+    const sc = home();
+    const [a, b] = [fresh("line"), fresh("line")];
+    const r = await post(sc, ["--lines", "--to", M(), "--to", S()], { input: `${a}\n${b}\n` });
+    expect(r.code, r.stderr).toBe(0);
+    expect(landed(a)).toEqual({ mastodon: 1, statusnet: 1 });
+    expect(landed(b)).toEqual({ mastodon: 1, statusnet: 1 });
+    expectCredentialsHome();
+  });
+
+  it("post --lines: a line over one account's limit is 64 for every account, and the stream goes on", async () => {
+    const sc = home();
+    md.site.maxCharacters = 40;
+    const [a, long, b] = [fresh("line"), `${fresh("long")} ${"y".repeat(60)}`, fresh("line")];
+    const r = await post(sc, ["--lines", "--to", M(), "--to", S()], { input: `${a}\n${long}\n${b}\n` });
+    expect(r.code, r.stderr).toBe(64);
+    expect(landed(a)).toEqual({ mastodon: 1, statusnet: 1 });
+    expect(landed(long)).toEqual({ mastodon: 0, statusnet: 0 });
+    expect(landed(b)).toEqual({ mastodon: 1, statusnet: 1 });
+    expect(r.stderr).toMatch(/^identica: line 2: /m);
+    // The refused line is quoted in full, so that it is not lost.
+    expect(r.stderr).toContain(long);
+  });
+});
+
+/** Sends `signal` once `ready()` holds (checked every 10 ms). */
+function killWhen(ready: () => boolean, signal: NodeJS.Signals) {
+  return (child: import("node:child_process").ChildProcess) => {
+    const timer = setInterval(() => {
+      if (ready()) {
+        clearInterval(timer);
+        child.kill(signal);
+      }
+    }, 10);
+    child.on("close", () => clearInterval(timer));
+  };
+}
+
+describe("signals and the outbox", () => {
+  it("SIGTERM while Mastodon's POST hangs and StatusNet has answered: only the hung one is kept; outbox send sends it", async () => {
+    const sc = home();
+    const text = fresh();
+    md.faults.push({ fault: { kind: "hang" }, path: MPOST, times: 1 });
+    let answeredAt = 0;
+    const r = await post(sc, ["--to", M(), "--to", S(), text], {
+      onSpawn: killWhen(() => {
+        if (statusPosts(md).length === 0 || landed(text).statusnet === 0) return false;
+        answeredAt ||= Date.now();
+        return Date.now() - answeredAt > 300;
+      }, "SIGTERM"),
+    });
+    expect(r.code, r.stderr).toBe(143);
+    expect(r.stderr).toContain(`identica: ${M()}: its request had gone out`);
+    expect(r.stderr).not.toContain(`${S()}: `);
+    const entries = sc.outbox();
+    expect(entries).toHaveLength(1);
+    expect(entries[0]?.entry).toMatchObject({ text, server: md.origin, user: "alice" });
+    const s = await sc.run(["outbox", "send"]);
+    expect(s.code, s.stderr).toBe(0);
+    expect(landed(text)).toEqual({ mastodon: 1, statusnet: 1 });
+    expect(sc.outbox()).toEqual([]);
+    expectCredentialsHome();
+  });
+
+  it("SIGINT with both POSTs hanging: both kept; outbox send sends each to its own server, the run's own credential nowhere else", async () => {
+    const sc = home();
+    const text = fresh();
+    md.faults.push({ fault: { kind: "hang" }, path: MPOST, times: 1 });
+    sn.faults.push({ fault: { kind: "hang" }, path: SPOST, when: "authenticated", times: 1 });
+    const r = await post(sc, ["--to", M(), "--to", S(), text], {
+      onSpawn: killWhen(
+        () => statusPosts(md).length > 0 && postsTo(sn).some((q) => q.headers.authorization),
+        "SIGINT",
+      ),
+    });
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toContain(`identica: ${M()}: its request had gone out`);
+    expect(r.stderr).toContain(`identica: ${S()}: its request had gone out`);
+    const entries = sc.outbox();
+    expect(entries.map((e) => e.entry.server).sort()).toEqual([md.origin, sn.apiRoot].sort());
+    // The run's own server is the StatusNet one: its IDENTICA_PASSWORD and (unused there) IDENTICA_TOKEN
+    // must not reach the Mastodon server, which uses alice's token from the keychain.
+    const envToken = md.issueToken("alice");
+    md.requests.length = 0;
+    sn.requests.length = 0;
+    const s = await sc.run(["outbox", "send"], {
+      env: { IDENTICA_SERVER: sn.apiRoot, IDENTICA_PASSWORD: PASSWORD, IDENTICA_TOKEN: envToken },
+    });
+    expect(s.code, s.stderr).toBe(0);
+    expect(landed(text)).toEqual({ mastodon: 1, statusnet: 1 });
+    expect(statusPosts(md).map((q) => q.headers.authorization)).toEqual([`Bearer ${token}`]);
+    for (const q of [...md.requests, ...sn.requests])
+      expect(JSON.stringify(q.headers) + q.body.toString()).not.toContain(envToken);
+    expectCredentialsHome();
+    expect(sc.outbox()).toEqual([]);
+  });
+
+  it("the Idempotency-Keys of two targets differ; each entry keeps its own and outbox send uses it", async () => {
+    const sc = home();
+    const text = fresh();
+    md.faults.push({ fault: unavailable, path: MPOST, times: 2 });
+    const r = await post(sc, ["--to", M(), "--to", B(), text]);
+    expect(r.code, r.stderr).toBe(75);
+    const sent = statusPosts(md).map((q) => [q.headers.authorization, q.headers["idempotency-key"]]);
+    expect(sent).toHaveLength(2);
+    const entries = sc.outbox().map((e) => e.entry as { user: string; idempotencyKey: string });
+    expect(entries).toHaveLength(2);
+    const keyOf = (user: string) => entries.find((e) => e.user === user)?.idempotencyKey;
+    expect(keyOf("alice")).toBeDefined();
+    expect(keyOf("alice")).not.toBe(keyOf("bob"));
+    expect(sent).toEqual(
+      expect.arrayContaining([
+        [`Bearer ${token}`, keyOf("alice")],
+        [`Bearer ${bobToken}`, keyOf("bob")],
+      ]),
+    );
+    md.requests.length = 0;
+    const s = await sc.run(["outbox", "send"]);
+    expect(s.code, s.stderr).toBe(0);
+    expect(statusPosts(md).map((q) => [q.headers.authorization, q.headers["idempotency-key"]])).toEqual(
+      expect.arrayContaining([
+        [`Bearer ${token}`, keyOf("alice")],
+        [`Bearer ${bobToken}`, keyOf("bob")],
+      ]),
+    );
+    expect(
+      md.statuses
+        .filter((x) => x.text === text)
+        .map((x) => x.username)
+        .sort(),
+    ).toEqual(["alice", "bob"]);
+  });
+});
