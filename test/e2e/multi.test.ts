@@ -1,13 +1,12 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { RunOptions, RunResult } from "../helpers/cli.js";
-import { type PrivateKeyring, startKeyring } from "../helpers/keyring.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { PrivateKeyring } from "../helpers/keyring.js";
 import { keytarStore, statusPosts } from "../helpers/mastodon-post.js";
-import { Scenario } from "../helpers/scenario.js";
+import { fresh, killWhen, MPOST, SPOST, unavailable, useTwoServers } from "../helpers/multi.js";
 import { PASSWORD, postsTo } from "../helpers/setup.js";
-import { startServer, type TestServer } from "../server/gnusocial.js";
-import { type MastodonServer, startMastodon } from "../server/mastodon.js";
+import type { TestServer } from "../server/gnusocial.js";
+import type { MastodonServer } from "../server/mastodon.js";
 
 /**
  * Issue 14 end to end: `post --to` a StatusNet account and a Mastodon account at once, each look-alike
@@ -15,85 +14,17 @@ import { type MastodonServer, startMastodon } from "../server/mastodon.js";
  * Authorization is inspected on both servers: a credential never reaches the other one.
  */
 
+const t = useTwoServers();
+const { M, B, S, home, landed, expectCredentialsHome, post } = t;
 let keyring: PrivateKeyring;
 let sn: TestServer;
 let md: MastodonServer;
 let token: string;
 let bobToken: string;
+beforeAll(() => {
+  ({ keyring, sn, md, token, bobToken } = t);
+});
 const BASIC = `Basic ${Buffer.from(`alice:${PASSWORD}`).toString("base64")}`;
-
-beforeAll(async () => {
-  keyring = await startKeyring();
-  sn = await startServer();
-  md = await startMastodon({ mode: "mastodon" });
-  token = md.issueToken("alice");
-  bobToken = md.issueToken("bob");
-  await keytarStore(keyring.env, `identica:${md.domain}`, "alice", token);
-  await keytarStore(keyring.env, `identica:${md.domain}`, "bob", bobToken);
-  await keytarStore(keyring.env, `identica:${new URL(sn.origin).host}`, "alice", PASSWORD);
-});
-afterAll(async () => {
-  keyring?.close();
-  await sn?.close();
-  await md?.close();
-});
-beforeEach(() => {
-  for (const s of [sn, md]) {
-    s.requests.length = 0;
-    s.faults.length = 0;
-  }
-  sn.site.textlimit = 1000;
-  md.site.maxCharacters = 500;
-});
-
-/** alice on the Mastodon look-alike, then alice on the StatusNet one. */
-const M = () => `alice@${md.domain}`;
-/** bob on the Mastodon look-alike (a second Mastodon account, with a token of his own). */
-const B = () => `bob@${md.domain}`;
-const S = () => `alice@${new URL(sn.origin).host}`;
-
-let n = 0;
-const fresh = (p = "multi") => `${p} ${process.pid}-${++n}`;
-
-/** A home whose config knows both servers (as two logins would have written it). */
-function home(extra: Record<string, unknown> = {}, env: Record<string, string> = {}): Scenario {
-  const sc = new Scenario({
-    DBUS_SESSION_BUS_ADDRESS: keyring.env.DBUS_SESSION_BUS_ADDRESS as string,
-    ...env,
-  });
-  const dir = join(sc.env.XDG_CONFIG_HOME as string, "identica");
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileSync(
-    join(dir, "config.json"),
-    JSON.stringify({
-      servers: {
-        [md.origin]: { user: "alice", api: "mastodon" },
-        [sn.apiRoot]: { user: "alice", api: "statusnet" },
-      },
-      ...extra,
-    }),
-    { mode: 0o600 },
-  );
-  return sc;
-}
-
-/** No request to either server carried the other's credential (or any credential of a foreign kind). */
-function expectCredentialsHome(): void {
-  for (const r of md.requests) {
-    const a = r.headers.authorization;
-    if (a !== undefined) expect(a).toMatch(/^Bearer /);
-    expect(String(a ?? "")).not.toContain(Buffer.from(PASSWORD).toString("base64").slice(0, 8));
-    expect(JSON.stringify(r.headers) + r.body.toString()).not.toContain(PASSWORD);
-  }
-  for (const r of sn.requests) {
-    const a = r.headers.authorization;
-    if (a !== undefined) expect(a).toMatch(/^Basic /);
-    for (const t of [token, bobToken]) expect(JSON.stringify(r.headers) + r.body.toString()).not.toContain(t);
-  }
-}
-
-const post = (sc: Scenario, args: string[], opts: RunOptions = {}): Promise<RunResult> =>
-  sc.run(["post", ...args], opts);
 
 describe("success to both", () => {
   it("pretty: one line per target, handle then URL; exit 0; each with its own credential", async () => {
@@ -167,18 +98,6 @@ describe("output forms", () => {
     }
   });
 });
-
-const MPOST = /^\/api\/v1\/statuses$/;
-const SPOST = /^\/api\/statuses\/update/;
-const unavailable = { kind: "reply" as const, status: 503, body: "busy" };
-
-/** Whether one status with this text reached each server. */
-function landed(text: string): { mastodon: number; statusnet: number } {
-  return {
-    mastodon: md.statuses.filter((s) => s.text === text && !s.deleted).length,
-    statusnet: sn.store.notices.filter((x) => x.text === text).length,
-  };
-}
 
 describe("one target fails, the other succeeds", () => {
   it("503 from Mastodon: 75, kept for that account only; the StatusNet status posted", async () => {
@@ -470,19 +389,6 @@ describe("per target: --if-absent, --dry-run, --lines", () => {
   });
 });
 
-/** Sends `signal` once `ready()` holds (checked every 10 ms). */
-function killWhen(ready: () => boolean, signal: NodeJS.Signals) {
-  return (child: import("node:child_process").ChildProcess) => {
-    const timer = setInterval(() => {
-      if (ready()) {
-        clearInterval(timer);
-        child.kill(signal);
-      }
-    }, 10);
-    child.on("close", () => clearInterval(timer));
-  };
-}
-
 describe("signals and the outbox", () => {
   it("SIGTERM while Mastodon's POST hangs and StatusNet has answered: only the hung one is kept; outbox send sends it", async () => {
     const sc = home();
@@ -550,7 +456,7 @@ describe("signals and the outbox", () => {
     expect(r.code, r.stderr).toBe(75);
     const sent = statusPosts(md).map((q) => [q.headers.authorization, q.headers["idempotency-key"]]);
     expect(sent).toHaveLength(2);
-    const entries = sc.outbox().map((e) => e.entry as { user: string; idempotencyKey: string });
+    const entries = sc.outbox().map((e) => e.entry as unknown as { user: string; idempotencyKey: string });
     expect(entries).toHaveLength(2);
     const keyOf = (user: string) => entries.find((e) => e.user === user)?.idempotencyKey;
     expect(keyOf("alice")).toBeDefined();
