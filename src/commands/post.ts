@@ -3,12 +3,21 @@ import type { Account } from "../config/handles.js";
 import { cacheDir, stateDir } from "../config/paths.js";
 import type { Server } from "../config/server.js";
 import type { Context } from "../context.js";
-import { type Draft, keeper, keepOnFailure, keepRefused, partialKeeper, textHash } from "../core/keep.js";
+import {
+  type Draft,
+  keeper,
+  keepOnFailure,
+  keepRefused,
+  keptLines,
+  partialKeeper,
+  textHash,
+} from "../core/keep.js";
 import { checkLength, LimitCache } from "../core/limit-cache.js";
 import { Outbox } from "../core/outbox.js";
 import type { PostResult } from "../core/post.js";
-import { readStatusText } from "../core/text.js";
+import { RefusedTextError, readStatusText } from "../core/text.js";
 import { ExitCode, UsageError } from "../errors.js";
+import { writeDiagnostic } from "../output/printer.js";
 import { type ApiName, apiGone, type Endpoint } from "../services/api.js";
 import { checkVisibility } from "../services/mastodon/rules.js";
 import { rulesFor } from "../services/open.js";
@@ -237,18 +246,59 @@ async function postToAccounts(
     return postLinesToAccounts(ctx, g, accounts, flags, mastodon, maxLength);
   }
   const outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
-  const first = accounts[0] as Account;
-  // While stdin is read, an interruption keeps what was read (for the first account; it says so).
-  const text = await readText(ctx, words, flags.dryRun === true, outbox, {
-    server: first.server,
-    api: first.api,
-    user: first.user,
-    replyTo: flags.replyTo,
-    source: flags.source,
-  });
+  const read = await readTextForAccounts(ctx, words, flags, outbox, accounts);
+  if (typeof read !== "string") return read.exitCode;
+  const text = read;
   if (flags.dryRun) return dryRunAccounts(ctx, g, accounts, text, flags, mastodon, maxLength);
   const { postToTargets } = await import("./post-multi.js");
   return postToTargets(ctx, g, accounts, text, flags, mastodon, maxLength);
+}
+
+/**
+ * The text of `post --to …`, read once, is meant for every account: while stdin is read, an
+ * interruption keeps what was read for each of them, and a text identica refuses (65) is kept, marked
+ * refused, for each of them too (as `post --lines --to` keeps a refused line), so that once it is fixed,
+ * `outbox send` sends it to every account, not only to the first. A refused text is reported here, one
+ * line, then where it was kept for each account: its exit code is returned in place of the text.
+ */
+async function readTextForAccounts(
+  ctx: Context,
+  words: string[],
+  flags: PostFlags,
+  outbox: Outbox,
+  accounts: Account[],
+): Promise<string | { exitCode: ExitCode }> {
+  const { Wire } = await import("../http/wire.js");
+  const readAt = ctx.now();
+  const drafts = accounts.map((a) => ({
+    handle: a.handle,
+    draft: { server: a.server, api: a.api, user: a.user, replyTo: flags.replyTo, source: flags.source },
+  }));
+  const dryRun = flags.dryRun === true;
+  try {
+    return await readStatusText({
+      args: words,
+      stdin: ctx.stdin,
+      reading: (soFar) => {
+        if (dryRun) return;
+        // Nothing is in flight on these wires: a signal says "nothing was posted there" for each.
+        for (const { handle, draft } of drafts)
+          ctx.run.pending.setTarget(handle, partialKeeper(outbox, draft, soFar, readAt), new Wire());
+      },
+    });
+  } catch (err) {
+    if (dryRun || !(err instanceof RefusedTextError)) throw err;
+    const lines: string[] = [];
+    for (const { handle, draft } of drafts) {
+      keepRefused(err, outbox, draft, readAt);
+      lines.push(...keptLines(err.kept, `the status for ${handle}`));
+    }
+    writeDiagnostic(ctx, `identica: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
+    for (const line of lines) ctx.stderr.write(`${line}\n`);
+    return { exitCode: err.exitCode };
+  } finally {
+    for (const { handle } of drafts) ctx.run.pending.setTarget(handle, undefined, new Wire());
+  }
 }
 
 /** `--dry-run --to …`: each account's request, for those whose API is known (no probe is sent). */

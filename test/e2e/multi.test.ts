@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { PrivateKeyring } from "../helpers/keyring.js";
 import { keytarStore, statusPosts } from "../helpers/mastodon-post.js";
-import { fresh, killWhen, MPOST, SPOST, unavailable, useTwoServers } from "../helpers/multi.js";
+import { fresh, killWhen, MPOST, SPOST, shellCode, unavailable, useTwoServers } from "../helpers/multi.js";
 import { PASSWORD, postsTo } from "../helpers/setup.js";
 import type { TestServer } from "../server/gnusocial.js";
 import type { MastodonServer } from "../server/mastodon.js";
@@ -402,7 +402,7 @@ describe("signals and the outbox", () => {
         return Date.now() - answeredAt > 300;
       }, "SIGTERM"),
     });
-    expect(r.code, r.stderr).toBe(143);
+    expect(shellCode(r), r.stderr).toBe(143);
     expect(r.stderr).toContain(`identica: ${M()}: its request had gone out`);
     expect(r.stderr).not.toContain(`${S()}: `);
     const entries = sc.outbox();
@@ -426,7 +426,7 @@ describe("signals and the outbox", () => {
         "SIGINT",
       ),
     });
-    expect(r.code, r.stderr).toBe(130);
+    expect(shellCode(r), r.stderr).toBe(130);
     expect(r.stderr).toContain(`identica: ${M()}: its request had gone out`);
     expect(r.stderr).toContain(`identica: ${S()}: its request had gone out`);
     const entries = sc.outbox();

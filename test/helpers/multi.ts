@@ -127,3 +127,12 @@ export function killWhen(ready: () => boolean, signal: NodeJS.Signals) {
     child.on("close", () => clearInterval(timer));
   };
 }
+
+/**
+ * The exit status as a shell sees it: a run that ends by the signal itself (start.ts endProcess, when
+ * a thread-pool call is pending) shows as 128 + n, the documented 130/143/129.
+ */
+export function shellCode(r: { code: number | null; signal: NodeJS.Signals | null }): number | null {
+  const n: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+  return r.code ?? (r.signal && n[r.signal] !== undefined ? 128 + (n[r.signal] as number) : null);
+}
