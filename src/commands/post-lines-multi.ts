@@ -49,12 +49,17 @@ export async function postLinesToAccounts(
         text = lineToPost(line);
       } catch (err) {
         // A line identica refuses (65) is kept for every account, marked refused; one too long (64) is not.
+        // Each account's entry is a file of its own: say where every one went, not only the last.
         let e: IdenticaError | undefined;
-        for (const u of unsent) e = keepRefused(err, outbox, u, ctx.now()) as IdenticaError;
+        const where: string[] = [];
+        accounts.forEach((a, i) => {
+          e = keepRefused(err, outbox, unsent[i] as (typeof unsent)[number], ctx.now()) as IdenticaError;
+          where.push(...keptLines(e?.kept, `line ${line.lineNo} for ${a.handle}`));
+        });
         const code = e instanceof IdenticaError ? e.exitCode : ExitCode.Internal;
         worst = worse(worst, code);
-        writeDiagnostic(ctx, `identica: ${what}${(e as Error).message}`);
-        for (const l of keptLines(e?.kept, `line ${line.lineNo}`)) ctx.stderr.write(`${l}\n`);
+        writeDiagnostic(ctx, `identica: ${what}${(e ?? (err as Error)).message}`);
+        for (const l of where) ctx.stderr.write(`${l}\n`);
         continue;
       }
       if (text === undefined) continue;

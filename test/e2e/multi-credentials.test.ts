@@ -249,3 +249,29 @@ describe("limits and the barrier", () => {
     expect(landed(text)).toEqual({ mastodon: 0, statusnet: 0 });
   });
 });
+
+describe("post --lines --to: a refused line", () => {
+  it("is kept for every account, and stderr says where for each", async () => {
+    const sc = home();
+    const [a, b] = [fresh("line"), fresh("line")];
+    const input = Buffer.concat([
+      Buffer.from(`${a}\ncaf`),
+      Buffer.from([0xe9]),
+      Buffer.from(` au lait\n${b}\n`),
+    ]);
+    const r = await post(sc, ["--lines", "--to", M(), "--to", S()], { input });
+    expect(r.code, r.stderr).toBe(65);
+    expect(landed(a)).toEqual({ mastodon: 1, statusnet: 1 });
+    expect(landed(b)).toEqual({ mastodon: 1, statusnet: 1 });
+    const kept = sc.outbox();
+    expect(kept.map((e) => [e.entry.server, e.entry.refused]).sort()).toEqual(
+      [
+        [t.md.origin, true],
+        [t.sn.apiRoot, true],
+      ].sort(),
+    );
+    for (const e of kept) expect(r.stderr).toContain(e.file);
+    expect(r.stderr).toContain(`line 2 for ${M()} is kept in the outbox`);
+    expect(r.stderr).toContain(`line 2 for ${S()} is kept in the outbox`);
+  });
+});
