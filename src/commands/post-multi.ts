@@ -7,6 +7,7 @@ import { checkLength, LimitCache } from "../core/limit-cache.js";
 import { Outbox } from "../core/outbox.js";
 import type { PostResult } from "../core/post.js";
 import { ExitCode, IdenticaError, type Kept, UsageError, worse } from "../errors.js";
+import { PauseClock } from "../http/deadline.js";
 import { Wire } from "../http/wire.js";
 import { writeDiagnostic } from "../output/printer.js";
 import { jsonForTerminal, oneLine } from "../sanitize.js";
@@ -22,6 +23,18 @@ import { credentialSource, endpointOf, httpConfig } from "./session-options.js";
 export type Outcome =
   | { account: Account; ok: true; result: PostResult }
   | { account: Account; ok: false; error: IdenticaError | Error; exitCode: ExitCode };
+
+/** A target's own pauses (the wait for the others' limits) on top of the run's (its prompts). */
+class TargetPauses extends PauseClock {
+  readonly #run: PauseClock;
+  constructor(run: PauseClock) {
+    super();
+    this.#run = run;
+  }
+  override pausedSoFar(): number {
+    return super.pausedSoFar() + this.#run.pausedSoFar();
+  }
+}
 
 /** One target once its service is open: what posting to it needs. */
 interface Target {
@@ -172,6 +185,9 @@ export async function sendToTargets(
         return;
       }
       let reached = false;
+      // Waiting for the other targets' limits is not this server's time: its deadline stops meanwhile,
+      // or a slow server's lookup would use up a healthy one's --timeout before its post was sent.
+      const pauses = new TargetPauses(ctx.run.pauses);
       try {
         const isOwn =
           own !== undefined &&
@@ -182,7 +198,7 @@ export async function sendToTargets(
           api: e.api,
           user: d.account.user,
           format: g.format,
-          http: { ...(await httpConfig(g, ctx, e.server)), wire: d.wire },
+          http: { ...(await httpConfig(g, ctx, e.server)), wire: d.wire, pauses },
           credential: credentialSource(g, ctx, e.server, isOwn),
         };
         await withService(opts, async (svc) => {
@@ -194,7 +210,7 @@ export async function sendToTargets(
             reached = true;
             checked();
           }
-          await allChecked;
+          await pauses.whilePaused(() => allChecked);
           if (over.length > 0) return;
           const result = await postTo(target, text, flags, mastodon, cache, g);
           done(d.account.handle);

@@ -275,3 +275,28 @@ describe("post --lines --to: a refused line", () => {
     expect(r.stderr).toContain(`line 2 for ${S()} is kept in the outbox`);
   });
 });
+
+describe("limit lookups that fail", () => {
+  it("one account's limit lookup hangs: the other is posted once that lookup times out; the first kept, not sent", async () => {
+    const sc = home();
+    const text = fresh();
+    t.md.faults.push({ fault: { kind: "hang" }, path: /^\/api\/v(1|2)\/instance/ });
+    const started = Date.now();
+    const r = await post(sc, ["--timeout", "2", "--to", M(), "--to", S(), text]);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // The wait for Mastodon's limit did not use up StatusNet's --timeout: it was posted.
+    expect(landed(text)).toEqual({ mastodon: 0, statusnet: 1 });
+    expect(r.code, r.stderr).toBe(75);
+    expect(r.stdout.split("\n")[1]).toMatch(/\/notice\/\d+$/);
+    expect(sc.outbox().map((e) => [e.entry.server, e.entry.sent])).toEqual([[t.md.origin, false]]);
+  });
+
+  it("over one account's limit while the other's lookup fails: 64, nothing sent, and nothing left in the outbox", async () => {
+    const sc = home();
+    t.sn.faults.push({ fault: { ...unavailable, body: "<error>busy</error>" }, path: /config/ });
+    const r = await post(sc, ["--to", M(), "--to", S(), `over ${"z".repeat(520)}`]);
+    expect(r.code, r.stderr).toBe(64);
+    expect([...statusPosts(t.md), ...postsTo(t.sn)]).toEqual([]);
+    expect(sc.outbox()).toEqual([]);
+  });
+});
