@@ -8,7 +8,7 @@
  * No assertion here: `npm test` asserts the counts.
  */
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -81,6 +81,10 @@ interface Row {
   ratio_p75?: number;
   /** For the --lines rows: how many times the throughput of as many curl processes. */
   times_curl?: number;
+  /** For the two-target row: its median over the slower one-target row's (about 1: concurrent). */
+  times_one?: number;
+  /** And over the sum of both one-target rows (about 0.5 when concurrent, 1 when one after the other). */
+  times_sum?: number;
   peak_rss_kib?: number | undefined;
   failures: number;
   requests_per_post?: number;
@@ -343,6 +347,62 @@ for (const [scheme, server] of Object.entries(mservers)) {
 await mservers.http.close();
 await mservers.https.close();
 
+// Several accounts (issue 14): one `post --to A --to B` to a GNU social and a Mastodon look-alike
+// (http), next to `post --to` each alone. The two are posted to concurrently, each on its own
+// connection, so two should take about as long as the slower one, not as long as both together.
+// Credentials as a user would set them up: the config names both servers and makes the Mastodon one
+// the run's own (so IDENTICA_TOKEN applies to it, and to it only); the GNU social password comes from
+// a netrc `machine` entry, the origin-bound source another target may use.
+{
+  const gs = await startServer();
+  const md = await startMastodon({ mode: "mastodon" });
+  const token = md.issueToken("alice");
+  const home = mkdtempSync(join(tmpdir(), "identica-bench-multi-"));
+  writeFileSync(join(home, ".netrc"), `machine 127.0.0.1 login alice password "${PASSWORD}"\n`, {
+    mode: 0o600,
+  });
+  mkdirSync(join(home, ".config", "identica"), { recursive: true });
+  writeFileSync(
+    join(home, ".config", "identica", "config.json"),
+    JSON.stringify({
+      server: md.origin,
+      servers: {
+        [md.origin]: { user: "alice", api: "mastodon" },
+        [gs.apiRoot]: { user: "alice", api: "statusnet" },
+      },
+    }),
+  );
+  const cache = mkdtempSync(join(tmpdir(), "identica-bench-cache-"));
+  cpSync(join(codeCache, "identica", "v8"), join(cache, "identica", "v8"), { recursive: true });
+  const { IDENTICA_PASSWORD: _none, ...noPassword } = baseEnv;
+  const env = { ...noPassword, HOME: home, IDENTICA_TOKEN: token, XDG_CACHE_HOME: cache };
+  const a = `alice@${new URL(gs.origin).host}`;
+  const b = `alice@${md.domain}`;
+  const post = (label: string, to: string[]) => () => ({
+    cmd: node,
+    args: [BIN, "post", ...to.flatMap((h) => ["--to", h]), "-o", "none", text(label)],
+    env,
+  });
+  // Both limits cached and the GNU social protection space known, as on any later day.
+  await run(node, post("multi warm up", [a, b])().args, env);
+  const [gsOne, mdOne, two] = (await measurePaired([
+    { name: "identica post --to, GNU social alone (http)", make: post("to gs", [a]) },
+    { name: "identica post --to, Mastodon alone (http)", make: post("to m", [b]) },
+    { name: "identica post --to both at once (http)", make: post("to both", [a, b]) },
+  ])) as [Row, Row, Row];
+  const before = gs.requests.length + md.requests.length;
+  const conns = gs.connections() + md.connections();
+  await run(node, post("multi count", [a, b])().args, env);
+  two.requests_per_post = gs.requests.length + md.requests.length - before;
+  two.connections_per_post = gs.connections() + md.connections() - conns;
+  two.peak_rss_kib = await peakRss(node, post("multi rss", [a, b])().args, env);
+  // How long two take next to one: about 1 when they are posted concurrently, about 2 in turn.
+  two.times_one = round(two.median_ms / Math.max(gsOne.median_ms, mdOne.median_ms), 2);
+  two.times_sum = round(two.median_ms / (gsOne.median_ms + mdOne.median_ms), 2);
+  await gs.close();
+  await md.close();
+}
+
 nodeRow.median_ms = round(median(baseline), 1);
 // How much `node -e 0` itself varied: on a quiet machine its runs stay within a few percent.
 const spread = (quantile(baseline, 0.9) - quantile(baseline, 0.1)) / median(baseline);
@@ -374,8 +434,12 @@ for (const r of rows) {
   const counts =
     r.requests_per_post === undefined ? "" : `${r.requests_per_post}         ${r.connections_per_post}`;
   const failed = r.failures > 0 ? `  (${r.failures} failed)` : "";
+  const vsOne =
+    r.times_one === undefined
+      ? ""
+      : `  = ${r.times_one}× the slower one alone, ${r.times_sum}× both one after the other`;
   console.log(
-    `${pad(r.name, 48)}${pad(`${r.median_ms} ms`, 10)}${pad(ratio, 22)}${pad(rss, 11)}${counts}${failed}`,
+    `${pad(r.name, 48)}${pad(`${r.median_ms} ms`, 10)}${pad(ratio, 22)}${pad(rss, 11)}${counts}${failed}${vsOne}`,
   );
 }
 const out = {

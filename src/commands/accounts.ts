@@ -8,9 +8,10 @@ import { knownApi } from "../services/api.js";
 import { type GlobalFlags, readGlobals } from "./globals.js";
 
 /**
- * `identica accounts`: the accounts stored in the keychain, per server. keytar cannot list services,
- * so the servers are the ones the config file knows (every `login` records its server there), plus
- * `--server` / IDENTICA_SERVER.
+ * `identica accounts`: the accounts stored in the keychain, one line each, named by the handle
+ * `user@host[:port]` that `post --to` takes (docs/cli.md "Several accounts in one command"), with its
+ * API. keytar cannot list services, so the servers are the ones the config file knows (every `login`
+ * records its server there), plus `--server` / IDENTICA_SERVER.
  */
 export async function accountsCommand(ctx: Context, gflags: GlobalFlags): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
@@ -33,7 +34,7 @@ export async function accountsCommand(ctx: Context, gflags: GlobalFlags): Promis
     server: string;
     api: string | null;
     service: string;
-    accounts: { user: string; default: boolean }[];
+    accounts: { user: string; handle: string; default: boolean }[];
   }[] = [];
   // One keychain service per host[:port], whatever the API: each is listed once.
   const listed = new Set<string>();
@@ -50,7 +51,12 @@ export async function accountsCommand(ctx: Context, gflags: GlobalFlags): Promis
       server: root,
       api,
       service: serviceName(server.key),
-      accounts: users.map((user) => ({ user, default: user === defaultUser })),
+      // The keychain's service is `identica:<host[:port]>` (server.key), which is the handle's host.
+      accounts: users.map((user) => ({
+        user,
+        handle: `${user}@${server.key}`,
+        default: user === defaultUser,
+      })),
     });
   }
 
@@ -67,11 +73,28 @@ export async function accountsCommand(ctx: Context, gflags: GlobalFlags): Promis
         "No accounts stored in the OS keychain. Add one with: identica login --server HOST --user NICK\n",
       );
     }
-    for (const r of result) {
-      const users = r.accounts.map((a) => `  ${sanitizeForTerminal(a.user)}${a.default ? " (default)" : ""}`);
-      const api = r.api === "mastodon" ? " (Mastodon API)" : r.api === "statusnet" ? " (StatusNet API)" : "";
-      g.printer.result(`${r.server}${api}\n${users.join("\n")}\n`);
+    // One line per account, the handles in a column so the APIs line up:
+    // `alice@mastodon.example  Mastodon API  (default)`.
+    const rows = result.flatMap((r) =>
+      r.accounts.map((a) => ({
+        handle: sanitizeForTerminal(a.handle),
+        api: apiLabel(r.api),
+        default: a.default,
+      })),
+    );
+    const handleWidth = Math.max(0, ...rows.map((r) => r.handle.length));
+    const apiWidth = Math.max(0, ...rows.map((r) => r.api.length));
+    for (const r of rows) {
+      const line = r.default
+        ? `${r.handle.padEnd(handleWidth)}  ${r.api.padEnd(apiWidth)}  (default)`
+        : `${r.handle.padEnd(handleWidth)}  ${r.api}`;
+      g.printer.result(`${line}\n`);
     }
   }
   return ExitCode.Ok;
+}
+
+/** The API as the listing names it; a server never used yet has its API detected on first use. */
+function apiLabel(api: string | null): string {
+  return api === "mastodon" ? "Mastodon API" : api === "statusnet" ? "StatusNet API" : "API not known yet";
 }

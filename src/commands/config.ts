@@ -1,5 +1,5 @@
 import type { ConfigFile } from "../config/file.js";
-import { CONFIG_KEY_NAMES, CONFIG_KEYS, isConfigKey } from "../config/keys.js";
+import { CONFIG_KEY_NAMES, CONFIG_KEYS, CONFIG_SETTINGS, isConfigKey } from "../config/keys.js";
 import { configFile } from "../config/paths.js";
 import { updateConfig } from "../config/write.js";
 import type { Context } from "../context.js";
@@ -7,7 +7,8 @@ import { ExitCode, UsageError } from "../errors.js";
 import { API_NAMES, parseApi } from "../services/api.js";
 import { type GlobalFlags, type Globals, readGlobals, serverOf } from "./globals.js";
 
-const KEY_LIST = CONFIG_KEY_NAMES.join(", ");
+// `api` too: it is taken by get/set/unset before these checks (apiSetting), so it must be named.
+const KEY_LIST = CONFIG_SETTINGS.join(", ");
 
 function key(k: string | undefined): keyof typeof CONFIG_KEYS {
   if (k === undefined) throw new UsageError(`which setting? (${KEY_LIST})`);

@@ -63,6 +63,22 @@ export const CONFIG_KEYS = {
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS) as ConfigKey[];
 
+/**
+ * Every name `config get|set|unset` takes: the keys above and `api`, which belongs to one server
+ * (`servers.<server>.api`, src/commands/config.ts). Help and completion list these.
+ */
+export const CONFIG_SETTINGS = [...CONFIG_KEY_NAMES, "api"] as const;
+
+/** One line per setting, for `config --help`. */
+export function configKeysHelp(): string {
+  const rows: [string, string][] = [
+    ...CONFIG_KEY_NAMES.map((k): [string, string] => [k, CONFIG_KEYS[k].help]),
+    ["api", "the API of the server named by --server, else of the default one: statusnet or mastodon"],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, help]) => `  ${k.padEnd(w)}  ${help}`).join("\n");
+}
+
 export function isConfigKey(k: string): k is ConfigKey {
   return Object.hasOwn(CONFIG_KEYS, k);
 }

@@ -222,6 +222,18 @@ describe("config", () => {
     const dir = mkdtempSync(join(tmpdir(), "identica-cfg-"));
     expectFailure(await runCli(["config", ...args], { env: { XDG_CONFIG_HOME: dir } }), 64, message);
   });
+  it("config --help and the unknown-setting message name every setting, api, preemptive and targets too", async () => {
+    const help = await runCli(["config", "--help"]);
+    expect(help.code).toBe(0);
+    for (const k of ["server", "user", "output", "color", "preemptive", "targets", "timeout", "api"])
+      expect(help.stdout).toMatch(new RegExp(`^  ${k} +\\S`, "m"));
+    const dir = mkdtempSync(join(tmpdir(), "identica-cfg-"));
+    expectFailure(
+      await runCli(["config", "get", "nonsense"], { env: { XDG_CONFIG_HOME: dir } }),
+      64,
+      /\(settings: server, user, output, color, preemptive, targets, timeout, api\)/,
+    );
+  });
   it("an invalid value in the file is 78 and names it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "identica-cfg-"));
     writeFileSync(join(dir, "config.json"), JSON.stringify({ output: "yaml" }));

@@ -1,5 +1,14 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -127,6 +136,41 @@ describe("shell completion", () => {
     expect(await complete("identica timeline ")).toEqual(["home", "user", "mentions", "public"]);
     expect(await complete("identica post --out")).toEqual(["--output"]);
     expect(await complete("identica -o ")).toEqual(["pretty", "json", "xml", "raw", "id", "url", "none"]);
+
+    // Issue 14: `post --to` offers the accounts the config knows, by handle, and "all"; `config`
+    // offers every setting (api, preemptive and targets too) and the values of the few that have some.
+    mkdirSync(join(dir, ".config", "identica"), { recursive: true });
+    writeFileSync(
+      join(dir, ".config", "identica", "config.json"),
+      JSON.stringify({
+        server: "http://127.0.0.1:6000/api",
+        targets: "carol@far.example:8443",
+        servers: {
+          "http://127.0.0.1:5000": { user: "alice", api: "mastodon" },
+          "http://127.0.0.1:6000/api": { user: "bob", api: "statusnet" },
+        },
+      }),
+    );
+    expect(await complete("identica post --to ")).toEqual([
+      "bob@127.0.0.1:6000",
+      "alice@127.0.0.1:5000",
+      "carol@far.example:8443",
+      "all",
+    ]);
+    expect(await complete("identica post --to al")).toEqual(["alice@127.0.0.1:5000", "all"]);
+    expect(await complete("identica config set ")).toEqual([
+      "server",
+      "user",
+      "output",
+      "color",
+      "preemptive",
+      "targets",
+      "timeout",
+      "api",
+    ]);
+    expect(await complete("identica config get t")).toEqual(["targets", "timeout"]);
+    expect(await complete("identica config set api ")).toEqual(["statusnet", "mastodon"]);
+    expect(await complete("identica config set preemptive ")).toEqual(["true", "false"]);
   });
   it("zsh and fish scripts are printed", async () => {
     for (const shell of ["zsh", "fish"]) {

@@ -1,12 +1,14 @@
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN, expectFailure, expectNoSecret, runCli } from "../helpers/cli.js";
 import { type PrivateKeyring, startKeyring } from "../helpers/keyring.js";
+import { keytarStore } from "../helpers/mastodon-post.js";
 import { PASSWORD, uniqueText, useHttpsServer } from "../helpers/setup.js";
 import { startServer, type TestServer } from "../server/gnusocial.js";
+import { startMastodon } from "../server/mastodon.js";
 import { testCertificate } from "../server/tls.js";
 
 /**
@@ -124,12 +126,12 @@ describe("login, post, whoami, accounts, logout with the real keychain", () => {
     expectNoSecret(r, "not bob's password", "bob");
   });
 
-  it("accounts lists the stored accounts per server", async () => {
+  it("accounts lists the stored accounts by handle, with their API", async () => {
     expect((await login("bob", "battery staple")).code).toBe(0);
     const r = await runCli(["accounts"], { env: withKeyring() });
     expect(r.code).toBe(0);
-    // The last login (bob) is now the default.
-    expect(r.stdout).toBe(`${h.server.apiRoot} (StatusNet API)\n  alice\n  bob (default)\n`);
+    // The last login (bob) is now the default; the handles are in a column.
+    expect(r.stdout).toBe(`alice@${key()}  StatusNet API\nbob@${key()}    StatusNet API  (default)\n`);
     const j = await runCli(["accounts", "-o", "json"], { env: withKeyring() });
     expect(JSON.parse(j.stdout)).toEqual([
       {
@@ -137,8 +139,8 @@ describe("login, post, whoami, accounts, logout with the real keychain", () => {
         api: "statusnet",
         service: service(),
         accounts: [
-          { user: "alice", default: false },
-          { user: "bob", default: true },
+          { user: "alice", handle: `alice@${key()}`, default: false },
+          { user: "bob", handle: `bob@${key()}`, default: true },
         ],
       },
     ]);
@@ -157,6 +159,85 @@ describe("login, post, whoami, accounts, logout with the real keychain", () => {
       stdout: `No password was stored for bob at ${key()} (${service()} / bob).\n`,
     });
     expect((await lookup("alice")).stdout).toBe(PASSWORD);
+  });
+});
+
+describe("accounts on a StatusNet and a Mastodon server (issue 14)", () => {
+  it("lists each by handle with its API, and post --to takes the handles it lists", async () => {
+    const statusnet = await startServer();
+    const mastodon = await startMastodon();
+    try {
+      const sn = new URL(statusnet.origin).host;
+      const token = mastodon.issueToken("alice");
+      await keytarStore(keyring.env, `identica:${sn}`, "alice", PASSWORD);
+      await keytarStore(keyring.env, `identica:${mastodon.domain}`, "alice", token);
+      await keytarStore(keyring.env, `identica:${mastodon.domain}`, "bob", mastodon.issueToken("bob"));
+      // Written by hand, as a user would: the APIs are known, so nothing is asked of either server.
+      const config = mkdtempSync(join(tmpdir(), "identica-two-apis-"));
+      mkdirSync(join(config, "identica"));
+      writeFileSync(
+        join(config, "identica", "config.json"),
+        JSON.stringify({
+          servers: {
+            [mastodon.origin]: { user: "alice", api: "mastodon" },
+            [statusnet.apiRoot]: { user: "alice", api: "statusnet" },
+          },
+        }),
+      );
+      const env = withKeyring({ XDG_CONFIG_HOME: config });
+      const r = await runCli(["accounts"], { env });
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      const [ma, mb, sa] = [`alice@${mastodon.domain}`, `bob@${mastodon.domain}`, `alice@${sn}`];
+      const w = Math.max(ma.length, mb.length, sa.length);
+      expect(r.stdout).toBe(
+        [
+          `${ma.padEnd(w)}  Mastodon API   (default)`,
+          `${mb.padEnd(w)}  Mastodon API`,
+          `${sa.padEnd(w)}  StatusNet API  (default)`,
+          "",
+        ].join("\n"),
+      );
+      const j = await runCli(["accounts", "-o", "json"], { env });
+      expect(JSON.parse(j.stdout)).toEqual([
+        {
+          server: mastodon.origin,
+          api: "mastodon",
+          service: `identica:${mastodon.domain}`,
+          accounts: [
+            { user: "alice", handle: ma, default: true },
+            { user: "bob", handle: mb, default: false },
+          ],
+        },
+        {
+          server: statusnet.apiRoot,
+          api: "statusnet",
+          service: `identica:${sn}`,
+          accounts: [{ user: "alice", handle: sa, default: true }],
+        },
+      ]);
+      expect([...mastodon.requests, ...statusnet.requests]).toEqual([]);
+
+      // The handles as listed are what `post --to` takes: each account gets the text, with its own secret.
+      const text = uniqueText("both");
+      const posted = await runCli(["post", "--to", sa, "--to", ma, "-o", "json", text], { env });
+      expect(posted.stderr).toBe("");
+      expect(posted.code).toBe(0);
+      expect(JSON.parse(posted.stdout)).toMatchObject([
+        { account: sa, ok: true },
+        { account: ma, ok: true },
+      ]);
+      expect(statusnet.store.notices.at(-1)?.text).toBe(text);
+      expect(mastodon.statuses.at(-1)).toMatchObject({ text, username: "alice" });
+      expect(mastodon.requests.find((q) => q.url === "/api/v1/statuses")?.headers.authorization).toBe(
+        `Bearer ${token}`,
+      );
+      expectNoSecret(posted, PASSWORD);
+      expect(`${posted.stdout}${posted.stderr}`).not.toContain(token);
+    } finally {
+      await statusnet.close();
+      await mastodon.close();
+    }
   });
 });
 

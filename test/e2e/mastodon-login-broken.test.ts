@@ -186,7 +186,9 @@ describe.each<Mode>(["mastodon", "snac"])("login on %s, broken the ways users br
     const bobs = server.tokens.at(-1)?.token as string;
     expect(configOf(scn).servers?.[server.origin]?.user).toBe("bob");
     const accounts = await scn.run(["accounts"]);
-    expect(accounts.stdout).toBe(`${server.origin} (Mastodon API)\n  alice\n  bob (default)\n`);
+    expect(accounts.stdout).toBe(
+      `alice@${server.domain}  Mastodon API\nbob@${server.domain}    Mastodon API  (default)\n`,
+    );
 
     server.requests.length = 0;
     const out = await scn.run(["logout", ...cacert, "--user", "alice"]);

@@ -193,14 +193,14 @@ describe.each<Mode>(["mastodon", "snac"])("login on %s (https)", (mode) => {
 
     const accounts = await scn.run(["accounts"]);
     expect(accounts.code).toBe(0);
-    expect(accounts.stdout).toBe(`${server.origin} (Mastodon API)\n  alice (default)\n`);
+    expect(accounts.stdout).toBe(`alice@${server.domain}  Mastodon API  (default)\n`);
     const aj = await scn.run(["accounts", "-o", "json"]);
     expect(JSON.parse(aj.stdout)).toEqual([
       {
         server: server.origin,
         api: "mastodon",
         service: `identica:${server.domain}`,
-        accounts: [{ user: "alice", default: true }],
+        accounts: [{ user: "alice", handle: `alice@${server.domain}`, default: true }],
       },
     ]);
   });

@@ -6,7 +6,7 @@ import type { ExitCode } from "../../errors.js";
 export function defineAccounts(program: Command, ctx: Context, setCode: (code: ExitCode) => void): void {
   program
     .command("accounts")
-    .description("the accounts stored in the OS keychain, per server")
+    .description("the accounts stored in the OS keychain, by handle (user@host), with their API")
     .addHelpText("after", "\nExamples:\n  identica accounts\n  identica accounts -o json")
     .action(async (_flags, cmd: Command) => {
       const { accountsCommand } = await import("../accounts.js");

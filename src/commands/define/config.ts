@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { configKeysHelp } from "../../config/keys.js";
 import type { Context } from "../../context.js";
 import type { ExitCode } from "../../errors.js";
 import { withDefault } from "./words.js";
@@ -15,7 +16,8 @@ export function defineConfig(program: Command, ctx: Context, setCode: (code: Exi
     .argument("[args...]", "the key, and for set the value")
     .addHelpText(
       "after",
-      "\nKeys: server, user, output, color (auto|always|never), timeout (seconds).\n\nExamples:\n  identica config set server social.example\n  identica config get server\n  identica config list -o json",
+      // Written from the keys' own definitions, so a new key cannot be left out of the help.
+      `\nKeys:\n${configKeysHelp()}\n\nExamples:\n  identica config set server social.example\n  identica config get server\n  identica config set targets "alice@social.example, alice@mastodon.example"\n  identica config set api mastodon --server mastodon.example\n  identica config list -o json`,
     )
     .action(async (action: string | undefined, args: string[], _flags, cmd: Command) => {
       const { configCommand } = await import("../config.js");
