@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
 
-export const BIN = fileURLToPath(new URL("../../bin/identica.js", import.meta.url));
+/** The built binary; IDENTICA_BIN runs the tests against another build (an older commit's, say). */
+export const BIN =
+  process.env.IDENTICA_BIN ?? fileURLToPath(new URL("../../bin/identica.js", import.meta.url));
 
 export interface RunResult {
   code: number | null;

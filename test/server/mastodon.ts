@@ -87,7 +87,17 @@ export type Fault =
   /** Do the work (post the status, issue the token), then drop the connection instead of answering. */
   | { kind: "lose-reply" }
   /** Answer normally after a pause. */
-  | { kind: "delay"; ms: number };
+  | { kind: "delay"; ms: number }
+  /**
+   * Do the work (post the status), then answer with this reply instead of the real one: a gateway's
+   * 502 or 504 in front of a server that did post, say.
+   */
+  | {
+      kind: "reply-after-work";
+      status: number;
+      body: string;
+      contentType?: string;
+    };
 
 export interface FaultRule {
   fault: Fault;
@@ -137,6 +147,8 @@ export interface StartMastodonOptions {
   site?: Partial<MastodonSite>;
   /** Share one clock between servers (default: a clock of its own, at the machine's time). */
   clock?: Clock;
+  /** Listen on this port (default: any free one), e.g. one another look-alike just gave up. */
+  port?: number;
 }
 
 export interface NewStatus {
@@ -294,6 +306,11 @@ export async function startMastodon(opts: StartMastodonOptions = {}): Promise<Ma
         return true;
       case "delay":
         setTimeout(() => send(handle(rec, req), req, res), fault.ms);
+        return true;
+      case "reply-after-work":
+        handle(rec, req);
+        res.writeHead(fault.status, { "content-type": fault.contentType ?? "text/html" });
+        res.end(fault.body);
         return true;
     }
   }
@@ -1100,7 +1117,7 @@ export async function startMastodon(opts: StartMastodonOptions = {}): Promise<Ma
     return notFound();
   }
 
-  await new Promise<void>((resolve) => server.listen(0, opts.host ?? "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", resolve));
   const addr = server.address();
   if (addr === null || typeof addr === "string") throw new Error("no address");
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;

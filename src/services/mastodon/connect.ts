@@ -4,6 +4,7 @@ import { KeychainStore } from "../../credentials/keychain.js";
 import { resolveCredential } from "../../credentials/resolve.js";
 import type { CredentialStore } from "../../credentials/store.js";
 import { ConfigError } from "../../errors.js";
+import { oneLine } from "../../sanitize.js";
 import type { ServiceOptions } from "../options.js";
 import type { Service } from "../service.js";
 import { BearerSession } from "./bearer.js";
@@ -47,10 +48,10 @@ export async function withMastodon<T>(opts: ServiceOptions, fn: (svc: Service) =
     // The keychain keeps a password and a token under the same name: one a StatusNet login stored is
     // never sent as a Bearer token.
     let stores = source.stores;
-    if (source.passwordLogin?.(user)) {
-      source.note(
-        `* the keychain entry for ${user} at ${opts.server.key} is a StatusNet password (the config records that login), not a token`,
-      );
+    const passwordLogin = source.passwordLogin?.(user) === true;
+    const why = `the keychain entry for ${oneLine(user, 60)} at ${opts.server.key} is a StatusNet password (the config records that login), not a token`;
+    if (passwordLogin) {
+      source.note(`* ${why}`);
       stores = stores.filter((s) => !(s instanceof KeychainStore));
     }
     let cred: Awaited<ReturnType<typeof resolveCredential>>;
@@ -58,7 +59,13 @@ export async function withMastodon<T>(opts: ServiceOptions, fn: (svc: Service) =
       cred = await resolveCredential({ ...target, user }, stores, source.note);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      throw await noToken(err, source.stores, opts.server.key);
+      // Without -v the note is not shown: the error says it, or "no token" would contradict a login
+      // the user remembers making.
+      throw await noToken(
+        passwordLogin ? new ConfigError(`${err.message}; ${why}`) : err,
+        source.stores,
+        opts.server.key,
+      );
     }
     if (!("token" in cred)) throw new Error("a credential store answered a token request with a password");
     return { user: cred.user, token: cred.token };

@@ -175,16 +175,30 @@ export class Mastodon implements Service {
       since,
       `read ${whose} statuses`,
     );
-    if (found !== undefined || visibility === undefined || visibility === "public") return found;
+    if (found !== "reached" && found !== "ended") return found;
     // snac lists only an account's public statuses there (mastoapi.c: its "public" index), so a
     // private, unlisted or direct one was never found and an uncertain entry was posted again; the
     // home timeline holds the account's own statuses of every visibility, on snac as on Mastodon.
-    return this.#scanMine(id, "/api/v1/timelines/home", {}, want, since, "read the home timeline");
+    // snac's list of an account's statuses also stops at the latest 256: a list that ended before the
+    // first attempt's time proves nothing (a copy under 256 newer statuses was posted again), so the
+    // home timeline is read then too, and cut short at MAX_SCAN like any other search (76).
+    const narrow = visibility !== undefined && visibility !== "public";
+    if (!narrow && !(found === "ended" && since !== undefined)) return undefined;
+    const home = await this.#scanMine(
+      id,
+      "/api/v1/timelines/home",
+      {},
+      want,
+      since,
+      "read the home timeline",
+    );
+    return home === "reached" || home === "ended" ? undefined : home;
   }
 
   /**
    * The account's own status (not a boost) reading as `want`, newest first, page after page until
-   * `since` (less its leeway) or MAX_SCAN statuses.
+   * `since` (less its leeway) or MAX_SCAN statuses. Not found: "reached" when the search got to a
+   * status older than `since`, "ended" when the list ran out first.
    */
   async #scanMine(
     accountId: string,
@@ -193,7 +207,7 @@ export class Mastodon implements Service {
     want: string,
     since: Since | undefined,
     what: string,
-  ): Promise<StatusReply | undefined> {
+  ): Promise<StatusReply | "reached" | "ended"> {
     let maxId: string | undefined;
     for (let seen = 0; seen < MAX_SCAN; ) {
       const query: Record<string, string> = { limit: String(PAGE), ...extra };
@@ -205,11 +219,11 @@ export class Mastodon implements Service {
         "timeline",
         what,
       );
-      if (items.length === 0) return undefined;
+      if (items.length === 0) return "ended";
       const bound = since === undefined ? undefined : earliest(since, clockSkewMs);
       for (const raw of items) {
         const s = this.#toStatus(raw, status, host, true);
-        if (bound !== undefined && s.createdAt !== null && Date.parse(s.createdAt) < bound) return undefined;
+        if (bound !== undefined && s.createdAt !== null && Date.parse(s.createdAt) < bound) return "reached";
         // A timeline holds others' statuses and boosts too; a boost reads as the boosted status.
         const r = raw as { text?: unknown; reblog?: unknown; account?: { id?: unknown } | null };
         if ((r.reblog !== undefined && r.reblog !== null) || String(r.account?.id) !== accountId) continue;
@@ -219,7 +233,7 @@ export class Mastodon implements Service {
       }
       seen += items.length;
       const last = items[items.length - 1] as { id?: unknown };
-      if (typeof last.id !== "string" || last.id === maxId) return undefined;
+      if (typeof last.id !== "string" || last.id === maxId) return "ended";
       maxId = last.id;
     }
     // Cut short before reaching the uncertain attempt's time: the first copy may lie further back,
@@ -235,7 +249,7 @@ export class Mastodon implements Service {
         },
       );
     }
-    return undefined;
+    return "ended";
   }
 
   async show(id: string): Promise<StatusReply> {
