@@ -10,7 +10,7 @@ import { writeDiagnostic } from "../output/printer.js";
 import type { Globals } from "./globals.js";
 import type { MastodonPostOptions } from "./post.js";
 import { keepUnread, lineToPost } from "./post-lines-unread.js";
-import { report, sendToTargets } from "./post-multi.js";
+import { Reporter, sendToTargets } from "./post-multi.js";
 import type { PostFlags } from "./post-result.js";
 
 /**
@@ -64,18 +64,11 @@ export async function postLinesToAccounts(
       }
       if (text === undefined) continue;
       try {
-        const outcomes = await sendToTargets(
-          ctx,
-          g,
-          accounts,
-          text,
-          flags,
-          mastodon,
-          maxLength,
-          outbox,
-          cache,
+        const r = await Reporter.create(ctx, g, accounts, what, true);
+        await sendToTargets(ctx, g, accounts, text, flags, mastodon, maxLength, outbox, cache, (i, o) =>
+          r.done(i, o),
         );
-        worst = worse(worst, await report(ctx, g, outcomes, what, true));
+        worst = worse(worst, r.finish());
       } catch (err) {
         // Over a target's limit, or a bug: quoted so that the line is not lost (cron mails stderr).
         const e = err instanceof IdenticaError ? err : undefined;

@@ -63,16 +63,20 @@ export async function postToTargets(
 ): Promise<ExitCode> {
   const outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
   const cache = new LimitCache(cacheDir(ctx.env), ctx.now);
-  const outcomes = await sendToTargets(ctx, g, accounts, text, flags, mastodon, maxLength, outbox, cache);
   // One target: exactly what a plain `post` prints, and its error as a plain post's (cli.ts).
-  if (outcomes.length === 1) {
+  if (accounts.length === 1) {
+    const outcomes = await sendToTargets(ctx, g, accounts, text, flags, mastodon, maxLength, outbox, cache);
     const only = outcomes[0] as Outcome;
     if (!only.ok) throw only.error;
     const { printResult } = await import("./post-result.js");
     await printResult(ctx, g, only.result);
     return ExitCode.Ok;
   }
-  return report(ctx, g, outcomes);
+  const r = await Reporter.create(ctx, g, accounts);
+  await sendToTargets(ctx, g, accounts, text, flags, mastodon, maxLength, outbox, cache, (i, o) =>
+    r.done(i, o),
+  );
+  return r.finish();
 }
 
 /**
@@ -90,6 +94,7 @@ export async function sendToTargets(
   maxLength: number | undefined,
   outbox: Outbox,
   cache: LimitCache,
+  onOutcome: (i: number, o: Outcome) => void = () => {},
 ): Promise<Outcome[]> {
   const startedAt = ctx.now();
   // The run's own server and account: only there do --password-file, IDENTICA_PASSWORD and
@@ -162,6 +167,7 @@ export async function sendToTargets(
       error: e,
       exitCode: e instanceof IdenticaError ? e.exitCode : ExitCode.Internal,
     };
+    onOutcome(i, outcomes[i] as Outcome);
   };
 
   // Every target's length is checked before anything is posted anywhere: a barrier they all reach.
@@ -215,6 +221,7 @@ export async function sendToTargets(
           const result = await postTo(target, text, flags, mastodon, cache, g);
           done(d.account.handle);
           outcomes[i] = { account: d.account, ok: true, result };
+          onOutcome(i, outcomes[i] as Outcome);
         });
       } catch (err) {
         if (!reached) checked();
@@ -252,7 +259,11 @@ export async function allAccounts(g: Globals, ctx: Context): Promise<Account[]> 
     for (const user of await keychain.accounts(key)) {
       // A keychain account name is the user as the server spells it; `@` would break the handle.
       if (user.includes("#") || user.includes("@")) continue;
-      out.push(resolveHandle(`${user}@${key}`, g.config));
+      try {
+        out.push(resolveHandle(`${user}@${key}`, g.config));
+      } catch {
+        // A name that is no handle (stored by hand): not an account to post to.
+      }
     }
   }
   if (out.length === 0) {
@@ -356,63 +367,104 @@ export async function report(
   what = "",
   oneLineJson = false,
 ): Promise<ExitCode> {
-  let code = ExitCode.Ok;
-  for (const o of outcomes) {
-    if (o.ok) continue;
-    code = worse(code, o.exitCode);
-    const e = o.error as IdenticaError;
-    writeDiagnostic(ctx, `identica: ${what}${o.account.handle}: ${e.message}${e.hint ? ` (${e.hint})` : ""}`);
-    for (const line of keptLines(e.kept as Kept | undefined, `the status for ${o.account.handle}`))
-      ctx.stderr.write(`${line}\n`);
+  const r = await Reporter.create(
+    ctx,
+    g,
+    outcomes.map((o) => o.account),
+    what,
+    oneLineJson,
+  );
+  outcomes.forEach((o, i) => r.done(i, o));
+  return r.finish();
+}
+
+/**
+ * Each target's outcome as it comes: its error on stderr at once, its `pretty` line at once (a slow
+ * server delays no one else's result, and what was printed stays printed if a signal ends the run),
+ * `-o id`/`-o url` in the order given as soon as the targets before have answered, `-o json` at the
+ * end. `finish` gives the exit code: the most serious failure (docs/cli.md's order).
+ */
+export class Reporter {
+  readonly #outcomes: (Outcome | undefined)[];
+  #next = 0;
+  #code = ExitCode.Ok;
+
+  private constructor(
+    readonly ctx: Context,
+    readonly g: Globals,
+    readonly accounts: Account[],
+    readonly what: string,
+    readonly oneLineJson: boolean,
+    readonly line: (o: Outcome) => string,
+    readonly statusJson: typeof import("../output/status.js")["statusJson"],
+  ) {
+    this.#outcomes = accounts.map(() => undefined);
   }
-  const { statusJson } = await import("../output/status.js");
-  switch (g.output) {
-    case "json": {
-      const rows = outcomes.map((o) =>
-        o.ok
-          ? {
-              account: o.account.handle,
-              ok: true,
-              exitCode: 0,
-              status: statusJson(o.result.status, o.result.url),
-            }
-          : {
-              account: o.account.handle,
-              ok: false,
-              exitCode: o.exitCode,
-              error: oneLine((o.error as Error).message, 1000),
-              ...keptJson((o.error as IdenticaError).kept),
-            },
+
+  static async create(ctx: Context, g: Globals, accounts: Account[], what = "", oneLineJson = false) {
+    const { statusJson } = await import("../output/status.js");
+    const { loadStyle, useColor } = await import("../output/color.js");
+    const { sanitizeForTerminal } = await import("../sanitize.js");
+    const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));
+    const width = Math.max(...accounts.map((a) => a.handle.length));
+    const line = (o: Outcome) => {
+      const who = style.accent(sanitizeForTerminal(o.account.handle).padEnd(width));
+      if (!o.ok)
+        return `${who}  ${style.dim(`failed (exit ${o.exitCode}): ${oneLine((o.error as Error).message, 300)}`)}`;
+      const already = o.result.existing ? style.dim(" (already posted)") : "";
+      return `${who}  ${style.link(sanitizeForTerminal(o.result.url))}${already}`;
+    };
+    return new Reporter(ctx, g, accounts, what, oneLineJson, line, statusJson);
+  }
+
+  done(i: number, o: Outcome): void {
+    this.#outcomes[i] = o;
+    const { ctx, g } = this;
+    if (!o.ok) {
+      this.#code = worse(this.#code, o.exitCode);
+      const e = o.error as IdenticaError;
+      writeDiagnostic(
+        ctx,
+        `identica: ${this.what}${o.account.handle}: ${e.message}${e.hint ? ` (${e.hint})` : ""}`,
       );
-      g.printer.result(`${oneLineJson ? jsonForTerminal(rows) : jsonForTerminal(rows, 2)}\n`);
-      break;
+      for (const l of keptLines(e.kept as Kept | undefined, `the status for ${o.account.handle}`))
+        ctx.stderr.write(`${l}\n`);
     }
-    case "id":
-    case "url":
-      g.printer.result(
-        outcomes
-          .map((o) => `${o.ok ? (g.output === "id" ? o.result.status.id : o.result.url) : ""}\n`)
-          .join(""),
-      );
-      break;
-    case "none":
-      break;
-    default: {
-      const { loadStyle, useColor } = await import("../output/color.js");
-      const { sanitizeForTerminal } = await import("../sanitize.js");
-      const style = await loadStyle(useColor(g.color, ctx.env, ctx.stdout.isTTY));
-      const width = Math.max(...outcomes.map((o) => o.account.handle.length));
-      const lines = outcomes.map((o) => {
-        const who = style.accent(sanitizeForTerminal(o.account.handle).padEnd(width));
-        if (!o.ok)
-          return `${who}  ${style.dim(`failed (exit ${o.exitCode}): ${oneLine((o.error as Error).message, 300)}`)}`;
-        const already = o.result.existing ? style.dim(" (already posted)") : "";
-        return `${who}  ${style.link(sanitizeForTerminal(o.result.url))}${already}`;
-      });
-      g.printer.result(`${lines.join("\n")}\n`);
+    if (g.output === "pretty") g.printer.result(`${this.line(o)}\n`);
+    if (g.output === "id" || g.output === "url") {
+      // In the order given: each line as soon as every target before it has its outcome.
+      while (this.#next < this.#outcomes.length && this.#outcomes[this.#next] !== undefined) {
+        const x = this.#outcomes[this.#next] as Outcome;
+        g.printer.result(`${x.ok ? (g.output === "id" ? x.result.status.id : x.result.url) : ""}\n`);
+        this.#next++;
+      }
     }
   }
-  return code;
+
+  finish(): ExitCode {
+    if (this.g.output === "json") {
+      const rows = this.#outcomes.map((o) =>
+        o === undefined
+          ? undefined
+          : o.ok
+            ? {
+                account: o.account.handle,
+                ok: true,
+                exitCode: 0,
+                status: this.statusJson(o.result.status, o.result.url),
+              }
+            : {
+                account: o.account.handle,
+                ok: false,
+                exitCode: o.exitCode,
+                error: oneLine((o.error as Error).message, 1000),
+                ...keptJson((o.error as IdenticaError).kept),
+              },
+      );
+      this.g.printer.result(`${this.oneLineJson ? jsonForTerminal(rows) : jsonForTerminal(rows, 2)}\n`);
+    }
+    return this.#code;
+  }
 }
 
 function keptJson(kept: Kept | undefined): Record<string, unknown> {

@@ -16,7 +16,7 @@ import { checkLength, LimitCache } from "../core/limit-cache.js";
 import { Outbox } from "../core/outbox.js";
 import type { PostResult } from "../core/post.js";
 import { RefusedTextError, readStatusText } from "../core/text.js";
-import { ExitCode, UsageError } from "../errors.js";
+import { ExitCode, IdenticaError, UsageError } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
 import { type ApiName, apiGone, type Endpoint } from "../services/api.js";
 import { checkVisibility } from "../services/mastodon/rules.js";
@@ -35,12 +35,55 @@ export async function postCommand(
   flags: PostFlags,
   gflags: GlobalFlags,
 ): Promise<ExitCode> {
+  const state = { reading: false };
+  try {
+    return await post(ctx, words, flags, gflags, state);
+  } catch (err) {
+    throw state.reading ? err : await withTextIfUnread(err, ctx, words, flags);
+  }
+}
+
+/**
+ * A failure before the text was read or kept anywhere (a config file that cannot be read, no server,
+ * no keychain for `--to all`): the status cannot go to the outbox, which needs its server, so the
+ * text is read now and printed with the error (docs/cli.md "The outbox's promises": nothing the user
+ * typed is lost). Usage errors (64) and failures after the text was kept are returned as they are.
+ */
+async function withTextIfUnread(
+  err: unknown,
+  ctx: Context,
+  words: string[],
+  flags: PostFlags,
+): Promise<unknown> {
+  if (!(err instanceof IdenticaError) || err.exitCode === ExitCode.Usage || err.kept !== undefined)
+    return err;
+  if (flags.dryRun || flags.lines) return err;
+  try {
+    const text = await readStatusText({ args: words, stdin: ctx.stdin, reading: () => {} });
+    err.kept = { kind: "unsaved", why: "it failed before the status could be kept", text };
+  } catch {
+    // No text to keep (a terminal, nothing piped): the error alone.
+  }
+  return err;
+}
+
+/** `state.reading`: the text is being read, or was: from then on the outbox keeps it. */
+async function post(
+  ctx: Context,
+  words: string[],
+  flags: PostFlags,
+  gflags: GlobalFlags,
+  state: { reading: boolean },
+): Promise<ExitCode> {
   const g = readGlobals(gflags, ctx);
   const mastodon = mastodonOptions(flags);
   if (flags.source.trim() === "") throw new UsageError("--source must not be empty");
   const maxLength = flags.maxLength === undefined ? undefined : parseMaxLength(flags.maxLength);
   const accounts = await targetsOf(ctx, g, flags, gflags);
-  if (accounts !== undefined) return postToAccounts(ctx, g, accounts, words, flags, mastodon, maxLength);
+  if (accounts !== undefined) {
+    state.reading = true;
+    return postToAccounts(ctx, g, accounts, words, flags, mastodon, maxLength);
+  }
   const given = serverOf(g, ctx);
   if (flags.lines) {
     if (words.length > 0 && !(words.length === 1 && words[0] === "-")) {
@@ -85,6 +128,7 @@ export async function postCommand(
   // The text is read first, before anything else that takes time: from the moment stdin is being
   // read, a signal keeps what was read (the API is not known yet: the entry keeps the server as named).
   let unsent: Omit<Draft, "text"> = draftOf(undefined, given);
+  state.reading = true;
   const text = await readText(ctx, words, flags.dryRun === true, outbox, unsent);
   const startedAt = ctx.now();
   // The draft being kept is read when it is saved: a token found later (tokenId) goes with it.
@@ -211,6 +255,9 @@ async function targetsOf(
 ): Promise<Account[] | undefined> {
   const { handleList, resolveHandle } = await import("../config/handles.js");
   let names = handleList(flags.to ?? []);
+  // `--to "$ACCOUNT"` with the variable unset must not post to the default account instead.
+  if (flags.to !== undefined && names.length === 0)
+    throw new UsageError("--to names no account: give a handle, user@host[:port], or all");
   if (names.length === 0 && g.config.targets && gflags.server === undefined && !ctx.env.IDENTICA_SERVER) {
     names = handleList([g.config.targets]);
   }
@@ -218,6 +265,9 @@ async function targetsOf(
   if (gflags.server !== undefined || gflags.user !== undefined) {
     if (flags.to !== undefined)
       throw new UsageError("--to names the accounts itself: it cannot go with --server or --user");
+  }
+  if (names.length > 1 && (g.output === "xml" || g.output === "raw")) {
+    throw new UsageError(`-o ${g.output} prints one server's reply; with several accounts use -o json`);
   }
   const { allAccounts, checkTargets } = await import("./post-multi.js");
   const accounts: Account[] = [];

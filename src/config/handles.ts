@@ -27,13 +27,14 @@ export function parseHandle(text: string): { user: string; host: string } {
     user === "" ||
     host === "" ||
     /[\s/@?#\\]/.test(host) ||
-    /[\s:/\\]/.test(user) ||
-    /[\u0000-\u001F\u007F]/.test(h)
+    // A nickname (StatusNet), a username (Mastodon) or a domain-like handle (AT Protocol).
+    !/^[A-Za-z0-9_.-]+$/.test(user)
   ) {
     throw new UsageError(`"${h}" is not an account handle: write it as user@host or user@host:port`);
   }
-  // The host part must be a host[:port] (parseServer's own check).
-  parseServer(host);
+  // The host part must be a host[:port] (parseServer's own check), with a port a server can have.
+  const server = parseServer(host);
+  if (server.apiRoot.port === "0") throw new UsageError(`"${h}": port 0 is no server's port`);
   return { user, host: host.toLowerCase() };
 }
 
@@ -64,8 +65,11 @@ export function resolveHandle(text: string, config: ConfigFile): Account {
   const pick = mine.length > 0 ? mine : candidates.length === 1 ? candidates : [];
   const found = pick.find((c) => c.settings.api === "mastodon") ?? pick[0];
   if (found === undefined) {
-    const server = parseServer(host);
-    return { handle: `${user}@${server.key}`, user, server, api: undefined };
+    // Not a guess: an account is one the config knows (a login recorded it, or `config set api`),
+    // with its scheme and API root; an unknown host would be probed over https, and a typo posted to.
+    throw new UsageError(`${user}@${host} is not an account identica knows`, {
+      hint: `log in to it first: identica login --server ${host} --user ${user}`,
+    });
   }
   const api: ApiName | undefined = found.settings.api ?? (found.server.probe ? undefined : "statusnet");
   const server = api === "mastodon" ? atOrigin(found.server) : found.server;

@@ -45,7 +45,18 @@ export const CONFIG_KEYS = {
     parse: (v: string): string => {
       const list = handleList([v]);
       if (list.length === 0) throw new Error("name at least one account, user@host");
-      for (const h of list) if (h !== "all") parseHandle(h);
+      const seen = new Set<string>();
+      for (const h of list) {
+        const key =
+          h.toLowerCase() === "all"
+            ? "all"
+            : (() => {
+                const p = parseHandle(h);
+                return `${p.user.toLowerCase()}@${p.host}`;
+              })();
+        if (seen.has(key)) throw new Error(`${h} is named twice`);
+        seen.add(key);
+      }
       return list.join(", ");
     },
   },
