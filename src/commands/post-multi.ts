@@ -374,7 +374,7 @@ export async function report(
     what,
     oneLineJson,
   );
-  outcomes.forEach((o, i) => r.done(i, o));
+  for (const [i, o] of outcomes.entries()) r.done(i, o);
   return r.finish();
 }
 

@@ -57,7 +57,9 @@ async function withTextIfUnread(
 ): Promise<unknown> {
   if (!(err instanceof IdenticaError) || err.exitCode === ExitCode.Usage || err.kept !== undefined)
     return err;
-  if (flags.dryRun || flags.lines) return err;
+  // Only a text on stdin can be lost: words given as arguments are still on the command line.
+  if (flags.dryRun || flags.lines || !(words.length === 0 || (words.length === 1 && words[0] === "-")))
+    return err;
   try {
     const text = await readStatusText({ args: words, stdin: ctx.stdin, reading: () => {} });
     err.kept = { kind: "unsaved", why: "it failed before the status could be kept", text };

@@ -35,10 +35,11 @@ describe("success to both", () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.split("\n");
     expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(
+    // Printed as each target finishes: found by handle.
+    expect(lineOf(r.stdout, M())).toMatch(
       new RegExp(`^${M().replace(/\./g, "\\.")}\\s+http://127\\.0\\.0\\.1:\\d+/@alice/\\d+$`),
     );
-    expect(lines[1]).toMatch(
+    expect(lineOf(r.stdout, S())).toMatch(
       new RegExp(`^${S().replace(/\./g, "\\.")}\\s+http://127\\.0\\.0\\.1:\\d+/notice/\\d+$`),
     );
     expect(statusPosts(md).map((q) => q.headers.authorization)).toEqual([`Bearer ${token}`]);
