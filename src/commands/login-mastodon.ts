@@ -1,6 +1,6 @@
 import { type AppCredentials, appsWith, keptApp } from "../config/file.js";
 import { configFile } from "../config/paths.js";
-import { isLoopback } from "../config/server.js";
+import { maySendSecret } from "../config/server.js";
 import { updateConfig } from "../config/write.js";
 import type { Context } from "../context.js";
 import { KeychainStore, serviceName } from "../credentials/keychain.js";
@@ -38,11 +38,7 @@ export async function mastodonLogin(
   const { server } = endpoint;
   // The code, the app's secret and the token are as good as a password: not over plain http to a host
   // that is not loopback (docs/threats.md A8), unless the user accepts it.
-  if (
-    server.apiRoot.protocol === "http:" &&
-    !isLoopback(server.apiRoot.hostname) &&
-    g.flags.insecureHttp !== true
-  ) {
+  if (!maySendSecret(server.apiRoot, g.flags.insecureHttp === true)) {
     throw new IdenticaError(
       ExitCode.NoPerm,
       `refusing to log in to ${server.key} over plain http; nothing was sent`,

@@ -1,6 +1,6 @@
 import { appsWith, keptApp } from "../config/file.js";
 import { configFile } from "../config/paths.js";
-import { isLoopback } from "../config/server.js";
+import { maySendSecret } from "../config/server.js";
 import { updateConfig } from "../config/write.js";
 import type { Context } from "../context.js";
 import { KeychainStore, serviceName } from "../credentials/keychain.js";
@@ -70,11 +70,7 @@ async function revoke(
     );
     return undefined;
   }
-  if (
-    server.apiRoot.protocol === "http:" &&
-    !isLoopback(server.apiRoot.hostname) &&
-    g.flags.insecureHttp !== true
-  ) {
+  if (!maySendSecret(server.apiRoot, g.flags.insecureHttp === true)) {
     writeDiagnostic(
       ctx,
       `identica: not revoking the token at ${server.key} over plain http (pass --insecure-http to); removing it here only`,

@@ -95,6 +95,15 @@ export function noServerError(): ConfigError {
   });
 }
 
+/**
+ * Whether a secret (a password, a token, an OAuth code or client secret) may go to this URL: over
+ * https, or plain http to loopback, or anywhere with --insecure-http (RFC 7617 §4, RFC 6750 §5.3,
+ * docs/threats.md A8, J4).
+ */
+export function maySendSecret(url: URL, insecureHttp: boolean): boolean {
+  return url.protocol !== "http:" || isLoopback(url.hostname) || insecureHttp;
+}
+
 /** Loopback hosts, where Basic auth over plain http cannot be sniffed off a network. */
 export function isLoopback(hostname: string): boolean {
   const h = hostname.toLowerCase().replace(/^\[|\]$/g, "");

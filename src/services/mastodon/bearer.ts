@@ -1,4 +1,4 @@
-import { isLoopback } from "../../config/server.js";
+import { maySendSecret } from "../../config/server.js";
 import { ConfigError, ExitCode, HttpError } from "../../errors.js";
 import type { HttpRequest, HttpResponse, HttpSession } from "../../http/client.js";
 import { oneLine } from "../../sanitize.js";
@@ -93,7 +93,7 @@ export class BearerSession {
 
   /** A token over plain http only to loopback, unless --insecure-http (as Basic, docs/threats.md A8). */
   #mayAuthenticate(url: URL): boolean {
-    return url.protocol !== "http:" || isLoopback(url.hostname) || this.#config.insecureHttp;
+    return maySendSecret(url, this.#config.insecureHttp);
   }
 }
 

@@ -1,4 +1,4 @@
-import { isLoopback } from "../../config/server.js";
+import { maySendSecret } from "../../config/server.js";
 import { ConfigError, ExitCode, HttpError } from "../../errors.js";
 import {
   basicAuthorization,
@@ -147,7 +147,7 @@ export class BasicSession {
 
   /** Basic over plain http only to loopback, unless --insecure-http (RFC 7617 §4, docs/threats.md A8). */
   #mayAuthenticate(url: URL): boolean {
-    return url.protocol !== "http:" || isLoopback(url.hostname) || this.#config.insecureHttp;
+    return maySendSecret(url, this.#config.insecureHttp);
   }
 
   #basicChallenge(res: HttpResponse): Challenge {
