@@ -1,6 +1,6 @@
 import { join } from "node:path";
-import { writeFileAtomic } from "../config/atomic-write.js";
-import { readRegularFile } from "../config/regular-file.js";
+import { writeFileAtomic, writeFileAtomicSync } from "../config/atomic-write.js";
+import { readRegularFile, readRegularFileSync } from "../config/regular-file.js";
 import type { Server } from "../config/server.js";
 import { UsageError } from "../errors.js";
 
@@ -41,8 +41,15 @@ export class LimitCache {
     return age >= 0 && age < LIMIT_TTL_MS ? entry : undefined;
   }
 
+  // Read, changed and written with no await between: the targets of one `post --to` set their limits at
+  // once, and an await there let one target's write undo the other's.
   async set(server: Server, textlimit: number | undefined, urlLength?: number): Promise<void> {
-    const data = await this.#read();
+    let data: CacheFile;
+    try {
+      data = parseLimits(readRegularFileSync(this.#file)).data;
+    } catch {
+      data = {};
+    }
     const limits = { ...data.limits };
     if (textlimit === undefined) delete limits[server.root];
     else
@@ -51,7 +58,14 @@ export class LimitCache {
         fetchedAt: this.#now().toISOString(),
         ...(urlLength === undefined ? {} : { urlLength }),
       };
-    await this.#write({ ...data, limits });
+    try {
+      writeFileAtomicSync(this.#file, `${JSON.stringify({ ...data, limits })}\n`, {
+        mkdir: true,
+        tmp: `${this.#file}.${process.pid}.tmp`,
+      });
+    } catch {
+      // A cache that cannot be written only costs one request next time.
+    }
   }
 
   /**

@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import { writeFileAtomic } from "../config/atomic-write.js";
+import { writeFileAtomicSync } from "../config/atomic-write.js";
 import type { ConfigFile } from "../config/file.js";
-import { readRegularFile } from "../config/regular-file.js";
+import { readRegularFile, readRegularFileSync } from "../config/regular-file.js";
 import { atOrigin, type Server } from "../config/server.js";
 import { ExitCode, HttpError, UsageError } from "../errors.js";
 import type { Env } from "../io.js";
@@ -114,22 +114,24 @@ export class ApiCache {
     return api !== undefined && (API_NAMES as readonly string[]).includes(api) ? (api as ApiName) : undefined;
   }
 
+  // A change is read, made and written with no await between: the targets of one `post --to` are
+  // detected at once, and an await there let one detection's write undo the other's.
   async set(spec: string, api: ApiName): Promise<void> {
-    const apis = await this.#read();
+    const apis = this.#readSync();
     apis[spec] = api;
-    await this.#write(apis);
+    this.#write(apis);
   }
 
   async forget(spec: string): Promise<void> {
-    const apis = await this.#read();
+    const apis = this.#readSync();
     if (!Object.hasOwn(apis, spec)) return;
     delete apis[spec];
-    await this.#write(apis);
+    this.#write(apis);
   }
 
-  async #write(apis: Record<string, string>): Promise<void> {
+  #write(apis: Record<string, string>): void {
     try {
-      await writeFileAtomic(this.#file, `${JSON.stringify({ apis })}\n`, {
+      writeFileAtomicSync(this.#file, `${JSON.stringify({ apis })}\n`, {
         mkdir: true,
         tmp: `${this.#file}.${process.pid}.tmp`,
       });
@@ -138,19 +140,31 @@ export class ApiCache {
     }
   }
 
-  /** Only well-formed entries: anything else is as if it had not been probed. */
-  async #read(): Promise<Record<string, string>> {
+  #readSync(): Record<string, string> {
     try {
-      const data = JSON.parse(await readRegularFile(this.#file)) as { apis?: unknown };
-      const apis = data?.apis;
-      if (typeof apis !== "object" || apis === null || Array.isArray(apis)) return {};
-      const out: Record<string, string> = {};
-      for (const [k, v] of Object.entries(apis as Record<string, unknown>)) {
-        if (typeof v === "string" && (API_NAMES as readonly string[]).includes(v)) out[k] = v;
-      }
-      return out;
+      return validApis(readRegularFileSync(this.#file));
     } catch {
       return {};
     }
   }
+
+  /** Only well-formed entries: anything else is as if it had not been probed. */
+  async #read(): Promise<Record<string, string>> {
+    try {
+      return validApis(await readRegularFile(this.#file));
+    } catch {
+      return {};
+    }
+  }
+}
+
+function validApis(text: string): Record<string, string> {
+  const data = JSON.parse(text) as { apis?: unknown };
+  const apis = data?.apis;
+  if (typeof apis !== "object" || apis === null || Array.isArray(apis)) return {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(apis as Record<string, unknown>)) {
+    if (typeof v === "string" && (API_NAMES as readonly string[]).includes(v)) out[k] = v;
+  }
+  return out;
 }
