@@ -216,3 +216,22 @@ describe("visibility", () => {
     );
   });
 });
+
+describe("the count without the segmenter (text below U+0300)", () => {
+  // The strings neither start nor end with white space, which Mastodon strips before counting.
+  it("agrees with Intl.Segmenter on Latin text, controls and CR LF", () => {
+    const seg = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+    const byIcu = (s: string) => [...seg.segment(s)].length;
+    for (const s of [
+      "hello world",
+      "café crème brûlée ÿ",
+      "a\r\nb\nc\rd\r\n\r\ne",
+      "x\r\r\n\ny",
+      "tab\tand\u0001control\u007f",
+      "ʰʲ modifier letters ˆ˜",
+      "",
+    ]) {
+      expect(mastodonLength(s), JSON.stringify(s)).toBe(byIcu(s));
+    }
+  });
+});
