@@ -4,7 +4,7 @@ import type { Context } from "../context.js";
 import { KeychainStore, serviceName } from "../credentials/keychain.js";
 import { ExitCode } from "../errors.js";
 import { sanitizeForTerminal } from "../sanitize.js";
-import { knownApi } from "../services/api.js";
+import { type ApiName, apiTitle, atOriginApi, knownApi } from "../services/api.js";
 import { type GlobalFlags, readGlobals } from "./globals.js";
 
 /**
@@ -43,7 +43,7 @@ export async function accountsCommand(ctx: Context, gflags: GlobalFlags): Promis
     listed.add(server.key);
     // Known without a request; null when the server was never used (detected on first use).
     const api = (await knownApi(server, undefined, {}, g.config, cacheDir(ctx.env))) ?? null;
-    const root = api === "mastodon" ? atOrigin(server).root : server.root;
+    const root = atOriginApi(api ?? undefined) ? atOrigin(server).root : server.root;
     const defaultUser = g.config.servers?.[root]?.user ?? g.config.user;
     const users = await keychain.accounts(server.key);
     if (users.length === 0) continue;
@@ -96,5 +96,5 @@ export async function accountsCommand(ctx: Context, gflags: GlobalFlags): Promis
 
 /** The API as the listing names it; a server never used yet has its API detected on first use. */
 function apiLabel(api: string | null): string {
-  return api === "mastodon" ? "Mastodon API" : api === "statusnet" ? "StatusNet API" : "API not known yet";
+  return api === null ? "API not known yet" : apiTitle(api as ApiName);
 }

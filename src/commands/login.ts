@@ -42,6 +42,15 @@ export async function loginCommand(ctx: Context, flags: LoginFlags, gflags: Glob
     const { mastodonLogin } = await import("./login-mastodon.js");
     return mastodonLogin(ctx, g, endpoint, flags);
   }
+  if (endpoint.api === "atproto") {
+    if (flags.tokenStdin)
+      throw new UsageError(
+        `${endpoint.server.key} speaks the AT Protocol, which takes an app password, not a token`,
+        { hint: "use --password-stdin with an app password" },
+      );
+    const { atprotoLogin } = await import("./login-atproto.js");
+    return atprotoLogin(ctx, g, endpoint, flags);
+  }
   if (flags.tokenStdin)
     throw new UsageError(
       `${endpoint.server.key} speaks the StatusNet API, which takes a password, not a token`,
@@ -106,7 +115,7 @@ export async function loginCommand(ctx: Context, flags: LoginFlags, gflags: Glob
   return ExitCode.Ok;
 }
 
-async function readPassword(
+export async function readPassword(
   ctx: Context,
   g: Globals,
   flags: LoginFlags,

@@ -3,7 +3,7 @@ import { configFile } from "../config/paths.js";
 import { maySendSecret } from "../config/server.js";
 import { updateConfig } from "../config/write.js";
 import type { Context } from "../context.js";
-import { KeychainStore, serviceName } from "../credentials/keychain.js";
+import { KeychainStore, SESSION_SUFFIX, serviceName } from "../credentials/keychain.js";
 import { ExitCode, UsageError } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
 import { oneLine } from "../sanitize.js";
@@ -31,15 +31,17 @@ export async function logoutCommand(ctx: Context, gflags: GlobalFlags): Promise<
   const target = { origin: server.origin, key: server.key, user };
   let revoked: boolean | undefined;
   if (endpoint.api === "mastodon") revoked = await revoke(ctx, g, endpoint, keychain, user);
+  // The AT Protocol: the session is ended on the server, and its entry removed with the app password's.
+  if (endpoint.api === "atproto") revoked = await endSession(ctx, g, endpoint, keychain, user);
   const removed = await keychain.delete(target);
-  const secret = endpoint.api === "mastodon" ? "token" : "password";
+  const secret = endpoint.api === "mastodon" ? "token" : endpoint.api === "atproto" ? "app password" : "password";
   const entry = `${serviceName(server.key)} / ${user}`;
   if (g.output === "json") {
     g.printer.result(
       `${JSON.stringify({ server: server.root, service: serviceName(server.key), account: user, removed, ...(revoked === undefined ? {} : { revoked }) })}\n`,
     );
   } else if (g.output !== "none") {
-    const rev = revoked ? "Revoked and removed" : "Removed";
+    const rev = !revoked ? "Removed" : endpoint.api === "atproto" ? "Ended the session and removed" : "Revoked and removed";
     g.printer.result(
       removed
         ? `${rev} the ${secret} for ${user} at ${server.key} (${entry}).\n`
@@ -47,6 +49,56 @@ export async function logoutCommand(ctx: Context, gflags: GlobalFlags): Promise<
     );
   }
   return ExitCode.Ok;
+}
+
+/**
+ * Ends the stored AT Protocol session on the server (`deleteSession` with its refresh token) and
+ * removes its keychain entry. Whether it was ended; undefined when no session was stored.
+ */
+async function endSession(
+  ctx: Context,
+  g: Globals,
+  { server }: Endpoint,
+  keychain: KeychainStore,
+  user: string,
+): Promise<boolean | undefined> {
+  const entry = { origin: server.origin, key: server.key, user: `${user}${SESSION_SUFFIX}` };
+  const found = await keychain.get(entry);
+  if (found.kind !== "found" || !("password" in found)) return undefined;
+  const { parseSession, deleteSession } = await import("../services/atproto/session.js");
+  let session: ReturnType<typeof parseSession>;
+  try {
+    session = parseSession(JSON.parse(found.password));
+  } catch {
+    session = undefined;
+  }
+  let ended = false;
+  if (session !== undefined) {
+    for (const t of [session.accessJwt, session.refreshJwt])
+      ctx.redactor.addCredential({ user, password: t, token68: t });
+    if (!maySendSecret(server.apiRoot, g.flags.insecureHttp === true)) {
+      writeDiagnostic(
+        ctx,
+        `identica: not ending the session at ${server.key} over plain http (pass --insecure-http to); removing it here only`,
+      );
+    } else {
+      const { HttpSession } = await import("../http/client.js");
+      const conn = new HttpSession(server.origin, await httpConfig(g, ctx));
+      try {
+        await deleteSession(conn, server.origin, session);
+        ended = true;
+      } catch (err) {
+        writeDiagnostic(
+          ctx,
+          `identica: could not end the session at ${server.key}: ${oneLine((err as Error).message, 300)}; removing it here all the same (revoke the app password in the account's settings)`,
+        );
+      } finally {
+        await conn.close();
+      }
+    }
+  }
+  await keychain.delete(entry);
+  return ended;
 }
 
 /**

@@ -13,6 +13,7 @@ import { writeDiagnostic } from "../output/printer.js";
 import { absoluteTime } from "../output/time.js";
 import { oneLine } from "../sanitize.js";
 import { type ApiName, apiGone, type Endpoint, endpointFor } from "../services/api.js";
+import { rkeyFor } from "../services/atproto/tid.js";
 import { rulesFor } from "../services/open.js";
 import type { ConnectionConfig } from "../services/options.js";
 import { type GlobalFlags, type Globals, readGlobals, serverOf, userOf } from "./globals.js";
@@ -188,7 +189,9 @@ async function send(
             replyTo: entry.replyTo ?? undefined,
             // Mastodon: the key fixed at the first attempt, so a server that honours it never makes a
             // second status (entries of older versions have none: their id is as good).
-            idempotencyKey: entryKey(entry),
+            // The AT Protocol: the record key is the key, a TID (one kept before the API was known, or
+            // for an edited text, gives a TID of its own, always the same for the entry).
+            idempotencyKey: api === "atproto" ? rkeyFor(entryKey(entry), entryTime(entry)) : entryKey(entry),
             visibility: entry.visibility,
             spoilerText: entry.spoilerText,
             language: entry.language,
@@ -352,6 +355,22 @@ function entryKey(entry: OutboxEntry): string {
  * 65, kept refused (the entry was kept before its server's API was known, or edited).
  */
 function checkEntryOptions(entry: OutboxEntry, api: ApiName): void {
+  if (api === "atproto") {
+    const asked = [
+      entry.visibility !== undefined && entry.visibility !== "public" ? `visibility ${entry.visibility}` : "",
+      entry.spoilerText ? "a content warning" : "",
+    ].filter((w) => w !== "");
+    if (entry.language !== undefined && !/^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$/.test(entry.language))
+      asked.push(`the language "${oneLine(entry.language, 20)}"`);
+    if (asked.length === 0) return;
+    throw new IdenticaError(
+      ExitCode.Data,
+      `it asks for ${asked.join(" and ")}, which ${entry.server} (AT Protocol) cannot do; nothing was sent`,
+      {
+        hint: `post it elsewhere, or remove those fields from the entry's file and: identica outbox send --retry-refused ${entry.id}`,
+      },
+    );
+  }
   if (api === "mastodon") {
     // What `post` checks before sending, for a value an older version or an editor put in the file:
     // snac stores an unknown visibility as `direct` without a word (docs/mastodon-api.md §5).
@@ -382,6 +401,18 @@ function checkEntryOptions(entry: OutboxEntry, api: ApiName): void {
       hint: `post it elsewhere, or remove those fields from the entry's file and: identica outbox send --retry-refused ${entry.id}`,
     },
   );
+}
+
+/** When the entry was first kept: its id starts with that time (core/outbox.ts), else its last attempt. */
+function entryTime(entry: OutboxEntry): Date {
+  const m = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})(\d{3})?/.exec(entry.id);
+  if (m) {
+    const [, y, mo, d, h, mi, sec, ms] = m;
+    const t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec), Number(ms ?? 0));
+    if (!Number.isNaN(t)) return new Date(t);
+  }
+  const at = Date.parse(entry.attemptedAt);
+  return Number.isNaN(at) ? new Date(0) : new Date(at);
 }
 
 /** The server named by --server, IDENTICA_SERVER or the config default, if any. */

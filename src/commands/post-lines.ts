@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { cacheDir, stateDir } from "../config/paths.js";
 import type { Server } from "../config/server.js";
 import type { Context } from "../context.js";
@@ -9,11 +8,11 @@ import { Outbox } from "../core/outbox.js";
 import { type PostResult, postOn } from "../core/post.js";
 import { ExitCode, HttpError, IdenticaError, worse } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
-import { apiGone, type Endpoint } from "../services/api.js";
+import { type ApiName, apiGone, type Endpoint } from "../services/api.js";
 import { rulesFor, withService } from "../services/open.js";
 import type { Service } from "../services/service.js";
 import { type Globals, userOf } from "./globals.js";
-import { checkForApi, type MastodonPostOptions } from "./post.js";
+import { apiExtras, checkForApi, type MastodonPostOptions, statusKeys } from "./post.js";
 import { keepUnread, lineToPost } from "./post-lines-unread.js";
 import { type PostFlags, printResult } from "./post-result.js";
 import { endpointOf, serviceOptions } from "./session-options.js";
@@ -133,7 +132,7 @@ async function untilKnown(
       }
       if (text === undefined) continue;
       // Each line its own Idempotency-Key, as when it is posted.
-      const keep = keeper(outbox, { ...unsent, text, idempotencyKey: randomUUID() }, ctx.now());
+      const keep = keeper(outbox, { ...unsent, text, ...lineKey(unsent.api) }, ctx.now());
       worst = worse(worst, reportLine(ctx, line.lineNo, keepOnFailure(failure, keep)));
       keptAny = true;
     }
@@ -198,7 +197,11 @@ class LinesRun {
             user,
             replyTo: flags.replyTo,
             source: flags.source,
-            ...(endpoint.api === "mastodon" ? mastodon : {}),
+            ...(endpoint.api === "mastodon"
+              ? mastodon
+              : endpoint.api === "atproto" && mastodon.language !== undefined
+                ? { language: mastodon.language }
+                : {}),
             ...(flags.ifAbsent ? { ifAbsent: true } : {}),
           };
     this.#limit = flags.maxLength;
@@ -248,7 +251,7 @@ class LinesRun {
     const draft = {
       ...this.unsent,
       text,
-      ...(this.endpoint.api === "mastodon" ? { idempotencyKey: randomUUID() } : {}),
+      ...lineKey(this.endpoint.api),
     };
     const keep = keeper(this.outbox, draft, ctx.now(), () =>
       ctx.run.wire.serverClockSkewMs.get(this.server.origin),
@@ -277,7 +280,11 @@ class LinesRun {
             source: flags.source,
             replyTo: flags.replyTo,
             idempotencyKey: draft.idempotencyKey,
-            ...(this.endpoint.api === "mastodon" ? this.mastodon : {}),
+            ...(this.endpoint.api === "mastodon"
+              ? this.mastodon
+              : this.endpoint.api === "atproto" && this.mastodon.language !== undefined
+                ? { language: this.mastodon.language }
+                : {}),
           },
           {
             maxLength: 0,
@@ -292,7 +299,7 @@ class LinesRun {
       // The API a probe found is gone from the site: the line waits for the one it has now (post.ts).
       const gone = await apiGone(err, this.endpoint, this.given.spec, cacheDir(ctx.env));
       const again =
-        gone && keeper(this.outbox, { ...this.undetected, text, idempotencyKey: randomUUID() }, ctx.now());
+        gone && keeper(this.outbox, { ...this.undetected, text, ...lineKey(undefined) }, ctx.now());
       this.fail(lineNo, again ? keepOnFailure(gone, again) : keepOnFailure(err, keep));
       return;
     }
@@ -316,4 +323,10 @@ async function withRetryAfter<T>(
       await new Promise((r) => setTimeout(r, wait * 1000));
     }
   }
+}
+
+/** A line's own key (Mastodon's Idempotency-Key, the AT Protocol's record key); none for StatusNet. */
+function lineKey(api: ApiName | undefined): { idempotencyKey?: string } {
+  const key = apiExtras(api, {}, statusKeys()).idempotencyKey;
+  return key === undefined ? {} : { idempotencyKey: key };
 }

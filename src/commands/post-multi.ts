@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Account } from "../config/handles.js";
 import { cacheDir, stateDir } from "../config/paths.js";
 import type { Context } from "../context.js";
@@ -15,7 +14,7 @@ import { type Endpoint, endpointFor } from "../services/api.js";
 import { rulesFor, withService } from "../services/open.js";
 import type { Service } from "../services/service.js";
 import { type Globals, serverOf, userOf } from "./globals.js";
-import type { MastodonPostOptions } from "./post.js";
+import { apiExtras, checkForApi, type MastodonPostOptions, statusKeys } from "./post.js";
 import type { PostFlags } from "./post-result.js";
 import { credentialSource, endpointOf, httpConfig } from "./session-options.js";
 
@@ -103,6 +102,7 @@ export async function sendToTargets(
 
   // Each target's text is kept from the start (with the server as named until its API is known).
   const drafts = accounts.map((account) => {
+    const keys = statusKeys();
     const draft: Draft = {
       text,
       server: account.server,
@@ -110,14 +110,13 @@ export async function sendToTargets(
       user: account.user,
       replyTo: flags.replyTo,
       source: flags.source,
-      idempotencyKey: randomUUID(),
-      ...mastodon,
+      ...apiExtras(account.api, mastodon, keys),
       ...(flags.ifAbsent ? { ifAbsent: true } : {}),
     };
     const wire = new Wire();
     const keep = keeper(outbox, draft, startedAt, () => wire.serverClockSkewMs.get(account.server.origin));
     ctx.run.pending.setTarget(account.handle, keep, wire);
-    return { account, draft, wire, keep };
+    return { account, draft, wire, keep, keys };
   });
   const done = (handle: string) => ctx.run.pending.setTarget(handle, undefined, new Wire());
 
@@ -132,6 +131,12 @@ export async function sendToTargets(
         if (e.definite !== false) {
           d.draft.server = e.server;
           d.draft.api = e.api;
+          // The AT Protocol's record key replaces the key kept while the API was not known.
+          if (e.api === "atproto") {
+            delete d.draft.visibility;
+            delete d.draft.spoilerText;
+            Object.assign(d.draft, apiExtras(e.api, mastodon, d.keys));
+          }
         }
         return e;
       } catch (err) {
@@ -144,6 +149,18 @@ export async function sendToTargets(
     const e = endpoints[i];
     return !(e instanceof Error) && e?.api === "statusnet";
   });
+  for (const [i, d] of drafts.entries()) {
+    const e = endpoints[i];
+    if (e instanceof Error || e?.api !== "atproto") continue;
+    try {
+      checkForApi(e.api, flags, mastodon);
+    } catch (err) {
+      for (const x of drafts) done(x.account.handle);
+      throw new UsageError(`${d.account.handle}: ${(err as Error).message} to any account`, {
+        hint: "leave that account out (--to), or drop --visibility/--cw",
+      });
+    }
+  }
   const narrow =
     (mastodon.visibility !== undefined && mastodon.visibility !== "public") ||
     mastodon.spoilerText !== undefined ||
@@ -337,7 +354,7 @@ async function postTo(
       replyTo: flags.replyTo,
       user: t.account.user,
       idempotencyKey: t.draft.idempotencyKey,
-      ...(t.endpoint.api === "mastodon" ? m : {}),
+      ...(t.endpoint.api === "mastodon" ? m : t.endpoint.api === "atproto" && m.language ? { language: m.language } : {}),
     },
     // The limit was checked above, by every target's rule, before anything was sent.
     { maxLength: 0, cache, note: g.printer.note, unlessPosted: flags.ifAbsent ? {} : undefined },

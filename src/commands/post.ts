@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { newTid } from "../services/atproto/tid.js";
 import type { Account } from "../config/handles.js";
 import { cacheDir, stateDir } from "../config/paths.js";
 import type { Server } from "../config/server.js";
@@ -98,8 +99,9 @@ async function post(
     return postLines(ctx, g, { known, given }, { ...flags, maxLength }, mastodon);
   }
   const outbox = new Outbox(stateDir(ctx.env), (t) => ctx.redactor.redact(t));
-  // One key for every attempt at this status (Mastodon's Idempotency-Key), kept with it in the outbox.
-  const idempotencyKey = randomUUID();
+  // One key for every attempt at this status (Mastodon's Idempotency-Key, the AT Protocol's record
+  // key), kept with it in the outbox.
+  const keys = statusKeys();
   const draftOf = (e: Endpoint | undefined, server: Server) => ({
     // A status kept while the API is not known for sure keeps the server as named (serverSpec).
     server: e?.definite === false ? given : server,
@@ -107,9 +109,7 @@ async function post(
     user: userOf(g, ctx, server),
     replyTo: flags.replyTo,
     source: flags.source,
-    ...(e?.api === "mastodon" || e === undefined || e.definite === false
-      ? { idempotencyKey, ...mastodon }
-      : {}),
+    ...apiExtras(e === undefined || e.definite === false ? undefined : e.api, mastodon, keys),
     ...(flags.ifAbsent ? { ifAbsent: true } : {}),
   });
   // Options that only one API takes (--visibility, --cw, --language, and a --reply-to id) are checked
@@ -240,7 +240,7 @@ async function post(
       text: body,
       source: flags.source,
       replyTo: flags.replyTo,
-      ...(e.api === "mastodon" ? { idempotencyKey, ...mastodon } : {}),
+      ...apiExtras(e.api, mastodon, keys),
     };
   }
 }
@@ -393,7 +393,7 @@ async function dryRunAccounts(
         text,
         source: flags.source,
         replyTo: flags.replyTo,
-        ...(e.api === "mastodon" ? { idempotencyKey: randomUUID(), ...mastodon } : {}),
+        ...apiExtras(e.api, mastodon, statusKeys()),
         http: await httpConfig(g, ctx),
       })}`,
     );
@@ -425,9 +425,37 @@ export interface MastodonPostOptions {
   language?: string;
 }
 
+/** The keys a status may be sent with, made once for all its attempts: its API picks one. */
+export interface StatusKeys {
+  /** Mastodon's `Idempotency-Key` (kept too while the API is not known yet). */
+  uuid: string;
+  /** The AT Protocol's record key, a TID. */
+  tid: string;
+}
+
+export function statusKeys(): StatusKeys {
+  return { uuid: randomUUID(), tid: newTid() };
+}
+
+/**
+ * What a status carries for its API besides the text: Mastodon's key and options (also kept while the
+ * API is not known: `undefined`), the AT Protocol's record key and language, nothing for StatusNet.
+ */
+export function apiExtras(
+  api: ApiName | undefined,
+  m: MastodonPostOptions,
+  keys: StatusKeys,
+): Partial<Pick<Draft, "idempotencyKey" | "visibility" | "spoilerText" | "language">> {
+  if (api === "atproto")
+    return { idempotencyKey: keys.tid, ...(m.language === undefined ? {} : { language: m.language }) };
+  if (api === "mastodon" || api === undefined) return { idempotencyKey: keys.uuid, ...m };
+  return {};
+}
+
 /**
  * A private status must never go out public: `--visibility` other than public and `--cw` exist only in
- * the Mastodon API, so a StatusNet server refuses them (64) before anything is sent (docs/cli.md).
+ * the Mastodon API, so a StatusNet server refuses them (64) before anything is sent (docs/cli.md), and
+ * so does an AT Protocol one (every post public, no content warnings; `--language` is its `langs`).
  */
 export function checkForApi(
   api: ApiName,
@@ -435,6 +463,15 @@ export function checkForApi(
   m: MastodonPostOptions,
 ): void {
   if (api === "mastodon") return;
+  if (api === "atproto") {
+    if (m.visibility !== undefined && m.visibility !== "public")
+      throw new UsageError(
+        `--visibility ${m.visibility}: every post on the AT Protocol (Bluesky) is public; nothing was sent`,
+      );
+    if (m.spoilerText !== undefined)
+      throw new UsageError("--cw: the AT Protocol (Bluesky) has no content warnings; nothing was sent");
+    return;
+  }
   if (m.visibility !== undefined && m.visibility !== "public")
     throw new UsageError(
       `--visibility ${m.visibility} needs a Mastodon-API server; this one speaks StatusNet, where every status is public; nothing was sent`,

@@ -8,7 +8,7 @@ export interface ServerSettings {
   /** The default account there. */
   user?: string;
   /** The API it speaks, when fixed by `login` or by hand (docs/cli.md "Two APIs"). */
-  api?: "statusnet" | "mastodon";
+  api?: "statusnet" | "mastodon" | "atproto";
   /**
    * The OAuth apps `login` registered on a Mastodon server, by the account each obtained a token for:
    * needed again to revoke that token. One per account, because every login registers anew: with a
@@ -169,8 +169,8 @@ function validate(data: unknown, path: string): ConfigFile {
         // Not held to the nickname pattern: `login` stores the name the server accepted, as typed.
         if (typeof user === "string") entry.user = user;
         if (api !== undefined) {
-          if (api !== "statusnet" && api !== "mastodon")
-            throw bad(`${name}.api`, `must be "statusnet" or "mastodon", not ${describe(api)}`);
+          if (api !== "statusnet" && api !== "mastodon" && api !== "atproto")
+            throw bad(`${name}.api`, `must be "statusnet", "mastodon" or "atproto", not ${describe(api)}`);
           entry.api = api;
         }
         if (app !== undefined) {

@@ -1,5 +1,5 @@
 import { UsageError } from "../errors.js";
-import type { ApiName } from "../services/api.js";
+import { type ApiName, atOriginApi } from "../services/api.js";
 import type { ConfigFile, ServerSettings } from "./file.js";
 import { atOrigin, parseServer, type Server } from "./server.js";
 
@@ -63,7 +63,7 @@ export function resolveHandle(text: string, config: ConfigFile): Account {
   }
   const mine = candidates.filter((c) => hasUser(c.settings, user));
   const pick = mine.length > 0 ? mine : candidates.length === 1 ? candidates : [];
-  const found = pick.find((c) => c.settings.api === "mastodon") ?? pick[0];
+  const found = pick.find((c) => atOriginApi(c.settings.api)) ?? pick[0];
   if (found === undefined) {
     // Not a guess: an account is one the config knows (a login recorded it, or `config set api`),
     // with its scheme and API root; an unknown host would be probed over https, and a typo posted to.
@@ -72,7 +72,7 @@ export function resolveHandle(text: string, config: ConfigFile): Account {
     });
   }
   const api: ApiName | undefined = found.settings.api ?? (found.server.probe ? undefined : "statusnet");
-  const server = api === "mastodon" ? atOrigin(found.server) : found.server;
+  const server = atOriginApi(api) ? atOrigin(found.server) : found.server;
   return { handle: `${user}@${server.key}`, user, server, api };
 }
 

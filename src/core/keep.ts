@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Server } from "../config/server.js";
+import type { ApiName } from "../services/api.js";
 import { ExitCode, HttpError, IdenticaError, type Kept } from "../errors.js";
 import { sanitizeForTerminal } from "../sanitize.js";
 import { afterAttempt, type Outbox, type OutboxEntry } from "./outbox.js";
@@ -14,7 +15,7 @@ export interface Draft {
   text: string;
   server: Server;
   /** The server's API; when not known yet, the entry keeps the server as named (`serverSpec`). */
-  api?: "statusnet" | "mastodon" | undefined;
+  api?: ApiName | undefined;
   user: string | undefined;
   replyTo: string | undefined;
   source: string;

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { API_NAMES, type ApiName } from "../services/api.js";
 import {
   closeSync,
   constants,
@@ -32,7 +33,7 @@ export interface OutboxEntry {
   /** The API root. */
   server: string;
   /** The API the server speaks (absent in entries written before Mastodon: StatusNet). */
-  api?: "statusnet" | "mastodon" | undefined;
+  api?: ApiName | undefined;
   /**
    * The server as the user named it, when its API was not known yet (the run failed before finding it
    * out): `outbox send` detects it then, instead of taking `server` for a StatusNet API root.
@@ -140,8 +141,8 @@ export function parseEntry(id: string, file: string, raw: string): OutboxEntry |
   else if (!plain("replyTo")) problems.push(`"replyTo" holds a control character`);
   if (!str("source")) problems.push(`"source" is ${describe(o.source)}, not a string`);
   else if (!plain("source")) problems.push(`"source" holds a control character`);
-  if (o.api !== undefined && o.api !== "statusnet" && o.api !== "mastodon")
-    problems.push(`"api" is ${describe(o.api)}, not "statusnet" or "mastodon"`);
+  if (o.api !== undefined && !(API_NAMES as readonly unknown[]).includes(o.api))
+    problems.push(`"api" is ${describe(o.api)}, not "statusnet", "mastodon" or "atproto"`);
   if (o.serverSpec !== undefined && !(str("serverSpec") && validSpec(o.serverSpec as string)))
     problems.push(`"serverSpec" is not a server`);
   if (o.tokenId !== undefined && !(str("tokenId") && /^[0-9a-f]{16}$/.test(o.tokenId as string)))
@@ -183,7 +184,7 @@ export function parseEntry(id: string, file: string, raw: string): OutboxEntry |
     text: o.text as string,
     ...(o.bytesBase64 !== undefined ? { bytesBase64: o.bytesBase64 as string | null } : {}),
     server: o.server as string,
-    ...(o.api !== undefined ? { api: o.api as "statusnet" | "mastodon" } : {}),
+    ...(o.api !== undefined ? { api: o.api as ApiName } : {}),
     ...(o.serverSpec !== undefined ? { serverSpec: o.serverSpec as string } : {}),
     user: o.user as string | null,
     replyTo: o.replyTo as string | null,

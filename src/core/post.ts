@@ -37,11 +37,18 @@ export async function postStatus(req: PostRequest, limits: LimitOptions): Promis
 /** One post on an open service (`post --lines` sends many on one). */
 export async function postOn(svc: Service, req: PostParams, limits: LimitOptions): Promise<PostResult> {
   if (limits.unlessPosted) {
-    // Mastodon reads the token's own account; StatusNet reads a named user's timeline.
-    if (req.user === undefined && svc.api !== "mastodon") {
+    // Mastodon reads the token's own account; StatusNet reads a named user's timeline; the AT
+    // Protocol the session's repository.
+    if (req.user === undefined && svc.api === "statusnet") {
       throw new ConfigError("checking for an earlier copy needs the user name", { hint: "pass --user NICK" });
     }
-    const found = await svc.findMine(req.user ?? "", req.text, limits.unlessPosted.since, req.visibility);
+    const found = await svc.findMine(
+      req.user ?? "",
+      req.text,
+      limits.unlessPosted.since,
+      req.visibility,
+      req.idempotencyKey,
+    );
     if (found) {
       limits.note(`* already posted as #${found.status.id}; not posting again`);
       return { ...found, url: svc.statusUrl(found.status), existing: true };

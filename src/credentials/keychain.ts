@@ -12,6 +12,9 @@ export function serviceName(key: string): string {
   return `identica:${key}`;
 }
 
+/** The keychain account under which an AT Protocol session is kept, beside `<handle>` (docs/cli.md). */
+export const SESSION_SUFFIX = "#session";
+
 export class KeychainUnavailable extends Error {
   constructor(message: string) {
     super(message);
@@ -107,7 +110,10 @@ export class KeychainStore implements CredentialStore {
     );
   }
 
-  /** The accounts stored for one server (never their passwords). */
+  /**
+   * The accounts stored for one server (never their passwords). An AT Protocol session is kept as a
+   * second entry beside the account's app password (`<handle>#session`): it is not an account.
+   */
   async accounts(key: string): Promise<string[]> {
     // findCredentials on a locked gnome-keyring crashes keytar (SIGSEGV, docs/threats.md D2): look first.
     if (await this.#orConfigError(() => this.#isLocked()))
@@ -115,7 +121,10 @@ export class KeychainStore implements CredentialStore {
     const found = await this.#orConfigError(() =>
       this.#call("read", (k) => k.findCredentials(serviceName(key))),
     );
-    return found.map((c) => c.account).sort();
+    return found
+      .map((c) => c.account)
+      .filter((a) => !a.endsWith(SESSION_SUFFIX))
+      .sort();
   }
 
   /**

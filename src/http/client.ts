@@ -161,6 +161,7 @@ export class HttpSession {
       accept: req.accept,
     };
     if (req.form !== undefined) headers["content-type"] = "application/x-www-form-urlencoded; charset=utf-8";
+    else if (req.json !== undefined) headers["content-type"] = "application/json";
     if (authorization !== undefined) headers.authorization = authorization;
     const attempt: Attempt = {
       sent: false,
@@ -169,7 +170,7 @@ export class HttpSession {
       authorization: authorization !== undefined,
       mayWrite: req.method !== "GET",
       deletes: req.deletes === true,
-      form: req.form,
+      form: req.form ?? req.json,
     };
     // Whether this request can have changed anything if it fails after it was written.
     const harmless =
@@ -251,7 +252,7 @@ export class HttpSession {
         method: req.method,
         path: `${req.url.pathname}${req.url.search}`,
         headers,
-        body: req.form ?? null,
+        body: req.form ?? req.json ?? null,
         signal,
       });
     } finally {

@@ -19,7 +19,7 @@ export function traceRequestHead(
   if (form !== undefined) {
     trace(`> content-length: ${Buffer.byteLength(form)}`);
     trace(">");
-    trace(`> ${sanitizeForTerminal(redactForm(form))}`);
+    trace(`> ${sanitizeForTerminal(form.startsWith("{") ? redactJsonSecrets(form) : redactForm(form))}`);
   }
 }
 
@@ -75,8 +75,11 @@ export function traceResponse(
   for (const line of text.split("\n")) trace(`< ${sanitizeForTerminal(line, true)}`);
 }
 
-/** JSON members whose value is a secret wherever they occur (OAuth token and app registration replies). */
-const SECRET_MEMBERS = new Set(["access_token", "refresh_token", "client_secret"]);
+/**
+ * JSON members whose value is a secret wherever they occur: OAuth token and app registration replies,
+ * and the AT Protocol's createSession request (its password) and session replies (both JWTs).
+ */
+const SECRET_MEMBERS = new Set(["access_token", "refresh_token", "client_secret", "password", "accessjwt", "refreshjwt"]);
 
 /**
  * The body with the value of every SECRET_MEMBERS member shown as `"<redacted>"`, and every other byte

@@ -4,6 +4,8 @@ export interface HttpRequest {
   url: URL;
   /** The form body, built once as a string so the retry sends the very same bytes (docs/threats.md A3). */
   form?: string | undefined;
+  /** A JSON body (the AT Protocol's XRPC procedures), also built once as a string; never with `form`. */
+  json?: string | undefined;
   accept: string;
   /** Further request headers (Mastodon's `Idempotency-Key`); never a credential (that is `authorization`). */
   headers?: Record<string, string> | undefined;

@@ -21,6 +21,8 @@ export interface StatusJson {
   /** Mastodon statuses only. */
   visibility?: string;
   spoilerText?: string;
+  /** AT Protocol records only: the record's content id. */
+  cid?: string;
 }
 
 export function statusJson(s: Status, url: string): StatusJson {
@@ -36,6 +38,7 @@ export function statusJson(s: Status, url: string): StatusJson {
     user: { ...s.user },
     ...(s.visibility === undefined ? {} : { visibility: s.visibility }),
     ...(s.spoilerText === undefined ? {} : { spoilerText: s.spoilerText }),
+    ...(s.cid === undefined ? {} : { cid: s.cid }),
   };
 }
 

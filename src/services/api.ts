@@ -6,14 +6,24 @@ import { atOrigin, type Server } from "../config/server.js";
 import { ExitCode, HttpError, UsageError } from "../errors.js";
 import type { Env } from "../io.js";
 
-/** The APIs identica speaks (docs/cli.md "Two APIs"). */
-export type ApiName = "statusnet" | "mastodon";
-export const API_NAMES: readonly ApiName[] = ["statusnet", "mastodon"];
+/** The APIs identica speaks (docs/cli.md "Two APIs", "A third API: AT Protocol"). */
+export type ApiName = "statusnet" | "mastodon" | "atproto";
+export const API_NAMES: readonly ApiName[] = ["statusnet", "mastodon", "atproto"];
 
 export function parseApi(value: string, what = "--api"): ApiName {
   const v = value.trim().toLowerCase();
   if ((API_NAMES as readonly string[]).includes(v)) return v as ApiName;
-  throw new UsageError(`${what} takes ${API_NAMES.join(" or ")}, not "${value}"`);
+  throw new UsageError(`${what} takes statusnet, mastodon or atproto, not "${value}"`);
+}
+
+/** How messages and listings name an API. */
+export function apiTitle(api: ApiName): string {
+  return api === "mastodon" ? "Mastodon API" : api === "atproto" ? "AT Protocol" : "StatusNet API";
+}
+
+/** Whether the API's base is the server's origin (Mastodon's, the AT Protocol's XRPC): only StatusNet has a root with a path. */
+export function atOriginApi(api: ApiName | undefined): boolean {
+  return api === "mastodon" || api === "atproto";
 }
 
 /** A server together with the API it speaks; its root is that API's (the origin for Mastodon). */
@@ -32,9 +42,9 @@ export interface Endpoint {
   probed?: boolean;
 }
 
-/** The server as the given API addresses it: Mastodon's API base is the origin. */
+/** The server as the given API addresses it: Mastodon's and the AT Protocol's API base is the origin. */
 export function endpointFor(server: Server, api: ApiName): Endpoint {
-  return { server: api === "mastodon" ? atOrigin(server) : server, api };
+  return { server: atOriginApi(api) ? atOrigin(server) : server, api };
 }
 
 /**

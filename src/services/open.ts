@@ -4,6 +4,8 @@ export type { ServiceOptions };
 
 import type { Server } from "../config/server.js";
 import type { ApiName } from "./api.js";
+import { describeRecord } from "./atproto/dry-run.js";
+import { atprotoRules } from "./atproto/rules.js";
 import { describeStatus } from "./mastodon/forms.js";
 import { mastodonRules } from "./mastodon/rules.js";
 import type { PostParams, Service, ServiceRules } from "./service.js";
@@ -21,17 +23,25 @@ export async function withService<T>(opts: ServiceOptions, fn: (svc: Service) =>
     const { withMastodon } = await import("./mastodon/connect.js");
     return withMastodon(opts, fn);
   }
+  if (opts.api === "atproto") {
+    const { withAtproto } = await import("./atproto/connect.js");
+    return withAtproto(opts, fn);
+  }
   return withStatusNet(opts, fn);
 }
 
 /** The rules of the API that need no connection (status ids, how a text is counted). */
 export function rulesFor(api: ApiName | undefined, urlLength?: number): ServiceRules {
-  return api === "mastodon" ? mastodonRules(urlLength) : STATUSNET_RULES;
+  return api === "mastodon" ? mastodonRules(urlLength) : api === "atproto" ? atprotoRules : STATUSNET_RULES;
 }
 
 /** `--dry-run`: the request that would post this status, with the credential shown only as redacted. */
 export function describePost(req: PostParams & Omit<ServiceOptions, "credential">): string {
-  return req.api === "mastodon" ? describeStatus(req) : describeUpdate(req);
+  return req.api === "mastodon"
+    ? describeStatus(req)
+    : req.api === "atproto"
+      ? describeRecord(req)
+      : describeUpdate(req);
 }
 
 /**

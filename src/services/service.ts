@@ -41,6 +41,8 @@ export interface Service extends ServiceRules {
     text: string,
     since: Since | undefined,
     visibility?: string,
+    /** The status's idempotency key (the AT Protocol's record key finds it for sure). */
+    key?: string,
   ): Promise<StatusReply | undefined>;
   show(id: string): Promise<StatusReply>;
   delete(id: string): Promise<StatusReply>;

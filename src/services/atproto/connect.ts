@@ -1,0 +1,82 @@
+import { KeychainStore, SESSION_SUFFIX } from "../../credentials/keychain.js";
+import { resolveCredential } from "../../credentials/resolve.js";
+import { ConfigError } from "../../errors.js";
+import type { ServiceOptions } from "../options.js";
+import type { Service } from "../service.js";
+import { Atproto } from "./atproto.js";
+import { type AtSession, parseSession, type SessionStore, XrpcSession } from "./session.js";
+
+/**
+ * Opens one connection to an AT Protocol PDS, runs `fn` with the service bound to it, and closes it.
+ * The account's session comes from the OS keychain (`<handle>#session`); when there is none, or the
+ * server no longer takes it, one is made from the app password, which comes from the same sources as
+ * a StatusNet password (docs/cli.md "A third API": `--password-file`, `IDENTICA_PASSWORD`, the
+ * keychain, netrc, the prompt), for this server's origin only.
+ */
+export async function withAtproto<T>(
+  opts: ServiceOptions & { session?: AtSession },
+  fn: (svc: Service) => Promise<T>,
+): Promise<T> {
+  const { HttpSession } = await import("../../http/client.js");
+  const source = opts.credential;
+  const note = "stores" in source ? source.note : undefined;
+  let user: Promise<string> | undefined;
+  const account = (): Promise<string> => {
+    user ??= (async () => {
+      if ("fixed" in source) return source.fixed.user;
+      if ("fixedToken" in source) throw new ConfigError("the AT Protocol takes an app password, not a token");
+      const named = opts.user ?? (await source.soleAccount?.());
+      if (named === undefined) {
+        throw new ConfigError(`no account is set for ${opts.server.key}`, {
+          hint: `pass --user HANDLE, or run: identica login --server ${opts.server.key} --user HANDLE`,
+        });
+      }
+      return named;
+    })();
+    return user;
+  };
+  const password = async () => {
+    if ("fixed" in source) return source.fixed;
+    if ("fixedToken" in source) throw new ConfigError("the AT Protocol takes an app password, not a token");
+    const named = await account();
+    const cred = await resolveCredential(
+      { origin: opts.server.origin, key: opts.server.key, user: named, secret: "password" },
+      source.stores,
+      source.note,
+    );
+    if (!("password" in cred)) throw new Error("a credential store answered a password request with a token");
+    return { user: cred.user, password: cred.password };
+  };
+  const keychain = "stores" in source ? source.stores.find((s) => s instanceof KeychainStore) : undefined;
+  const store: SessionStore | undefined =
+    keychain === undefined
+      ? undefined
+      : {
+          load: async () => {
+            const found = await keychain.get(sessionTarget(opts, await account()));
+            if (found.kind !== "found" || !("password" in found)) return undefined;
+            try {
+              return parseSession(JSON.parse(found.password));
+            } catch {
+              return undefined;
+            }
+          },
+          save: async (s) => keychain.set(sessionTarget(opts, await account()), JSON.stringify(s)),
+        };
+  const xrpc = new XrpcSession(new HttpSession(opts.server.origin, opts.http), opts.server.origin, {
+    http: opts.http,
+    password,
+    store,
+    note,
+    session: opts.session,
+  });
+  try {
+    return await fn(new Atproto(opts.server, xrpc, note));
+  } finally {
+    await xrpc.close();
+  }
+}
+
+function sessionTarget(opts: ServiceOptions, user: string) {
+  return { origin: opts.server.origin, key: opts.server.key, user: `${user}${SESSION_SUFFIX}` };
+}
