@@ -114,6 +114,8 @@ export interface Status {
   visibility?: string;
   /** Mastodon: the content warning ("" for none). */
   spoilerText?: string;
+  /** AT Protocol: the record's content hash, which a reply's `parent`/`root` ref names with its URI. */
+  cid?: string | undefined;
 }
 
 /** The account as the server describes it to its owner. */

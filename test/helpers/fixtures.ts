@@ -5,6 +5,8 @@ import { fileURLToPath } from "node:url";
 export const FIXTURES = fileURLToPath(new URL("../fixtures/gnusocial/", import.meta.url));
 /** `curl -sv` transcripts of a real snac2 2.94 server (Mastodon client API); INDEX.md lists them. */
 export const SNAC_FIXTURES = fileURLToPath(new URL("../fixtures/snac/", import.meta.url));
+/** `curl -sv` transcripts of a real AT Protocol PDS (`@atproto/pds` 0.5.35); INDEX.md lists them. */
+export const ATPROTO_FIXTURES = fileURLToPath(new URL("../fixtures/atproto/", import.meta.url));
 
 export interface FixtureReply {
   status: number;

@@ -1,5 +1,5 @@
 import type { HttpResponse } from "../../src/http/types.js";
-import { type FixtureReply, fixtureReply, SNAC_FIXTURES } from "./fixtures.js";
+import { ATPROTO_FIXTURES, type FixtureReply, fixtureReply, SNAC_FIXTURES } from "./fixtures.js";
 
 /** A reply as the transport hands it over (src/http/types.ts), from its parts. */
 export function httpResponse(
@@ -33,4 +33,9 @@ export function fixtureResponse(reply: FixtureReply): HttpResponse {
 /** A real snac2 2.94 reply (test/fixtures/snac/, INDEX.md lists them). */
 export function snacResponse(name: string): HttpResponse {
   return fixtureResponse(fixtureReply(name, SNAC_FIXTURES));
+}
+
+/** A real AT Protocol PDS reply (test/fixtures/atproto/, INDEX.md lists them). */
+export function atprotoResponse(name: string): HttpResponse {
+  return fixtureResponse(fixtureReply(name, ATPROTO_FIXTURES));
 }

@@ -54,7 +54,8 @@ const WINDOW = 256;
  */
 const SIMPLE = /^[\u0000-\u02FF]*$/;
 
-function graphemes(s: string): number {
+/** Grapheme clusters of a text as it is (atproto/rules.ts counts with it too: Bluesky does not strip). */
+export function graphemes(s: string): number {
   if (SIMPLE.test(s)) {
     let n = s.length;
     for (let i = s.indexOf("\r\n"); i >= 0; i = s.indexOf("\r\n", i + 2)) n--;
