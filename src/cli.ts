@@ -31,7 +31,7 @@ function buildProgram(
     .option("--token-file <path>", "read the Mastodon access token from the first line of a file (mode 0600)")
     .option(
       "--api <name>",
-      "the server's API: statusnet or mastodon (default: detected once) [env IDENTICA_API]",
+      "the server's API: statusnet, mastodon or atproto (default: detected once) [env IDENTICA_API]",
     )
     .addOption(new Option("-o, --output <mode>", `output: ${OUTPUT_MODES.join(", ")}`))
     .addOption(

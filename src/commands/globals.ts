@@ -15,7 +15,7 @@ export interface GlobalFlags {
   passwordFile?: string;
   /** `--token-file PATH`: a Mastodon access token. */
   tokenFile?: string;
-  /** `--api statusnet|mastodon`. */
+  /** `--api statusnet|mastodon|atproto`. */
   api?: string;
   output?: string;
   format?: string;

@@ -70,7 +70,8 @@ export async function atprotoLogin(
     const sessionEntry = { ...entry, user: `${account}${SESSION_SUFFIX}` };
     // The session this login replaces is ended on the server once the new one is stored.
     const before = await keychain.get(sessionEntry);
-    const old = before.kind === "found" && "password" in before ? parseJsonSession(before.password) : undefined;
+    const old =
+      before.kind === "found" && "password" in before ? parseJsonSession(before.password) : undefined;
     await keychain.set(entry, password);
     await keychain.set(sessionEntry, JSON.stringify(session));
     await updateConfig(configFile(ctx.env), (cfg) => ({
@@ -87,7 +88,10 @@ export async function atprotoLogin(
       await deleteSession(conn, server.origin, old).catch((err: unknown) => {
         // An old session that is already gone (expired, deleted) is no failure of this login.
         if (!(err instanceof HttpError && err.details.status === 400)) {
-          writeDiagnostic(ctx, `identica: could not end the session this login replaces: ${oneLine((err as Error).message, 200)}`);
+          writeDiagnostic(
+            ctx,
+            `identica: could not end the session this login replaces: ${oneLine((err as Error).message, 200)}`,
+          );
         }
       });
     }

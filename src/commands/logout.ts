@@ -34,14 +34,19 @@ export async function logoutCommand(ctx: Context, gflags: GlobalFlags): Promise<
   // The AT Protocol: the session is ended on the server, and its entry removed with the app password's.
   if (endpoint.api === "atproto") revoked = await endSession(ctx, g, endpoint, keychain, user);
   const removed = await keychain.delete(target);
-  const secret = endpoint.api === "mastodon" ? "token" : endpoint.api === "atproto" ? "app password" : "password";
+  const secret =
+    endpoint.api === "mastodon" ? "token" : endpoint.api === "atproto" ? "app password" : "password";
   const entry = `${serviceName(server.key)} / ${user}`;
   if (g.output === "json") {
     g.printer.result(
       `${JSON.stringify({ server: server.root, service: serviceName(server.key), account: user, removed, ...(revoked === undefined ? {} : { revoked }) })}\n`,
     );
   } else if (g.output !== "none") {
-    const rev = !revoked ? "Removed" : endpoint.api === "atproto" ? "Ended the session and removed" : "Revoked and removed";
+    const rev = !revoked
+      ? "Removed"
+      : endpoint.api === "atproto"
+        ? "Ended the session and removed"
+        : "Revoked and removed";
     g.printer.result(
       removed
         ? `${rev} the ${secret} for ${user} at ${server.key} (${entry}).\n`

@@ -408,7 +408,15 @@ function entryTime(entry: OutboxEntry): Date {
   const m = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})(\d{3})?/.exec(entry.id);
   if (m) {
     const [, y, mo, d, h, mi, sec, ms] = m;
-    const t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec), Number(ms ?? 0));
+    const t = Date.UTC(
+      Number(y),
+      Number(mo) - 1,
+      Number(d),
+      Number(h),
+      Number(mi),
+      Number(sec),
+      Number(ms ?? 0),
+    );
     if (!Number.isNaN(t)) return new Date(t);
   }
   const at = Date.parse(entry.attemptedAt);

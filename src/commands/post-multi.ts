@@ -354,7 +354,11 @@ async function postTo(
       replyTo: flags.replyTo,
       user: t.account.user,
       idempotencyKey: t.draft.idempotencyKey,
-      ...(t.endpoint.api === "mastodon" ? m : t.endpoint.api === "atproto" && m.language ? { language: m.language } : {}),
+      ...(t.endpoint.api === "mastodon"
+        ? m
+        : t.endpoint.api === "atproto" && m.language
+          ? { language: m.language }
+          : {}),
     },
     // The limit was checked above, by every target's rule, before anything was sent.
     { maxLength: 0, cache, note: g.printer.note, unlessPosted: flags.ifAbsent ? {} : undefined },

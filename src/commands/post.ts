@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { newTid } from "../services/atproto/tid.js";
 import type { Account } from "../config/handles.js";
 import { cacheDir, stateDir } from "../config/paths.js";
 import type { Server } from "../config/server.js";
@@ -20,6 +19,7 @@ import { RefusedTextError, readStatusText } from "../core/text.js";
 import { ExitCode, IdenticaError, UsageError } from "../errors.js";
 import { writeDiagnostic } from "../output/printer.js";
 import { type ApiName, apiGone, type Endpoint } from "../services/api.js";
+import { newTid } from "../services/atproto/tid.js";
 import { checkVisibility } from "../services/mastodon/rules.js";
 import { rulesFor } from "../services/open.js";
 import type { ServiceRules } from "../services/service.js";
@@ -154,7 +154,7 @@ async function post(
       if (!flags.dryRun) ctx.run.pending.set(keep);
     } else if (flags.dryRun) {
       throw new UsageError(`--dry-run sends nothing, and the API of ${given.key} is not known yet`, {
-        hint: "pass --api statusnet or --api mastodon, or run any other command against it first",
+        hint: "pass --api statusnet, mastodon or atproto, or run any other command against it first",
       });
     }
   } catch (err) {

@@ -10,6 +10,7 @@ import { PromptStore } from "../credentials/prompt.js";
 import type { CredentialStore } from "../credentials/store.js";
 import { UsageError } from "../errors.js";
 import { type HttpConfig, MAX_RESPONSE_BYTES } from "../http/config.js";
+import { writeDiagnostic } from "../output/printer.js";
 import { type Endpoint, endpointFor, knownApiFrom } from "../services/api.js";
 import { knownSpaces, type ServiceOptions } from "../services/open.js";
 import type { ConnectionConfig } from "../services/options.js";
@@ -58,6 +59,7 @@ export function credentialSource(g: Globals, ctx: Context, server: Server, origi
   return {
     stores: credentialStores(g, ctx, keychain, originFree),
     note: g.printer.note,
+    warn: (line: string) => writeDiagnostic(ctx, line),
     passwordLogin: (user: string) => passwordLoginFor(g, server, user),
     soleAccount: async () => {
       try {

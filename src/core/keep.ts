@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import type { Server } from "../config/server.js";
-import type { ApiName } from "../services/api.js";
 import { ExitCode, HttpError, IdenticaError, type Kept } from "../errors.js";
 import { sanitizeForTerminal } from "../sanitize.js";
+import type { ApiName } from "../services/api.js";
 import { afterAttempt, type Outbox, type OutboxEntry } from "./outbox.js";
 import type { SavePending } from "./save-types.js";
 import { type ReadInput, RefusedTextError, stdinText } from "./text.js";

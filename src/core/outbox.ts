@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { API_NAMES, type ApiName } from "../services/api.js";
 import {
   closeSync,
   constants,
@@ -13,6 +12,7 @@ import {
 import { join } from "node:path";
 import { writeFileAtomicSync } from "../config/atomic-write.js";
 import { parseServer } from "../config/server.js";
+import { API_NAMES, type ApiName } from "../services/api.js";
 
 /**
  * Statuses that could not be posted, one JSON file each in `$XDG_STATE_HOME/identica/outbox/`

@@ -79,7 +79,14 @@ export function traceResponse(
  * JSON members whose value is a secret wherever they occur: OAuth token and app registration replies,
  * and the AT Protocol's createSession request (its password) and session replies (both JWTs).
  */
-const SECRET_MEMBERS = new Set(["access_token", "refresh_token", "client_secret", "password", "accessjwt", "refreshjwt"]);
+const SECRET_MEMBERS = new Set([
+  "access_token",
+  "refresh_token",
+  "client_secret",
+  "password",
+  "accessjwt",
+  "refreshjwt",
+]);
 
 /**
  * The body with the value of every SECRET_MEMBERS member shown as `"<redacted>"`, and every other byte

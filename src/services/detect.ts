@@ -1,9 +1,9 @@
 import type { Server } from "../config/server.js";
 import type { LimitCache } from "../core/limit-cache.js";
 import { ExitCode, HttpError } from "../errors.js";
-import { ApiCache, type ApiName, apiTitle, type Endpoint, endpointFor } from "./api.js";
-import type { HttpResponse } from "../http/types.js";
 import type { HttpSession } from "../http/client.js";
+import type { HttpResponse } from "../http/types.js";
+import { ApiCache, type ApiName, apiTitle, type Endpoint, endpointFor } from "./api.js";
 import { ATPROTO_LIMIT } from "./atproto/rules.js";
 import { jsonObject, limitsOf } from "./mastodon/instance.js";
 import type { ConnectionConfig } from "./options.js";

@@ -39,6 +39,8 @@ export interface ServiceOptions {
         note: (line: string) => void;
         /** When no user is set: the one account stored for this server, if there is exactly one. */
         soleAccount?: () => Promise<string | undefined>;
+        /** A warning the user must see even without -v (one line on stderr). */
+        warn?: (line: string) => void;
         /** The config shows the keychain holds this user's StatusNet password here, not a token. */
         passwordLogin?: (user: string) => boolean;
       }

@@ -109,7 +109,7 @@ describe.each(MODES)("detection (%s)", (mode) => {
       h.host,
       "x",
     ]);
-    expectFailure(bogus, 64, /IDENTICA_API takes statusnet or mastodon, not "activitypub"/);
+    expectFailure(bogus, 64, /IDENTICA_API takes statusnet, mastodon or atproto, not "activitypub"/);
   });
 
   it("a URL with a path is a StatusNet API root: never probed, even on a Mastodon server", async () => {

@@ -79,7 +79,9 @@ export class Atproto implements Service {
 
   async post(p: PostParams): Promise<StatusReply> {
     if (p.visibility !== undefined && p.visibility !== "public")
-      throw new UsageError(`--visibility ${p.visibility}: every AT Protocol post is public; nothing was sent`);
+      throw new UsageError(
+        `--visibility ${p.visibility}: every AT Protocol post is public; nothing was sent`,
+      );
     if (p.spoilerText !== undefined)
       throw new UsageError("--cw: the AT Protocol has no content warnings; nothing was sent");
     const ref = p.replyTo === undefined ? undefined : parsePostRef(p.replyTo, "--reply-to");
@@ -183,7 +185,9 @@ export class Atproto implements Service {
     const ref = parsePostRef(id);
     const session = await this.#xrpc.session();
     if (ref.repo !== undefined && !isOwn(ref.repo, session)) {
-      throw new UsageError(`${oneLine(ref.repo, 60)} is another account's repository: only your own posts can be deleted`);
+      throw new UsageError(
+        `${oneLine(ref.repo, 60)} is another account's repository: only your own posts can be deleted`,
+      );
     }
     // deleteRecord succeeds for a key that holds nothing: the record is read first, so a wrong id is
     // 65 and the deleted status can be shown.
@@ -221,12 +225,15 @@ export class Atproto implements Service {
         : q.kind === "public"
           ? (["app.bsky.feed.getFeed", { feed: DISCOVER }, feedToStatuses] as const)
           : (["app.bsky.notification.listNotifications", {}, notificationsToStatuses] as const);
-    const res = await this.#read({
-      method: "GET",
-      nsid,
-      auth: true,
-      query: { ...query, limit: String(count) },
-    }, `read the ${q.kind} timeline`);
+    const res = await this.#read(
+      {
+        method: "GET",
+        nsid,
+        auth: true,
+        query: { ...query, limit: String(count) },
+      },
+      `read the ${q.kind} timeline`,
+    );
     const text = res.bytes.toString("utf8");
     const statuses = read(parseJson(res, new URL(this.#xrpc.origin).host));
     return { statuses, text, clockSkewMs: 0 };
@@ -294,7 +301,9 @@ export class Atproto implements Service {
   /** A reply's `parent` and `root`: the parent's own refs, and its root (or the parent, when it starts the thread). */
   async #replyRefs(ref: PostRef, session: AtSession) {
     const { status, reply } = await this.#getPost(ref, session, "read the post replied to");
-    const body = JSON.parse(reply.text) as { value?: { reply?: { root?: { uri?: unknown; cid?: unknown } } } };
+    const body = JSON.parse(reply.text) as {
+      value?: { reply?: { root?: { uri?: unknown; cid?: unknown } } };
+    };
     const parent = { uri: status.id, cid: status.cid ?? "" };
     const r = body.value?.reply?.root;
     const root =
@@ -316,7 +325,13 @@ export class Atproto implements Service {
       const did = res.res.status === 200 ? (parseJsonQuiet(res.res) as { did?: unknown })?.did : undefined;
       if (typeof did === "string" && did.startsWith("did:")) dids.set(handle, did);
       else if (res.res.status === 400) this.#note?.(`* @${handle} does not resolve: left as plain text`);
-      else throw atprotoError(res.res, { host: new URL(this.#xrpc.origin).host, what: `resolve @${handle}`, endpoint: "read", tokenSent: false });
+      else
+        throw atprotoError(res.res, {
+          host: new URL(this.#xrpc.origin).host,
+          what: `resolve @${handle}`,
+          endpoint: "read",
+          tokenSent: false,
+        });
     }
     return facetsJson(found, dids);
   }
@@ -332,7 +347,8 @@ export class Atproto implements Service {
       what,
     );
     const body = parseJson(res, new URL(this.#xrpc.origin).host) as { records?: unknown; cursor?: unknown };
-    if (!Array.isArray(body?.records)) throw unknownOutcome("its reply lists no records", res.status, new URL(this.#xrpc.origin).host, true);
+    if (!Array.isArray(body?.records))
+      throw unknownOutcome("its reply lists no records", res.status, new URL(this.#xrpc.origin).host, true);
     return {
       records: body.records as unknown[],
       cursor: typeof body.cursor === "string" && body.cursor !== "" ? body.cursor : undefined,

@@ -68,6 +68,7 @@ export async function withAtproto<T>(
     password,
     store,
     note,
+    warn: "stores" in source ? source.warn : undefined,
     session: opts.session,
   });
   try {

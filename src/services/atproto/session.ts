@@ -41,6 +41,8 @@ export interface XrpcOptions {
   /** Undefined when there is nowhere to keep a session (no keychain): a session per run. */
   store?: SessionStore | undefined;
   note?: ((line: string) => void) | undefined;
+  /** What the user must see even without -v. */
+  warn?: ((line: string) => void) | undefined;
   /** `login` makes its own session and gives it here: never a stored one, never refreshed from a store. */
   session?: AtSession | undefined;
 }
@@ -66,7 +68,8 @@ export function isAppPasswordSession(s: AtSession): boolean {
 export function parseSession(value: unknown): AtSession | undefined {
   if (typeof value !== "object" || value === null) return undefined;
   const v = value as Record<string, unknown>;
-  const ok = (k: string) => typeof v[k] === "string" && v[k] !== "" && !/[\s\u0000-\u001f]/.test(v[k] as string);
+  const ok = (k: string) =>
+    typeof v[k] === "string" && v[k] !== "" && !/[\s\u0000-\u001f]/.test(v[k] as string);
   if (!ok("did") || !ok("handle") || !ok("accessJwt") || !ok("refreshJwt")) return undefined;
   if (!(v.did as string).startsWith("did:")) return undefined;
   return {
@@ -231,7 +234,7 @@ export class XrpcSession {
       await this.#save(session);
     } else {
       // docs/cli.md: a main password still works for one run, with a warning, and is never kept.
-      this.#opts.note?.(
+      (this.#opts.warn ?? this.#opts.note)?.(
         `identica: warning: ${oneLine(user, 60)}'s password is the account's main password, not an app password; make one in the account's settings (App passwords) and run: identica login`,
       );
     }
@@ -309,9 +312,17 @@ export async function createSession(
 /** `com.atproto.server.deleteSession`, with the refresh token as the bearer (docs/cli.md `logout`). */
 export async function deleteSession(http: HttpSession, origin: string, session: AtSession): Promise<void> {
   const url = new URL("/xrpc/com.atproto.server.deleteSession", origin);
-  const res = await http.send({ method: "POST", url, accept: "application/json" }, `Bearer ${session.refreshJwt}`);
+  const res = await http.send(
+    { method: "POST", url, accept: "application/json" },
+    `Bearer ${session.refreshJwt}`,
+  );
   if (res.status !== 200) {
-    throw atprotoError(res, { host: url.host, what: "end the session", endpoint: "session", tokenSent: true });
+    throw atprotoError(res, {
+      host: url.host,
+      what: "end the session",
+      endpoint: "session",
+      tokenSent: true,
+    });
   }
 }
 
