@@ -84,7 +84,10 @@ export const CONFIG_SETTINGS = [...CONFIG_KEY_NAMES, "api"] as const;
 export function configKeysHelp(): string {
   const rows: [string, string][] = [
     ...CONFIG_KEY_NAMES.map((k): [string, string] => [k, CONFIG_KEYS[k].help]),
-    ["api", "the API of the server named by --server, else of the default one: statusnet or mastodon"],
+    [
+      "api",
+      "the API of the server named by --server, else of the default one: statusnet, mastodon or atproto",
+    ],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, help]) => `  ${k.padEnd(w)}  ${help}`).join("\n");
