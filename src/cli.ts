@@ -18,7 +18,7 @@ function buildProgram(
 ): Command {
   const program = new Command("identica")
     .description(
-      "Post to Mastodon, GoToSocial, Akkoma, Friendica, snac, GNU social and StatusNet servers from the command line",
+      "Post to Mastodon, GoToSocial, Akkoma, Friendica, snac, Bluesky (AT Protocol), GNU social and StatusNet servers from the command line",
     )
     .version(version(), "--version", "print the version")
     .helpOption("-h, --help", "show help")
@@ -26,8 +26,14 @@ function buildProgram(
       "--server <host-or-url>",
       "the server: host[:port] (https; its API detected) or an API root URL [env IDENTICA_SERVER]",
     )
-    .option("--user <nickname>", "the account [env IDENTICA_USER]")
-    .option("--password-file <path>", "read the password from the first line of a file (mode 0600)")
+    .option(
+      "--user <nickname>",
+      "the account (AT Protocol: the handle, such as alice.bsky.social) [env IDENTICA_USER]",
+    )
+    .option(
+      "--password-file <path>",
+      "read the password (AT Protocol: the app password) from the first line of a file (mode 0600)",
+    )
     .option("--token-file <path>", "read the Mastodon access token from the first line of a file (mode 0600)")
     .option(
       "--api <name>",
@@ -64,6 +70,7 @@ function buildProgram(
       `
 Examples:
   identica login --server social.example --user alice
+  identica login --server bsky.social --user alice.bsky.social
   identica post "Hello, fediverse"
   uptime | identica post -o url
   identica timeline public --count 5

@@ -8,7 +8,10 @@ export function definePost(program: Command, ctx: Context, setCode: (code: ExitC
     .command("post")
     .description("publish a status")
     .argument("[text...]", 'the text; words are joined with spaces; "-" or none (with a pipe) reads stdin')
-    .option("--reply-to <id>", "the id of the status this replies to")
+    .option(
+      "--reply-to <id>",
+      "the id of the status this replies to (AT Protocol: its at:// URI or bsky.app URL)",
+    )
     .option("--source <name>", "the client name the server shows", "identica")
     .option("--dry-run", "print the request that would be sent, and send nothing")
     .option("--max-length <n>", "refuse text longer than n characters (0 = no limit)")
@@ -21,7 +24,7 @@ export function definePost(program: Command, ctx: Context, setCode: (code: ExitC
     )
     .option("--visibility <v>", "Mastodon: public, unlisted, private or direct (checked before sending)")
     .option("--cw <text>", "Mastodon: a content warning shown before the text")
-    .option("--language <code>", "Mastodon: the ISO 639 language of the text, such as en")
+    .option("--language <code>", "Mastodon, AT Protocol: the ISO 639 language of the text, such as en")
     .addHelpText(
       "after",
       `
@@ -30,6 +33,7 @@ Examples:
   uptime | identica post --server social.example --user alice
   identica post --reply-to 12345 -o url "Agreed!"
   identica post --to alice@mastodon.example --to alice@social.example "Hello, both of you"
+  identica post --to alice.bsky.social@bsky.social "Hello, Bluesky"
   journalctl -f | grep --line-buffered ERROR | identica post --lines`,
     )
     .action(async (words: string[], flags, cmd: Command) => {

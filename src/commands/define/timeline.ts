@@ -13,7 +13,7 @@ export function defineTimeline(program: Command, ctx: Context, setCode: (code: E
     .option("--count <n>", "how many (1-200; the server's default is 20)")
     .option("--since-id <id>", "only statuses newer than this id")
     .option("--max-id <id>", "only statuses up to this id")
-    .option("--of <nickname>", "for the user timeline: whose (no login needed)")
+    .option("--of <nickname>", "for the user timeline: whose (no login needed, except on the AT Protocol)")
     .addHelpText(
       "after",
       "\nExamples:\n  identica timeline\n  identica timeline public --count 5\n  identica timeline user --of bob -o json",
