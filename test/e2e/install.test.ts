@@ -169,7 +169,7 @@ describe("shell completion", () => {
       "api",
     ]);
     expect(await complete("identica config get t")).toEqual(["targets", "timeout"]);
-    expect(await complete("identica config set api ")).toEqual(["statusnet", "mastodon"]);
+    expect(await complete("identica config set api ")).toEqual(["statusnet", "mastodon", "atproto"]);
     expect(await complete("identica config set preemptive ")).toEqual(["true", "false"]);
   });
   it("zsh and fish scripts are printed", async () => {

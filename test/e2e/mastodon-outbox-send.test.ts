@@ -568,7 +568,7 @@ describe("corrupt Mastodon entries are listed CORRUPT and skipped", () => {
     const list = await s.run(["outbox", "list"]);
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(
-      /20260101-000000000-aaaaaa {2}CORRUPT: "api" is a string, not "statusnet" or "mastodon"/,
+      /20260101-000000000-aaaaaa {2}CORRUPT: "api" is a string, not "statusnet", "mastodon" or "atproto"/,
     );
     expect(list.stdout).toMatch(
       /20260101-000000001-bbbbbb {2}CORRUPT: "idempotencyKey" holds a control character/,

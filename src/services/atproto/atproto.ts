@@ -1,4 +1,5 @@
 import type { Server } from "../../config/server.js";
+import { checkLength } from "../../core/limit-cache.js";
 import { ExitCode, HttpError, UsageError } from "../../errors.js";
 import type { HttpResponse } from "../../http/client.js";
 import { oneLine } from "../../sanitize.js";
@@ -85,6 +86,8 @@ export class Atproto implements Service {
     if (p.spoilerText !== undefined)
       throw new UsageError("--cw: the AT Protocol has no content warnings; nothing was sent");
     const ref = p.replyTo === undefined ? undefined : parsePostRef(p.replyTo, "--reply-to");
+    // The protocol's own limit, whatever --max-length said: a PDS refuses more (docs/atproto.md).
+    checkLength(p.text, ATPROTO_LIMIT, "the AT Protocol's", (t) => atprotoRules.textLength(t));
     const session = await this.#xrpc.session();
     const rkey = p.idempotencyKey !== undefined && isTid(p.idempotencyKey) ? p.idempotencyKey : newTid();
     const reply = ref === undefined ? undefined : await this.#replyRefs(ref, session);
