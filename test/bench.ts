@@ -12,6 +12,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startKeyring } from "./helpers/keyring.js";
+import { type AtprotoServer, DEFAULT_ACCOUNTS, startAtproto } from "./server/atproto.js";
 import { startServer, type TestServer } from "./server/gnusocial.js";
 import { type MastodonServer, startMastodon } from "./server/mastodon.js";
 import { testCertificate } from "./server/tls.js";
@@ -149,7 +151,11 @@ async function measureLong(name: string, make: Case["make"], runs: number): Prom
   return row;
 }
 
-function countOnePost(server: TestServer | MastodonServer, before: number, beforeConns: number) {
+function countOnePost(
+  server: TestServer | MastodonServer | AtprotoServer,
+  before: number,
+  beforeConns: number,
+) {
   const reqs = server.requests.slice(before);
   return {
     requests_per_post: reqs.length,
@@ -346,6 +352,113 @@ for (const [scheme, server] of Object.entries(mservers)) {
 }
 await mservers.http.close();
 await mservers.https.close();
+
+// The AT Protocol (issue 15): the same measures against the PDS look-alike, the session in the real OS
+// keychain (gnome-keyring on a private D-Bus) as `identica login` leaves it: a post is then one
+// createRecord on one connection. Beside it, a run without a keychain (cron), which makes a session
+// first (createSession, then createRecord), and curl sending one createRecord with a token.
+{
+  const keyring = await startKeyring();
+  const aservers = { http: await startAtproto({}), https: await startAtproto({ tls }) };
+  try {
+    for (const [scheme, server] of Object.entries(aservers)) {
+      const alice = DEFAULT_ACCOUNTS[0] as (typeof DEFAULT_ACCOUNTS)[number];
+      const appPassword = alice.appPasswords?.[0] as string;
+      const extra = scheme === "https" ? ["--cacert", tls.certPath] : [];
+      const common = ["--server", server.origin, "--user", alice.handle, ...extra, "-o", "none"];
+      const dirs = mkdtempSync(join(tmpdir(), "identica-bench-at-"));
+      cpSync(join(codeCache, "identica", "v8"), join(dirs, "cache", "identica", "v8"), { recursive: true });
+      const { IDENTICA_PASSWORD: _pw, ...noPassword } = baseEnv;
+      const withKeychain: Record<string, string> = {
+        ...noPassword,
+        ...keyring.env,
+        XDG_CONFIG_HOME: join(dirs, "config"),
+        XDG_CACHE_HOME: join(dirs, "cache"),
+        XDG_STATE_HOME: join(dirs, "state"),
+      };
+      const login = await run(
+        node,
+        [BIN, "login", "--password-stdin", ...common],
+        withKeychain,
+        `${appPassword}\n`,
+      );
+      if (login.code !== 0)
+        throw new Error(`bench: identica login to the PDS look-alike failed (${login.code})`);
+      // Cron: no session bus, the app password in the environment, the API given.
+      const { DBUS_SESSION_BUS_ADDRESS: _bus, ...noBus } = withKeychain;
+      const cron = { ...noBus, IDENTICA_PASSWORD: appPassword };
+      await run(node, [BIN, "post", ...common, text("a warm up")], withKeychain);
+      const token = server.createSession(alice.handle).accessJwt;
+      const curlTls = scheme === "https" ? ["--cacert", tls.certPath] : [];
+      const [known, perRun] = (await measurePaired([
+        {
+          name: `identica post, AT Protocol, stored session (${scheme})`,
+          make: () => ({ cmd: node, args: [BIN, "post", ...common, text("a known")], env: withKeychain }),
+        },
+        {
+          name: `identica post, AT Protocol, a session per run, no keychain (${scheme})`,
+          make: () => ({
+            cmd: node,
+            args: [BIN, "post", "--api", "atproto", ...common, text("a cron")],
+            env: cron,
+          }),
+        },
+        {
+          name: `curl -H 'Authorization: Bearer', one createRecord (${scheme})`,
+          make: () => ({
+            cmd: "curl",
+            args: [
+              "-sS",
+              "-o",
+              "/dev/null",
+              "--fail",
+              ...curlTls,
+              "-H",
+              `Authorization: Bearer ${token}`,
+              "-H",
+              "Content-Type: application/json",
+              "--data",
+              JSON.stringify({
+                repo: alice.did,
+                collection: "app.bsky.feed.post",
+                record: {
+                  $type: "app.bsky.feed.post",
+                  text: text("a curl"),
+                  createdAt: new Date().toISOString(),
+                },
+              }),
+              `${server.origin}/xrpc/com.atproto.repo.createRecord`,
+            ],
+          }),
+        },
+      ])) as [Row, Row];
+      let before = server.requests.length;
+      let conns = server.connections();
+      await run(node, [BIN, "post", ...common, text("a count known")], withKeychain);
+      Object.assign(known, countOnePost(server, before, conns));
+      before = server.requests.length;
+      conns = server.connections();
+      await run(node, [BIN, "post", "--api", "atproto", ...common, text("a count cron")], cron);
+      Object.assign(perRun, countOnePost(server, before, conns));
+      known.peak_rss_kib = await peakRss(node, [BIN, "post", ...common, text("a rss")], withKeychain);
+      const lines = () => Array.from({ length: LINES }, () => text("a line")).join("\n");
+      await measureLong(
+        `identica post --lines, AT Protocol, ${LINES} lines (${scheme})`,
+        () => ({
+          cmd: node,
+          args: [BIN, "post", "--lines", ...common],
+          env: withKeychain,
+          input: `${lines()}\n`,
+        }),
+        LINE_RUNS,
+      );
+    }
+  } finally {
+    await aservers.http.close();
+    await aservers.https.close();
+    keyring.close();
+  }
+}
 
 // Several accounts (issue 14): one `post --to A --to B` to a GNU social and a Mastodon look-alike
 // (http), next to `post --to` each alone. The two are posted to concurrently, each on its own

@@ -1,13 +1,15 @@
 /**
- * `npm run demo`: starts the two look-alike test servers on loopback over HTTPS (a certificate made on
- * the spot) — one speaking the StatusNet API as GNU social does, one the Mastodon client API — and
- * posts to both with the built CLI, so the whole flow can be seen in seconds.
+ * `npm run demo`: starts the three look-alike test servers on loopback over HTTPS (a certificate made
+ * on the spot) — one speaking the StatusNet API as GNU social does, one the Mastodon client API, one
+ * the AT Protocol as a Bluesky PDS — and posts to each with the built CLI, so the whole flow can be
+ * seen in seconds.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_ACCOUNTS, startAtproto } from "./server/atproto.js";
 import { startServer } from "./server/gnusocial.js";
 import { startMastodon } from "./server/mastodon.js";
 import { testCertificate } from "./server/tls.js";
@@ -18,10 +20,11 @@ const home = mkdtempSync(join(tmpdir(), "identica-demo-"));
 const tls = testCertificate();
 const server = await startServer({ tls });
 const mastodon = await startMastodon({ tls, mode: "mastodon" });
+const pds = await startAtproto({ tls });
 // As if made in the server's web UI (Preferences → Development); `identica login` gets one by OAuth.
 const token = mastodon.issueToken("alice");
 
-function identica(args: string[], input?: string): Promise<number> {
+function identica(args: string[], input?: string, env: Record<string, string> = {}): Promise<number> {
   const shown = args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(" ");
   console.log(`\n$ ${input === undefined ? "" : `echo '${input}' | `}identica ${shown}`);
   return new Promise((resolve) => {
@@ -34,6 +37,7 @@ function identica(args: string[], input?: string): Promise<number> {
         XDG_CONFIG_HOME: join(home, "config"),
         XDG_CACHE_HOME: join(home, "cache"),
         XDG_STATE_HOME: join(home, "state"),
+        ...env,
       },
     });
     if (input !== undefined) child.stdin?.end(`${input}\n`);
@@ -100,6 +104,38 @@ code ||= await identica([
 mwire(mseen);
 mseen = mastodon.requests.length;
 code ||= await identica(["timeline", "user", ...mcommon]);
+
+const alice = DEFAULT_ACCOUNTS[0] as (typeof DEFAULT_ACCOUNTS)[number];
+console.log(
+  `\n\nDemo AT Protocol PDS: ${pds.origin} (a Bluesky PDS look-alike; account ${alice.handle}, its app password in IDENTICA_PASSWORD)`,
+);
+const acommon = ["--server", pds.origin, "--user", alice.handle, "--cacert", tls.certPath];
+const aenv = { IDENTICA_PASSWORD: alice.appPasswords[0] as string };
+const awire = (from: number) => {
+  const reqs = pds.requests.slice(from);
+  const list = reqs.map(
+    (r) => `${r.method} ${r.path}${r.headers.authorization ? " with Authorization: Bearer <redacted>" : ""}`,
+  );
+  console.log(`\n(on the wire: ${list.join(", then ")})`);
+};
+code ||= await identica(
+  ["post", ...acommon, "Hello, Bluesky! 👋 https://example.com/a/link"],
+  undefined,
+  aenv,
+);
+awire(0);
+console.log(
+  "(the first use found the API: not Mastodon, then describeServer; without a keychain a session is made per run, `identica login` keeps one)",
+);
+const aseen = pds.requests.length;
+code ||= await identica(
+  ["post", ...acommon, "-o", "json", "Hi @bob.test, the link and the mention are facets"],
+  undefined,
+  aenv,
+);
+awire(aseen);
+code ||= await identica(["timeline", "user", ...acommon], undefined, aenv);
 await server.close();
 await mastodon.close();
+await pds.close();
 process.exitCode = code;

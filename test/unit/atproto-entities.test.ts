@@ -31,8 +31,6 @@ describe("recordToStatus", () => {
       user: { id: DID, screenName: "alice.test", name: "Alice" },
       url: "https://bsky.app/profile/alice.test/post/3n3hqbvuvpk2p",
       cid: "bafyreieyv2xh4ptyuomhwvziatezu6nrqt2yvaqukfldfgh7qgh4vxjiwa",
-      visibility: "public",
-      spoilerText: "",
     });
   });
   it("a reply: its parent and root", () => {
@@ -159,8 +157,6 @@ describe("postViewToStatus", () => {
       user: { id: BOB, screenName: "bob.test", name: "Bob" },
       url: "https://bsky.app/profile/bob.test/post/3n3hqaaaaaa2q",
       cid: "bafy3n3hqaaaaaa2q",
-      visibility: "public",
-      spoilerText: "",
     });
   });
   it("no display name: the handle; no readable createdAt: when it was indexed", () => {

@@ -96,8 +96,6 @@ export function recordToStatus(r: unknown, author: RecordAuthor): Status {
     // bsky.app takes a DID where a handle would go: the link works even when the handle is broken
     // (the AppView's "handle.invalid" is one that no longer resolves).
     url: bskyUrl(isHandle(handle) && handle !== "handle.invalid" ? handle : did, rkey),
-    visibility: "public",
-    spoilerText: "",
   };
   if (typeof r.cid === "string" && r.cid !== "") status.cid = r.cid;
   return status;
