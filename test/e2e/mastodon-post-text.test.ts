@@ -661,7 +661,10 @@ describe("post to a StatusNet server: Mastodon-only options are 64 before anythi
         fresh("private"),
       ]);
       expectFailure(r, 64, /--visibility private needs a Mastodon-API server/);
-      expect(gs.requests.map((q) => q.url)).toEqual(["/api/v1/instance", "/xrpc/com.atproto.server.describeServer"]);
+      expect(gs.requests.map((q) => q.url)).toEqual([
+        "/api/v1/instance",
+        "/xrpc/com.atproto.server.describeServer",
+      ]);
       expect(sc.outbox()).toEqual([]);
     } finally {
       await gs.close();
