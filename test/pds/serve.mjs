@@ -1,9 +1,10 @@
 // Starts a real AT Protocol PDS (@atproto/pds) beside an in-memory mock PLC directory, both on
 // 127.0.0.1, creates accounts, and prints ONE JSON line on stdout when ready:
-//   {"origin","plc","accounts":[{"handle","did","password","appPassword"}]}
-// It exits when stdin closes, so a test that dies cannot leave a server behind.
+//   {"origin","plc","node","accounts":[{"handle","did","password","appPassword"}]}
+// It exits when stdin closes or its parent process goes away, so a test run that dies (a killed vitest
+// worker, Ctrl-C) cannot leave a server behind.
 //
-// Runs with Node 22 from the install folder that test/helpers/pds.ts prepares (the PDS needs >= 22);
+// Runs with Node 22 from the install folder that test/helpers/pds-install.ts prepares (the PDS needs >= 22);
 // it resolves its packages from IDENTICA_PDS_MODULES (that folder's node_modules), because this file
 // stays in the repository while the 370 MB of packages live outside it.
 //
@@ -87,6 +88,8 @@ let closing = false;
 async function shutdown(code) {
   if (closing) return;
   closing = true;
+  // Whatever hangs below, the process ends.
+  setTimeout(() => process.exit(code), 5000).unref();
   // The PDS's own destroy() waits for background work; a test server only needs its sockets gone.
   await closeServer(pdsHttp);
   await Promise.race([pdsServer?.ctx?.sequencer?.destroy?.(), new Promise((r) => setTimeout(r, 2000))]).catch(
@@ -101,6 +104,24 @@ process.stdin.on("close", () => shutdown(0));
 process.stdin.resume();
 process.on("SIGTERM", () => shutdown(0));
 process.on("SIGINT", () => shutdown(0));
+process.on("SIGHUP", () => shutdown(0));
+// Stdin closes when the parent dies, unless some other process inherited the pipe's other end; a
+// parent pid that changes (the orphan re-parented to init or a subreaper) catches that case too.
+// IDENTICA_PDS_WATCH names more pids to outlive no longer: vitest's main process, whose workers
+// can go on for a while after it was interrupted.
+const parent = process.ppid;
+const watched = (process.env.IDENTICA_PDS_WATCH ?? "").split(/\s+/).filter(Boolean).map(Number);
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === "EPERM";
+  }
+}
+setInterval(() => {
+  if (process.ppid !== parent || !watched.every(alive)) shutdown(0);
+}, 1000).unref();
 
 try {
   // The mock PLC directory, in memory. PlcServer.start() would bind every interface.
@@ -149,7 +170,7 @@ try {
     );
     accounts.push({ handle, did: created.did, password, appPassword: app.password });
   }
-  process.stdout.write(`${JSON.stringify({ origin, plc: plcUrl, accounts })}\n`);
+  process.stdout.write(`${JSON.stringify({ origin, plc: plcUrl, node: process.version, accounts })}\n`);
   log(`ready at ${origin} (${handles.join(", ")})`);
 } catch (e) {
   log(`could not start: ${e?.stack ?? e}`);

@@ -1,15 +1,13 @@
 // The real PDS harness answers as issue 15 relies on: an app password gives an appPass session, a
 // client-chosen rkey is honoured, and reusing it is refused (a bare 500), which makes it an idempotency key.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Pds, startPds } from "../helpers/pds.js";
+import { PDS_HOOK_TIMEOUT, type Pds, startPds } from "../helpers/pds.js";
 
-// The first run installs the PDS (about 2.5 minutes, mostly compiling better-sqlite3).
-const FIRST_INSTALL = 240_000;
-
+// The install is done by the global setup (test/global-setup.ts); this hook only waits for start-up.
 let pds: Pds;
 beforeAll(async () => {
   pds = await startPds();
-}, FIRST_INSTALL);
+}, PDS_HOOK_TIMEOUT);
 afterAll(async () => {
   await pds?.close();
 });
@@ -52,6 +50,10 @@ describe("the test PDS", () => {
     expect(r.body.availableUserDomains).toEqual([".test"]);
     expect(r.body.inviteCodeRequired).toBe(false);
     expect(pds.accounts.map((a) => a.handle)).toEqual(["alice.test", "bob.test"]);
+  });
+
+  it("runs on its own Node 22, whatever Node runs the tests", () => {
+    expect(pds.node).toMatch(/^v22\./);
   });
 
   it("gives an app password an appPass session, and posts with a chosen rkey only once", async () => {
