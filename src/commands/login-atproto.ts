@@ -13,8 +13,9 @@ import {
   type AtSession,
   createSession,
   deleteSession,
-  isAppPasswordSession,
+  isMainPasswordSession,
   parseSession,
+  secretForms,
 } from "../services/atproto/session.js";
 import { type Globals, userOf } from "./globals.js";
 import { type LoginFlags, readPassword } from "./login.js";
@@ -45,7 +46,7 @@ export async function atprotoLogin(
   await keychain.check(target);
 
   const password = await readPassword(ctx, g, flags, target, noInput);
-  ctx.redactor.addCredential({ user, password, token68: password });
+  for (const form of secretForms(password)) ctx.redactor.addCredential({ user, password: form, token68: form });
   const http = await httpConfig(g, ctx);
   const { HttpSession } = await import("../http/client.js");
   const conn = new HttpSession(server.origin, http);
@@ -53,8 +54,10 @@ export async function atprotoLogin(
   try {
     session = await createSession(conn, server.origin, user, password, http);
     for (const t of [session.accessJwt, session.refreshJwt])
-      ctx.redactor.addCredential({ user: session.handle, password: t, token68: t });
-    if (!isAppPasswordSession(session)) {
+      for (const form of secretForms(t)) ctx.redactor.addCredential({ user: session.handle, password: form, token68: form });
+    // A token whose scope cannot be read proves nothing: only a session that says it was made with the
+    // main password is refused.
+    if (isMainPasswordSession(session)) {
       await deleteSession(conn, server.origin, session).catch(() => undefined);
       throw new HttpError(
         ExitCode.NoPerm,

@@ -95,7 +95,7 @@ async function endSession(
       } catch (err) {
         writeDiagnostic(
           ctx,
-          `identica: could not end the session at ${server.key}: ${oneLine((err as Error).message, 300)}; removing it here all the same (revoke the app password in the account's settings)`,
+          `identica: could not end the session at ${server.key}: ${oneLine((err as Error).message.replace(/; (the status may have been (posted|deleted)|nothing was (posted|changed))$/, ""), 300)}; removing it here all the same (revoke the app password in the account's settings)`,
         );
       } finally {
         await conn.close();

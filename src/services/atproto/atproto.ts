@@ -89,7 +89,8 @@ export class Atproto implements Service {
     // The protocol's own limit, whatever --max-length said: a PDS refuses more (docs/atproto.md).
     checkLength(p.text, ATPROTO_LIMIT, "the AT Protocol's", (t) => atprotoRules.textLength(t));
     const session = await this.#xrpc.session();
-    const rkey = p.idempotencyKey !== undefined && isTid(p.idempotencyKey) ? p.idempotencyKey : newTid();
+    const key = p.idempotencyKey?.split(",")[0];
+    const rkey = key !== undefined && isTid(key) ? key : newTid();
     const reply = ref === undefined ? undefined : await this.#replyRefs(ref, session);
     const facets = await this.#facets(p.text);
     const record = {
@@ -107,7 +108,7 @@ export class Atproto implements Service {
         method: "POST",
         nsid: "com.atproto.repo.createRecord",
         auth: true,
-        body: { repo: session.did, collection: POST_COLLECTION, rkey, record },
+        bodyFor: (s) => ({ repo: s.did, collection: POST_COLLECTION, rkey, record }),
       }));
     } catch (err) {
       // No reply, or half of one: the record may be there. Its key says for sure.
@@ -149,10 +150,17 @@ export class Atproto implements Service {
     key?: string,
   ): Promise<StatusReply | undefined> {
     const session = await this.#xrpc.session();
-    if (key !== undefined && isTid(key)) {
-      const there = await this.#lookUp(session, key);
-      if (there !== undefined || since !== undefined) return there;
+    // An entry whose text was edited carries its first key too (`<rkey>,<first rkey>`): a record under
+    // either is the status, posted (with the text it had then); none is posted a second time.
+    const keys = (key ?? "").split(",").filter(isTid);
+    for (const k of keys) {
+      const there = await this.#lookUp(session, k);
+      if (there !== undefined) {
+        if (k !== keys[0]) this.#note?.(`* the first attempt, before the text was edited, was posted as ${there.status.id}`);
+        return there;
+      }
     }
+    if (keys.length > 0 && since !== undefined) return undefined;
     const want = text.trim();
     const after = since === undefined ? undefined : since.at.getTime() - 5 * 60_000;
     let cursor: string | undefined;
@@ -160,7 +168,8 @@ export class Atproto implements Service {
     while (seen < MAX_SCAN) {
       const page = await this.#listRecords(session.did, PAGE, cursor, "read the account's posts");
       for (const r of page.records) {
-        const status = recordToStatus(r, { did: session.did, handle: session.handle });
+        const status = wellFormed(() => recordToStatus(r, { did: session.did, handle: session.handle }));
+        if (status === undefined) continue;
         if (status.text.trim() === want) return { status, reply: { text: JSON.stringify(r) } };
         seen++;
         // createdAt is the client's clock: an old record ends the search, with a leeway for skew.
@@ -201,7 +210,7 @@ export class Atproto implements Service {
       nsid: "com.atproto.repo.deleteRecord",
       auth: true,
       deletes: true,
-      body: { repo: session.did, collection: POST_COLLECTION, rkey: ref.rkey },
+      bodyFor: (s) => ({ repo: s.did, collection: POST_COLLECTION, rkey: ref.rkey }),
     });
     if (res.status !== 200)
       throw atprotoError(res, { host, what: "delete the status", endpoint: "delete", tokenSent: true });
@@ -212,14 +221,15 @@ export class Atproto implements Service {
     const count = Math.min(q.count ?? DEFAULT_COUNT, PAGE);
     const session = await this.#xrpc.session();
     if (q.kind === "user") {
-      const repo = q.of ?? session.did;
-      const author = q.of === undefined || isOwn(q.of, session) ? session : { did: "", handle: q.of };
+      const of = q.of?.replace(/^@/, "");
+      const repo = of ?? session.did;
+      const author = of === undefined || isOwn(of, session) ? session : { did: "", handle: of };
       const cursor = q.maxId === undefined ? undefined : parsePostRef(q.maxId, "--max-id").rkey;
       const page = await this.#listRecords(repo, count, cursor, "read the posts");
       const since = q.sinceId === undefined ? undefined : parsePostRef(q.sinceId, "--since-id").rkey;
       const statuses = page.records
-        .map((r) => recordToStatus(r, { did: author.did || repoOf(recordUri(r)), handle: author.handle }))
-        .filter((s) => since === undefined || rkeyOf(s.id) > since);
+        .map((r) => wellFormed(() => recordToStatus(r, { did: author.did || repoOf(recordUri(r)), handle: author.handle })))
+        .filter((s): s is Status => s !== undefined && (since === undefined || rkeyOf(s.id) > since));
       return { statuses, text: page.text, clockSkewMs: 0 };
     }
     const [nsid, query, read] =
@@ -238,7 +248,7 @@ export class Atproto implements Service {
       `read the ${q.kind} timeline`,
     );
     const text = res.bytes.toString("utf8");
-    const statuses = read(parseJson(res, new URL(this.#xrpc.origin).host));
+    const statuses = asRead(() => read(parseJson(res, new URL(this.#xrpc.origin).host)), res);
     return { statuses, text, clockSkewMs: 0 };
   }
 
@@ -277,7 +287,7 @@ export class Atproto implements Service {
       throw atprotoError(res, { host, what: "look the post up", endpoint: "read", tokenSent: false });
     }
     const body = parseJson(res, new URL(this.#xrpc.origin).host);
-    const status = recordToStatus(body, { did: session.did, handle: session.handle });
+    const status = asRead(() => recordToStatus(body, { did: session.did, handle: session.handle }), res);
     return { status, reply: { text: res.bytes.toString("utf8") } };
   }
 
@@ -293,12 +303,18 @@ export class Atproto implements Service {
       what,
     );
     const body = parseJson(res, new URL(this.#xrpc.origin).host);
-    const uri = recordUri(body);
-    const own = isOwn(repoOf(uri), session) || isOwn(repo, session);
-    const author = own
-      ? { did: session.did, handle: session.handle }
-      : { did: repoOf(uri), handle: repo.startsWith("did:") ? repoOf(uri) : repo };
-    return { status: recordToStatus(body, author), reply: { text: res.bytes.toString("utf8") } };
+    const status = asRead(() => {
+      const uri = recordUri(body);
+      const own = isOwn(repoOf(uri), session) || isOwn(repo, session);
+      const author = own
+        ? { did: session.did, handle: session.handle }
+        : { did: repoOf(uri), handle: repo.startsWith("did:") ? repoOf(uri) : repo };
+      const found = recordToStatus(body, author);
+      // The record asked for, not another: a reply's refs and a delete's report come from it.
+      if (rkeyOf(found.id) !== ref.rkey) throw new ReplyFormatError(`a record other than ${ref.rkey}`);
+      return found;
+    }, res);
+    return { status, reply: { text: res.bytes.toString("utf8") } };
   }
 
   /** A reply's `parent` and `root`: the parent's own refs, and its root (or the parent, when it starts the thread). */
@@ -388,6 +404,26 @@ export class Atproto implements Service {
     if (typeof uri !== "string" || !uri.startsWith("at://") || typeof cid !== "string")
       throw unknownOutcome("its reply names no record", res.status, host);
     return { uri, cid };
+  }
+}
+
+/** A record that is not a well-formed post (any string is allowed in a repository): left out of a list. */
+function wellFormed(make: () => Status): Status | undefined {
+  try {
+    return make();
+  } catch (err) {
+    if (err instanceof ReplyFormatError) return undefined;
+    throw err;
+  }
+}
+
+/** A 200 to a read whose body is not what was asked for: 76 in one line, nothing was changed. */
+function asRead<T>(make: () => T, res: HttpResponse): T {
+  try {
+    return make();
+  } catch (err) {
+    if (!(err instanceof ReplyFormatError)) throw err;
+    throw unknownOutcome(`its reply is not a well-formed post (${oneLine(err.message, 80)})`, res.status, "the server", true);
   }
 }
 

@@ -74,6 +74,7 @@ export async function withAtproto<T>(
   try {
     return await fn(new Atproto(opts.server, xrpc, note));
   } finally {
+    await xrpc.endUnstored();
     await xrpc.close();
   }
 }

@@ -27,8 +27,13 @@ export interface XrpcCall {
   method: "GET" | "POST";
   nsid: string;
   query?: Record<string, string | undefined> | undefined;
-  /** The JSON body of a procedure, serialised once so a retry sends the same bytes. */
+  /**
+   * The JSON body of a procedure, serialised once per session so a retry sends the same bytes; a
+   * function of the session when it names the account (`repo`), so that a retry after the session was
+   * remade names the account the new session is for.
+   */
   body?: unknown;
+  bodyFor?: ((session: AtSession) => unknown) | undefined;
   /** Whether the call acts for the account (carries the access token). */
   auth: boolean;
   deletes?: boolean | undefined;
@@ -64,6 +69,26 @@ export function isAppPasswordSession(s: AtSession): boolean {
   return APP_PASSWORD_SCOPES.has(sessionScope(s.accessJwt) ?? "");
 }
 
+/**
+ * Whether the session was certainly made with the account's main password: its token's scope says so.
+ * A token whose scope cannot be read (not a JWT: a server's own format) proves nothing either way.
+ */
+export function isMainPasswordSession(s: AtSession): boolean {
+  const scope = sessionScope(s.accessJwt);
+  return scope !== undefined && !APP_PASSWORD_SCOPES.has(scope);
+}
+
+/**
+ * Every form of a secret that a server might quote back, for the run's redactor: the secret, its
+ * base64, and for a JWT its signature (the part that makes it a credential).
+ */
+export function secretForms(secret: string): string[] {
+  const forms = [secret, Buffer.from(secret, "utf8").toString("base64")];
+  const parts = secret.split(".");
+  if (parts.length === 3 && (parts[2] ?? "").length >= 16) forms.push(parts[2] as string);
+  return forms;
+}
+
 /** A session object as the server sent it, or undefined when it is not one. */
 export function parseSession(value: unknown): AtSession | undefined {
   if (typeof value !== "object" || value === null) return undefined;
@@ -95,6 +120,8 @@ export class XrpcSession {
   #session: Promise<AtSession> | undefined;
   /** Made in this run (createSession): a refusal of it is final (77), not a reason to make another. */
   #fresh = false;
+  /** Sessions made in this run that are kept nowhere: ended when the run is done with them. */
+  readonly #unstored: AtSession[] = [];
 
   constructor(http: HttpSession, origin: string, opts: XrpcOptions) {
     this.#http = http;
@@ -130,10 +157,9 @@ export class XrpcSession {
    * server says its token expired or is no longer valid. Returns the reply, whatever its status.
    */
   async call(c: XrpcCall): Promise<{ res: HttpResponse; tokenSent: boolean }> {
-    const req = this.#request(c);
-    if (!c.auth) return { res: await this.#http.send(req), tokenSent: false };
+    if (!c.auth) return { res: await this.#http.send(this.#request(c)), tokenSent: false };
     let session = await this.session();
-    const res = await this.#send(req, session);
+    const res = await this.#send(this.#request(c, session), session);
     const error = xrpcErrorBody(res).error;
     if (res.status === 400 && error === "ExpiredToken") {
       session = await this.#renew(session, true);
@@ -145,17 +171,19 @@ export class XrpcSession {
     } else {
       return { res, tokenSent: true };
     }
-    return { res: await this.#send(req, session), tokenSent: true };
+    return { res: await this.#send(this.#request(c, session), session), tokenSent: true };
   }
 
-  #request(c: XrpcCall): HttpRequest {
+  #request(c: XrpcCall, session?: AtSession): HttpRequest {
     const url = new URL(`/xrpc/${c.nsid}`, this.#origin);
     for (const [k, v] of Object.entries(c.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     return {
       method: c.method,
       url,
       accept: "application/json",
-      ...(c.method === "POST" ? { json: JSON.stringify(c.body ?? {}) } : {}),
+      ...(c.method === "POST"
+        ? { json: JSON.stringify((session && c.bodyFor ? c.bodyFor(session) : c.body) ?? {}) }
+        : {}),
       ...(c.deletes ? { deletes: true } : {}),
       ...(c.timeoutMs === undefined ? {} : { timeoutMs: c.timeoutMs }),
     };
@@ -208,7 +236,17 @@ export class XrpcSession {
   async #refresh(old: AtSession): Promise<AtSession | undefined> {
     const req = this.#request({ method: "POST", nsid: "com.atproto.server.refreshSession", auth: true });
     delete req.json;
-    const res = await this.#send(req, old, old.refreshJwt);
+    let res: HttpResponse;
+    try {
+      res = await this.#send(req, old, old.refreshJwt);
+    } catch (err) {
+      // No answer to the refresh: the request it was for was refused before it did anything, so this
+      // is no "outcome unknown"; a new session from the app password is the next thing to try.
+      if (!(err instanceof HttpError)) throw err;
+      this.#opts.note?.(`* the session could not be refreshed (${oneLine(err.message, 120)}); making a new one`);
+      this.#http.newDeadline();
+      return undefined;
+    }
     if (res.status !== 200) {
       this.#opts.note?.(
         `* the session could not be refreshed (${res.status} ${oneLine(xrpcErrorBody(res).error ?? "", 40)}); making a new one`,
@@ -226,13 +264,14 @@ export class XrpcSession {
   /** `createSession` with the account's app password; stored when it is an app-password session. */
   async #create(): Promise<AtSession> {
     const { user, password } = await this.#opts.password();
-    this.#opts.http.onSecret?.({ user, password, token68: password });
+    for (const form of secretForms(password)) this.#opts.http.onSecret?.({ user, password: form, token68: form });
     const session = await createSession(this.#http, this.#origin, user, password, this.#opts.http);
     this.#register(session);
     this.#fresh = true;
-    if (isAppPasswordSession(session)) {
-      await this.#save(session);
+    if (!isMainPasswordSession(session)) {
+      if (!(await this.#save(session))) this.#unstored.push(session);
     } else {
+      this.#unstored.push(session);
       // docs/cli.md: a main password still works for one run, with a warning, and is never kept.
       (this.#opts.warn ?? this.#opts.note)?.(
         `identica: warning: ${oneLine(user, 60)}'s password is the account's main password, not an app password; make one in the account's settings (App passwords) and run: identica login`,
@@ -241,19 +280,41 @@ export class XrpcSession {
     return session;
   }
 
-  async #save(session: AtSession): Promise<void> {
-    if (!isAppPasswordSession(session)) return;
+  /** Whether the session is now stored (a main password's never is). */
+  async #save(session: AtSession): Promise<boolean> {
+    if (isMainPasswordSession(session) || this.#opts.store === undefined) return false;
     try {
-      await this.#opts.store?.save(session);
+      await this.#opts.store.save(session);
+      return true;
     } catch (err) {
       this.#opts.http.trace?.(`* the session was not stored: ${oneLine((err as Error).message, 200)}`);
+      return false;
     }
   }
 
-  /** The run's redactor learns both tokens before any can be traced or printed. */
+  /**
+   * Ends the sessions this run made and could not keep (no keychain, a main password): nothing would
+   * ever use them again, and each would stay valid on the server for 90 days. Best effort, briefly.
+   */
+  async endUnstored(): Promise<void> {
+    const sessions = this.#unstored.splice(0);
+    for (const s of sessions) {
+      const req = this.#request({ method: "POST", nsid: "com.atproto.server.deleteSession", auth: true });
+      delete req.json;
+      try {
+        this.#http.newDeadline();
+        await this.#send({ ...req, timeoutMs: 3000 }, s, s.refreshJwt);
+        this.#opts.http.trace?.("* ended this run's session (it could not be kept)");
+      } catch {
+        // A session left behind expires by itself.
+      }
+    }
+  }
+
+  /** The run's redactor learns both tokens (and their forms) before any can be traced or printed. */
   #register(s: AtSession): void {
-    this.#opts.http.onSecret?.({ user: s.handle, password: s.accessJwt, token68: s.accessJwt });
-    this.#opts.http.onSecret?.({ user: s.handle, password: s.refreshJwt, token68: s.refreshJwt });
+    for (const t of [s.accessJwt, s.refreshJwt])
+      for (const form of secretForms(t)) this.#opts.http.onSecret?.({ user: s.handle, password: form, token68: form });
   }
 }
 
