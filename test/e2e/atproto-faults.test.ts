@@ -435,6 +435,43 @@ describe("an uncertain entry whose lookup fails is never sent blind", () => {
     },
   );
 
+  it("the lookup hangs: --timeout 2 ends outbox send with 75, no createRecord, the entry unchanged", async () => {
+    const s = home();
+    const text = fresh("lookup hangs");
+    const entry = await uncertain(s, text);
+    h.server.faults.push({ fault: { kind: "hang" }, method: GET_RECORD });
+    const { r, methods } = await send(s, ["--timeout", "2"]);
+    expect(r.code, r.stderr).toBe(75);
+    expect(methods).not.toContain(CREATE);
+    expect(s.outbox()[0]?.entry).toMatchObject({
+      idempotencyKey: entry.idempotencyKey,
+      uncertainSince: entry.uncertainSince,
+    });
+  });
+
+  it("SIGTERM while outbox send's retry hangs: the entry keeps its key and first uncertain time; the next send makes one record", async () => {
+    const s = home();
+    const text = fresh("retry killed");
+    const entry = await uncertain(s, text);
+    h.server.faults.push({ fault: { kind: "hang" }, method: CREATE, times: 1 });
+    h.server.requests.length = 0;
+    const r = await s.run(["outbox", "send", ...h.args], {
+      onSpawn: killWhen(() => calls(h.server, CREATE).length > 0, "SIGTERM"),
+    });
+    expect(r.code).toBe(143);
+    expect(s.outbox().map((k) => k.entry)).toEqual([
+      expect.objectContaining({
+        text,
+        idempotencyKey: entry.idempotencyKey,
+        uncertainSince: entry.uncertainSince,
+      }),
+    ]);
+    const { r: later, methods } = await send(s);
+    expect(later.code, later.stderr).toBe(0);
+    expect(methods.filter((m) => m === GET_RECORD || m === CREATE)).toEqual([GET_RECORD, CREATE]);
+    expect(copies(h.server, text)).toHaveLength(1);
+  });
+
   it("a retry that fails again (503) keeps the FIRST uncertain time; the next send still looks first", async () => {
     const s = home();
     const text = fresh("retry fails");
@@ -456,6 +493,29 @@ describe("an uncertain entry whose lookup fails is never sent blind", () => {
     expect(then).not.toContain(CREATE);
     expect(copies(h.server, text)).toHaveLength(1);
     expect(s.outbox()).toEqual([]);
+  });
+});
+
+describe("a session refused", () => {
+  it("InvalidToken with a session made in this run (no keychain): 77 at once, no second session, the text kept", async () => {
+    const s = home();
+    const text = fresh("fresh session refused");
+    h.server.faults.push({
+      fault: { kind: "status", status: 400, error: "InvalidToken", message: "Token could not be verified" },
+      method: CREATE,
+      times: 1,
+    });
+    const r = await s.run(["post", ...h.args, text]);
+    const entry = entryOf(
+      expectFailure(
+        r,
+        77,
+        /did not accept the session \(400 InvalidToken\): Token could not be verified/,
+      ) as string,
+    );
+    expect(entry).toMatchObject({ text, exitCode: 77 });
+    expect(h.server.requests.map((q) => q.nsid)).toEqual([CREATE_SESSION, CREATE]);
+    expect(copies(h.server, text)).toEqual([]);
   });
 });
 
