@@ -46,7 +46,8 @@ export async function atprotoLogin(
   await keychain.check(target);
 
   const password = await readPassword(ctx, g, flags, target, noInput);
-  for (const form of secretForms(password)) ctx.redactor.addCredential({ user, password: form, token68: form });
+  for (const form of secretForms(password))
+    ctx.redactor.addCredential({ user, password: form, token68: form });
   const http = await httpConfig(g, ctx);
   const { HttpSession } = await import("../http/client.js");
   const conn = new HttpSession(server.origin, http);
@@ -54,7 +55,8 @@ export async function atprotoLogin(
   try {
     session = await createSession(conn, server.origin, user, password, http);
     for (const t of [session.accessJwt, session.refreshJwt])
-      for (const form of secretForms(t)) ctx.redactor.addCredential({ user: session.handle, password: form, token68: form });
+      for (const form of secretForms(t))
+        ctx.redactor.addCredential({ user: session.handle, password: form, token68: form });
     // A token whose scope cannot be read proves nothing: only a session that says it was made with the
     // main password is refused.
     if (isMainPasswordSession(session)) {

@@ -191,7 +191,7 @@ async function send(
             // second status (entries of older versions have none: their id is as good).
             // The AT Protocol: the record key is the key, a TID (one kept before the API was known, or
             // for an edited text, gives a TID of its own, always the same for the entry).
-            idempotencyKey: api === "atproto" ? rkeyFor(entryKey(entry), entryTime(entry)) : entryKey(entry),
+            idempotencyKey: api === "atproto" ? atprotoKeys(entry) : entryKey(entry),
             visibility: entry.visibility,
             spoilerText: entry.spoilerText,
             language: entry.language,
@@ -401,6 +401,18 @@ function checkEntryOptions(entry: OutboxEntry, api: ApiName): void {
       hint: `post it elsewhere, or remove those fields from the entry's file and: identica outbox send --retry-refused ${entry.id}`,
     },
   );
+}
+
+/**
+ * The AT Protocol record key for an entry (services/atproto/tid.ts rkeyFor); for an entry whose text
+ * was edited since its key was first sent, followed by that first key (`<rkey>,<first rkey>`): a record
+ * under the first key is the status, posted before the edit, and nothing is posted a second time.
+ */
+function atprotoKeys(entry: OutboxEntry): string {
+  const at = entryTime(entry);
+  const now = rkeyFor(entryKey(entry), at);
+  const first = rkeyFor(entry.idempotencyKey ?? entry.id, at);
+  return first === now ? now : `${now},${first}`;
 }
 
 /** When the entry was first kept: its id starts with that time (core/outbox.ts), else its last attempt. */

@@ -137,3 +137,17 @@ describe("facetsJson", () => {
     expect(facetsJson(findFacets("just text, 100% plain"), new Map())).toEqual([]);
   });
 });
+
+describe("findFacets, from the hostile round", () => {
+  it("a `)` closing the text's parenthesis is left out even when the URL has one of its own", () => {
+    const text = "(see https://en.wikipedia.org/wiki/Foo_(bar))";
+    const [link] = findFacets(text).links;
+    expect(link?.uri).toBe("https://en.wikipedia.org/wiki/Foo_(bar)");
+  });
+
+  it("a fediverse address @user@host mentions no Bluesky account", () => {
+    expect(findFacets("hi @bob.test@other.example and @bob.test").mentions.map((m) => m.start)).toEqual([
+      Buffer.byteLength("hi @bob.test@other.example and "),
+    ]);
+  });
+});

@@ -4,8 +4,14 @@
 // made in this run is never remade in a loop; a main password's session works once, with a warning,
 // and is never stored.
 import { describe, expect, it } from "vitest";
+import { Redactor } from "../../src/context.js";
 import type { HttpRequest, HttpResponse, HttpSession } from "../../src/http/client.js";
-import { type AtSession, XrpcSession } from "../../src/services/atproto/session.js";
+import {
+  type AtSession,
+  isMainPasswordSession,
+  secretForms,
+  XrpcSession,
+} from "../../src/services/atproto/session.js";
 
 const jwt = (scope: string, n: number) =>
   `${Buffer.from('{"typ":"at+jwt"}').toString("base64url")}.${Buffer.from(JSON.stringify({ scope, n })).toString("base64url")}.sig`;
@@ -149,5 +155,43 @@ describe("XrpcSession", () => {
       xrpc.call({ method: "POST", nsid: "com.atproto.repo.createRecord", auth: true }),
     ).rejects.toMatchObject({ exitCode: 77 });
     expect(calls).toEqual([]);
+  });
+
+  it("every form of a secret a server might quote is redacted: itself, its base64, a JWT's signature", () => {
+    const r = new Redactor();
+    const jwt = session(7).accessJwt.replace(/sig$/, "c2lnbmF0dXJlLW9mLXRoZS10b2tlbg");
+    for (const secret of ["ykq2-k5ti-lkyt-ym6x", jwt])
+      for (const form of secretForms(secret))
+        r.addCredential({ user: "alice.test", password: form, token68: form });
+    const sig = jwt.split(".")[2] as string;
+    const b64 = Buffer.from("ykq2-k5ti-lkyt-ym6x").toString("base64");
+    const out = r.redact(`pw b64 ${b64} token ${jwt} sig ${sig}`);
+    expect(out).not.toContain(b64);
+    expect(out).not.toContain(sig);
+    expect(out).toBe("pw b64 <redacted> token <redacted> sig <redacted>");
+  });
+
+  it("a retry after the session was remade names the new session's repository", async () => {
+    const other = { ...session(1), did: "did:plc:someone-else" };
+    const t = make((nsid, auth) => {
+      if (nsid === "com.atproto.server.createSession") return reply(200, session(8));
+      return auth === `Bearer ${session(8).accessJwt}` ? ok : invalid;
+    }, other);
+    const res = await t.xrpc.call({
+      method: "POST",
+      nsid: "com.atproto.repo.createRecord",
+      auth: true,
+      bodyFor: (s) => ({ repo: s.did }),
+    });
+    expect(res.res.status).toBe(200);
+    expect(
+      t.calls.filter((c) => c.nsid.endsWith("createRecord")).map((c) => JSON.parse(c.body ?? "{}").repo),
+    ).toEqual(["did:plc:someone-else", "did:plc:alice"]);
+  });
+
+  it("a token whose scope cannot be read (not a JWT) is no proof of a main password", () => {
+    expect(isMainPasswordSession({ ...session(1), accessJwt: "opaque-token-value" })).toBe(false);
+    expect(isMainPasswordSession(session(1, "com.atproto.access"))).toBe(true);
+    expect(isMainPasswordSession(session(1))).toBe(false);
   });
 });

@@ -97,7 +97,7 @@ export class Atproto implements Service {
       $type: POST_COLLECTION,
       text: p.text,
       createdAt: new Date().toISOString(),
-      ...(p.language === undefined ? {} : { langs: [p.language] }),
+      ...(p.language === undefined ? {} : { langs: [p.language.replace(/_/g, "-")] }),
       ...(facets.length === 0 ? {} : { facets }),
       ...(reply === undefined ? {} : { reply }),
     };
@@ -156,7 +156,8 @@ export class Atproto implements Service {
     for (const k of keys) {
       const there = await this.#lookUp(session, k);
       if (there !== undefined) {
-        if (k !== keys[0]) this.#note?.(`* the first attempt, before the text was edited, was posted as ${there.status.id}`);
+        if (k !== keys[0])
+          this.#note?.(`* the first attempt, before the text was edited, was posted as ${there.status.id}`);
         return there;
       }
     }
@@ -228,7 +229,11 @@ export class Atproto implements Service {
       const page = await this.#listRecords(repo, count, cursor, "read the posts");
       const since = q.sinceId === undefined ? undefined : parsePostRef(q.sinceId, "--since-id").rkey;
       const statuses = page.records
-        .map((r) => wellFormed(() => recordToStatus(r, { did: author.did || repoOf(recordUri(r)), handle: author.handle })))
+        .map((r) =>
+          wellFormed(() =>
+            recordToStatus(r, { did: author.did || repoOf(recordUri(r)), handle: author.handle }),
+          ),
+        )
         .filter((s): s is Status => s !== undefined && (since === undefined || rkeyOf(s.id) > since));
       return { statuses, text: page.text, clockSkewMs: 0 };
     }
@@ -423,7 +428,12 @@ function asRead<T>(make: () => T, res: HttpResponse): T {
     return make();
   } catch (err) {
     if (!(err instanceof ReplyFormatError)) throw err;
-    throw unknownOutcome(`its reply is not a well-formed post (${oneLine(err.message, 80)})`, res.status, "the server", true);
+    throw unknownOutcome(
+      `its reply is not a well-formed post (${oneLine(err.message, 80)})`,
+      res.status,
+      "the server",
+      true,
+    );
   }
 }
 

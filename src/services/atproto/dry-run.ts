@@ -16,7 +16,7 @@ export function describeRecord(req: PostParams & Omit<ServiceOptions, "credentia
     $type: "app.bsky.feed.post",
     text: req.text,
     createdAt: new Date().toISOString(),
-    ...(req.language === undefined ? {} : { langs: [req.language] }),
+    ...(req.language === undefined ? {} : { langs: [req.language.replace(/_/g, "-")] }),
     ...(links.length === 0 ? {} : { facets: links }),
     ...(req.replyTo === undefined ? {} : { reply: `<the refs of ${req.replyTo}>` }),
   };

@@ -41,7 +41,9 @@ export function findFacets(text: string): FoundFacets {
       let uri = m[2] as string;
       // The app strips one trailing punctuation mark, then a `)` that closes nothing in the URL.
       if (/[.,;:!?]$/.test(uri)) uri = uri.slice(0, -1);
-      if (uri.endsWith(")") && !uri.includes("(")) uri = uri.slice(0, -1);
+      // A `)` that closes nothing in the URL closes the text's parenthesis (`(see https://x/a_(b))`).
+      const count = (c: string) => uri.split(c).length - 1;
+      while (uri.endsWith(")") && count(")") > count("(")) uri = uri.slice(0, -1);
       // The PDS refuses a facet whose uri is not a URI (fixture 21): such a "link" stays text.
       if (!URL.canParse(uri)) continue;
       links.push({ start: bytes(start), end: bytes(start + uri.length), uri });
@@ -53,6 +55,8 @@ export function findFacets(text: string): FoundFacets {
       const handle = m[2] as string;
       if (!isHandle(handle)) continue;
       const at = (m.index ?? 0) + (m[1] as string).length;
+      // `@bob.test@other.example` is a fediverse address, not a mention of the Bluesky account bob.test.
+      if (text[at + 1 + handle.length] === "@") continue;
       const start = bytes(at);
       const end = bytes(at + 1 + handle.length);
       // `(@x.y` inside a URL is part of the link, not a mention.

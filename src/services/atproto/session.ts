@@ -243,7 +243,9 @@ export class XrpcSession {
       // No answer to the refresh: the request it was for was refused before it did anything, so this
       // is no "outcome unknown"; a new session from the app password is the next thing to try.
       if (!(err instanceof HttpError)) throw err;
-      this.#opts.note?.(`* the session could not be refreshed (${oneLine(err.message, 120)}); making a new one`);
+      this.#opts.note?.(
+        `* the session could not be refreshed (${oneLine(err.message, 120)}); making a new one`,
+      );
       this.#http.newDeadline();
       return undefined;
     }
@@ -264,7 +266,8 @@ export class XrpcSession {
   /** `createSession` with the account's app password; stored when it is an app-password session. */
   async #create(): Promise<AtSession> {
     const { user, password } = await this.#opts.password();
-    for (const form of secretForms(password)) this.#opts.http.onSecret?.({ user, password: form, token68: form });
+    for (const form of secretForms(password))
+      this.#opts.http.onSecret?.({ user, password: form, token68: form });
     const session = await createSession(this.#http, this.#origin, user, password, this.#opts.http);
     this.#register(session);
     this.#fresh = true;
@@ -314,7 +317,8 @@ export class XrpcSession {
   /** The run's redactor learns both tokens (and their forms) before any can be traced or printed. */
   #register(s: AtSession): void {
     for (const t of [s.accessJwt, s.refreshJwt])
-      for (const form of secretForms(t)) this.#opts.http.onSecret?.({ user: s.handle, password: form, token68: form });
+      for (const form of secretForms(t))
+        this.#opts.http.onSecret?.({ user: s.handle, password: form, token68: form });
   }
 }
 
