@@ -139,6 +139,10 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     return code;
   } catch (err) {
     return await report(err, ctx, argv.includes("--debug"));
+  } finally {
+    // Sessions this run made and could keep nowhere (an AT Protocol PDS without a keychain) are ended
+    // once everything is printed: none stays valid on the server unused.
+    await ctx.run.sessions.finish();
   }
 }
 

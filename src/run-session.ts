@@ -14,4 +14,30 @@ export class RunSession {
   readonly pending = new Pending();
   readonly pauses = new PauseClock();
   readonly spinner = new SpinnerSlot();
+  readonly sessions = new RunSessions();
+}
+
+/**
+ * Sessions a service made for this run and can keep nowhere else (the AT Protocol without a keychain):
+ * every later request of the run for the same account uses the same one (`outbox send` with many
+ * entries logs in once, not once per entry), and each is ended when the run is done (`finish`).
+ */
+export class RunSessions {
+  readonly #items = new Map<string, { value: unknown; end: () => Promise<void> }>();
+
+  get<T>(key: string): T | undefined {
+    return this.#items.get(key)?.value as T | undefined;
+  }
+
+  /** Keeps the session for the run; `end` ends it on the server (the newest one replaces the older). */
+  set(key: string, value: unknown, end: () => Promise<void>): void {
+    this.#items.set(key, { value, end });
+  }
+
+  /** Ends every session kept, best effort; called once the command is done. */
+  async finish(): Promise<void> {
+    const items = [...this.#items.values()];
+    this.#items.clear();
+    for (const { end } of items) await end().catch(() => undefined);
+  }
 }

@@ -70,7 +70,8 @@ export async function atprotoLogin(
         },
       );
     }
-    const account = session.handle;
+    // Handles are case-insensitive; a PDS writes them in lower case, and so are they kept.
+    const account = session.handle.toLowerCase();
     const entry = { origin: server.origin, key: server.key, user: account };
     const sessionEntry = { ...entry, user: `${account}${SESSION_SUFFIX}` };
     // The session this login replaces is ended on the server once the new one is stored.
@@ -87,6 +88,22 @@ export async function atprotoLogin(
         [server.root]: { ...cfg.servers?.[server.root], user: account, api: "atproto" as const },
       },
     }));
+    const formers = await sameAccountElsewhere(keychain, server, account, session.did);
+    for (const former of formers) {
+      // The same account under a former handle (it was renamed) or another spelling: its entries
+      // would make it a second account for `--to all`, and every status would be posted to it twice.
+      await keychain.delete({ ...entry, user: former.name });
+      await keychain.delete({ ...entry, user: `${former.name}${SESSION_SUFFIX}` });
+      g.printer.note(
+        `* ${former.name} at ${server.key} is the same account (${session.did}): replaced by ${account}`,
+      );
+      if (former.session.refreshJwt !== session.refreshJwt) {
+        for (const form of secretForms(former.session.refreshJwt))
+          ctx.redactor.addCredential({ user: former.name, password: form, token68: form });
+        conn.newDeadline();
+        await deleteSession(conn, server.origin, former.session).catch(() => undefined);
+      }
+    }
     if (old !== undefined && old.refreshJwt !== session.refreshJwt) {
       ctx.redactor.addCredential({ user: account, password: old.refreshJwt, token68: old.refreshJwt });
       conn.newDeadline();
@@ -105,6 +122,30 @@ export async function atprotoLogin(
     await conn.close();
   }
   return ExitCode.Ok;
+}
+
+/**
+ * The other accounts stored for this server whose session is for the same DID: the account under a
+ * handle it had before, or spelt in another case.
+ */
+async function sameAccountElsewhere(
+  keychain: KeychainStore,
+  server: Endpoint["server"],
+  account: string,
+  did: string,
+): Promise<{ name: string; session: AtSession }[]> {
+  const out: { name: string; session: AtSession }[] = [];
+  for (const name of await keychain.accounts(server.key).catch(() => [] as string[])) {
+    if (name === account) continue;
+    const found = await keychain.get({
+      origin: server.origin,
+      key: server.key,
+      user: `${name}${SESSION_SUFFIX}`,
+    });
+    const s = found.kind === "found" && "password" in found ? parseJsonSession(found.password) : undefined;
+    if (s?.did === did) out.push({ name, session: s });
+  }
+  return out;
 }
 
 function parseJsonSession(text: string): AtSession | undefined {

@@ -161,6 +161,7 @@ export async function httpConfig(g: Globals, ctx: Context, server?: Server): Pro
     onSecret: (c) => ctx.redactor.addCredential(c),
     wire: ctx.run.wire,
     pauses: ctx.run.pauses,
+    sessions: ctx.run.sessions,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Server } from "../config/server.js";
 import type { CredentialStore } from "../credentials/store.js";
 import type { HttpConfig } from "../http/config.js";
+import type { RunSessions } from "../run-session.js";
 import type { ApiName } from "./api.js";
 import type { WireFormat } from "./service.js";
 import type { ProtectionSpaces } from "./statusnet/spaces.js";
@@ -18,6 +19,8 @@ export interface AuthConfig {
   onSecret?: ((credential: BasicCredential & { token68: string }) => void) | undefined;
   /** Protection spaces known from earlier runs: Basic goes out at once for URLs they cover. */
   spaces?: ProtectionSpaces | undefined;
+  /** The run's sessions that are kept nowhere else (run-session.ts). */
+  sessions?: RunSessions | undefined;
 }
 
 /** The connection settings of a run: the transport's, and what authenticating on it needs. */

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import {
   APP_PASSWORD,
   CREATE,
+  CREATE_SESSION,
   calls,
   copies,
   fresh,
@@ -12,7 +13,9 @@ import {
   home,
   useAtproto,
 } from "../helpers/atproto-faults.js";
-import { expectFailure } from "../helpers/cli.js";
+import { expectFailure, runCli } from "../helpers/cli.js";
+import { startKeyring } from "../helpers/keyring.js";
+import { Scenario } from "../helpers/scenario.js";
 
 const h = useAtproto();
 
@@ -88,5 +91,56 @@ describe("secrets a server quotes back", () => {
     const file = readFileSync(kept?.file as string, "utf8");
     expect(file).not.toContain(b64.replace(/=+$/, ""));
     expect(file).not.toContain(APP_PASSWORD);
+  });
+});
+
+describe("the second round", () => {
+  it("a handle changed on the server, then a login under the new one: one account, posted to once by --to all", async () => {
+    const keyring = await startKeyring();
+    try {
+      const bobPassword = h.server.account("bob.test")?.appPasswords[0] as string;
+      const server = ["--api", "atproto", "--server", h.server.origin];
+      const run = (args: string[], input?: string) =>
+        runCli(args, { env: keyring.env, ...(input === undefined ? {} : { input }) });
+      expect(
+        (await run(["login", ...server, "--user", "bob.test", "--password-stdin"], `${bobPassword}\n`)).code,
+      ).toBe(0);
+      const bob = h.server.account("bob.test");
+      if (bob === undefined) throw new Error("no bob");
+      bob.handle = "robert.test";
+      try {
+        const again = await run(
+          ["login", ...server, "--user", "robert.test", "--password-stdin"],
+          `${bobPassword}\n`,
+        );
+        expect(again.code, again.stderr).toBe(0);
+        const accounts = await run(["accounts"]);
+        expect(accounts.stdout).toMatch(/robert\.test@/);
+        expect(accounts.stdout).not.toMatch(/bob\.test@/);
+        const text = fresh("one account, once");
+        const r = await run(["post", "--to", "all", text]);
+        expect(r.code, r.stderr).toBe(0);
+        const made = h.server.records.filter((x) => !x.deleted && x.value.text === text);
+        expect(made).toHaveLength(1);
+      } finally {
+        bob.handle = "bob.test";
+      }
+    } finally {
+      keyring.close();
+    }
+  });
+
+  it("outbox send without a keychain logs in once for all of an account's entries, and ends that session", async () => {
+    const s = new Scenario({ IDENTICA_PASSWORD: APP_PASSWORD });
+    const texts = [fresh("backlog a"), fresh("backlog b"), fresh("backlog c")];
+    h.server.faults.push({ fault: { kind: "status", status: 503 }, method: CREATE, times: 3 });
+    for (const t of texts) expect((await s.run(["post", ...h.args, t])).code).toBe(75);
+    expect(s.outbox()).toHaveLength(3);
+    h.server.requests.length = 0;
+    const sent = await s.run(["outbox", "send", ...h.args]);
+    expect(sent.code, sent.stderr).toBe(0);
+    expect(calls(h.server, CREATE_SESSION)).toHaveLength(1);
+    expect(calls(h.server, "com.atproto.server.deleteSession")).toHaveLength(1);
+    for (const t of texts) expect(copies(h.server, t)).toHaveLength(1);
   });
 });

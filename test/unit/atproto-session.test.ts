@@ -195,3 +195,13 @@ describe("XrpcSession", () => {
     expect(isMainPasswordSession(session(1))).toBe(false);
   });
 });
+
+describe("an AT Protocol app password is never a Mastodon token", () => {
+  it("checkToken refuses the xxxx-xxxx-xxxx-xxxx shape before anything is sent (78)", async () => {
+    const { checkToken } = await import("../../src/services/mastodon/bearer.js");
+    expect(() => checkToken("ykq2-k5ti-lkyt-ym6x", "alice.test")).toThrow(
+      /looks like an AT Protocol app password/,
+    );
+    expect(() => checkToken("ZA-Yf3aVi6dGaaNnEeCgjRtU0Uf4gKQ9Wz3s_0y2Xa8", "alice")).not.toThrow();
+  });
+});

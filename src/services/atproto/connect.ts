@@ -4,7 +4,7 @@ import { ConfigError } from "../../errors.js";
 import type { ServiceOptions } from "../options.js";
 import type { Service } from "../service.js";
 import { Atproto } from "./atproto.js";
-import { type AtSession, parseSession, type SessionStore, XrpcSession } from "./session.js";
+import { type AtSession, deleteSession, parseSession, type SessionStore, XrpcSession } from "./session.js";
 
 /**
  * Opens one connection to an AT Protocol PDS, runs `fn` with the service bound to it, and closes it.
@@ -48,20 +48,36 @@ export async function withAtproto<T>(
     return { user: cred.user, password: cred.password };
   };
   const keychain = "stores" in source ? source.stores.find((s) => s instanceof KeychainStore) : undefined;
+  // The run's own sessions (run-session.ts): one made earlier in this run for the same account and kept
+  // nowhere else is used again (outbox send: one login for all of an account's entries).
+  const run = "fixed" in source || "fixedToken" in source ? undefined : opts.http.sessions;
+  const runKey = async () => `${opts.server.origin}\n${(await account()).toLowerCase()}`;
   const store: SessionStore | undefined =
-    keychain === undefined
+    keychain === undefined && run === undefined
       ? undefined
       : {
           load: async () => {
-            const found = await keychain.get(sessionTarget(opts, await account()));
-            if (found.kind !== "found" || !("password" in found)) return undefined;
-            try {
-              return parseSession(JSON.parse(found.password));
-            } catch {
-              return undefined;
+            const found = keychain ? await keychain.get(sessionTarget(opts, await account())) : undefined;
+            if (found?.kind === "found" && "password" in found) {
+              try {
+                const stored = parseSession(JSON.parse(found.password));
+                if (stored !== undefined) return stored;
+              } catch {
+                // Not a session: as if there were none.
+              }
             }
+            return run?.get<AtSession>(await runKey());
           },
-          save: async (s) => keychain.set(sessionTarget(opts, await account()), JSON.stringify(s)),
+          save: async (s) => {
+            if (keychain === undefined) throw new Error("no keychain");
+            await keychain.set(sessionTarget(opts, await account()), JSON.stringify(s));
+          },
+        };
+  const keepForRun =
+    run === undefined
+      ? undefined
+      : async (s: AtSession) => {
+          run.set(await runKey(), s, () => endSession(opts, s));
         };
   const xrpc = new XrpcSession(new HttpSession(opts.server.origin, opts.http), opts.server.origin, {
     http: opts.http,
@@ -69,6 +85,7 @@ export async function withAtproto<T>(
     store,
     note,
     warn: "stores" in source ? source.warn : undefined,
+    keepForRun,
     session: opts.session,
   });
   try {
@@ -76,6 +93,21 @@ export async function withAtproto<T>(
   } finally {
     await xrpc.endUnstored();
     await xrpc.close();
+  }
+}
+
+/** Ends a session kept for the run only, on a connection of its own (the run's are closed by then). */
+async function endSession(opts: ServiceOptions, s: AtSession): Promise<void> {
+  const { HttpSession } = await import("../../http/client.js");
+  const http = new HttpSession(opts.server.origin, {
+    ...opts.http,
+    timeoutMs: Math.min(opts.http.timeoutMs, 3000),
+  });
+  try {
+    await deleteSession(http, opts.server.origin, s);
+    opts.http.trace?.("* ended this run's session (it could not be kept)");
+  } finally {
+    await http.close();
   }
 }
 

@@ -48,6 +48,11 @@ export interface XrpcOptions {
   note?: ((line: string) => void) | undefined;
   /** What the user must see even without -v. */
   warn?: ((line: string) => void) | undefined;
+  /**
+   * A session that could not be stored (no keychain, a main password) is kept for the rest of the run
+   * here and ended when the run is done; without it, it is ended when this connection closes.
+   */
+  keepForRun?: ((session: AtSession) => Promise<void>) | undefined;
   /** `login` makes its own session and gives it here: never a stored one, never refreshed from a store. */
   session?: AtSession | undefined;
 }
@@ -220,7 +225,8 @@ export class XrpcSession {
   async #renew(old: AtSession, expired: boolean): Promise<AtSession> {
     let next = expired ? await this.#refresh(old) : undefined;
     try {
-      next ??= await this.#create();
+      // By its DID: the handle may have changed since the session was made.
+      next ??= await this.#create(old.did);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       throw new ConfigError(
@@ -259,28 +265,40 @@ export class XrpcSession {
     if (fresh === undefined || fresh.did !== old.did) return undefined;
     this.#register(fresh);
     this.#opts.http.trace?.("* session refreshed");
-    await this.#save(fresh);
+    if (!(await this.#save(fresh))) await this.#keep(fresh);
     return fresh;
   }
 
   /** `createSession` with the account's app password; stored when it is an app-password session. */
-  async #create(): Promise<AtSession> {
+  async #create(identifier?: string): Promise<AtSession> {
     const { user, password } = await this.#opts.password();
     for (const form of secretForms(password))
       this.#opts.http.onSecret?.({ user, password: form, token68: form });
-    const session = await createSession(this.#http, this.#origin, user, password, this.#opts.http);
+    const session = await createSession(
+      this.#http,
+      this.#origin,
+      identifier ?? user,
+      password,
+      this.#opts.http,
+    );
     this.#register(session);
     this.#fresh = true;
     if (!isMainPasswordSession(session)) {
-      if (!(await this.#save(session))) this.#unstored.push(session);
+      if (!(await this.#save(session))) await this.#keep(session);
     } else {
-      this.#unstored.push(session);
+      await this.#keep(session);
       // docs/cli.md: a main password still works for one run, with a warning, and is never kept.
       (this.#opts.warn ?? this.#opts.note)?.(
         `identica: warning: ${oneLine(user, 60)}'s password is the account's main password, not an app password; make one in the account's settings (App passwords) and run: identica login`,
       );
     }
     return session;
+  }
+
+  /** A session kept nowhere else: for the rest of the run, or until this connection closes. */
+  async #keep(session: AtSession): Promise<void> {
+    if (this.#opts.keepForRun) await this.#opts.keepForRun(session);
+    else this.#unstored.push(session);
   }
 
   /** Whether the session is now stored (a main password's never is). */

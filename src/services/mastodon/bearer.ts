@@ -104,6 +104,14 @@ export class BearerSession {
 export function checkToken(token: string, account: string): void {
   const user = account === "" ? "this run's account" : account;
   if (token === "") throw new ConfigError(`the token for ${oneLine(user, 60)} is empty`);
+  // An AT Protocol app password (the keychain keeps it under the same service and account scheme) is
+  // never a Mastodon token: a server set to the wrong API must not get it as a Bearer header.
+  if (/^[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}$/.test(token)) {
+    throw new ConfigError(
+      `the secret for ${oneLine(user, 60)} looks like an AT Protocol app password, not a Mastodon token; nothing was sent`,
+      { hint: "if the server is a Bluesky PDS: identica config set api atproto --server HOST" },
+    );
+  }
   if (/[\s\u0000-\u001F\u007F]/.test(token)) {
     throw new ConfigError(
       `the token for ${oneLine(user, 60)} contains a space or a control character; nothing was sent`,
