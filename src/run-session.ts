@@ -15,6 +15,11 @@ export class RunSession {
   readonly pauses = new PauseClock();
   readonly spinner = new SpinnerSlot();
   readonly sessions = new RunSessions();
+  /**
+   * Called with the exit code when a signal ends the run, before its stderr lines: output that waits
+   * for the run to finish (several accounts' `-o json`, `-o id` in order) is written as far as it goes.
+   */
+  readonly onInterrupt = new Set<(code: number) => void>();
 }
 
 /**

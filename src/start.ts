@@ -31,6 +31,13 @@ export async function start(argv: string[]): Promise<void> {
             : "after the status was sent; it may have been posted (check before posting again)";
       // The status being posted (or the text being read) and, for --lines, the lines read after it.
       const { lines } = run.pending.saveAll(sent, code, `interrupted (${signal})`);
+      for (const flush of run.onInterrupt) {
+        try {
+          flush(code);
+        } catch {
+          // What could not be written stays unwritten; the lines below still say what was kept.
+        }
+      }
       for (const line of [`identica: interrupted (${signal}); ${state}`, ...lines]) {
         process.stderr.write(`${line}\n`);
       }

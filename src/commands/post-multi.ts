@@ -420,7 +420,21 @@ export class Reporter {
     readonly statusJson: typeof import("../output/status.js")["statusJson"],
   ) {
     this.#outcomes = accounts.map(() => undefined);
+    // A signal writes what the finished targets are waiting for (their rows, their lines in order).
+    ctx.run.onInterrupt.add(this.#interrupted);
   }
+
+  readonly #interrupted = (code: number): void => {
+    const { g } = this;
+    if (g.output === "id" || g.output === "url") {
+      for (; this.#next < this.#outcomes.length; this.#next++) {
+        const x = this.#outcomes[this.#next];
+        g.printer.result(`${x?.ok ? (g.output === "id" ? x.result.status.id : x.result.url) : ""}\n`);
+      }
+    } else if (g.output === "json") {
+      this.#writeJson(code);
+    }
+  };
 
   static async create(ctx: Context, g: Globals, accounts: Account[], what = "", oneLineJson = false) {
     const { statusJson } = await import("../output/status.js");
@@ -463,28 +477,39 @@ export class Reporter {
   }
 
   finish(): ExitCode {
-    if (this.g.output === "json") {
-      const rows = this.#outcomes.map((o) =>
-        o === undefined
-          ? undefined
-          : o.ok
-            ? {
-                account: o.account.handle,
-                ok: true,
-                exitCode: 0,
-                status: this.statusJson(o.result.status, o.result.url),
-              }
-            : {
-                account: o.account.handle,
-                ok: false,
-                exitCode: o.exitCode,
-                error: oneLine((o.error as Error).message, 1000),
-                ...keptJson((o.error as IdenticaError).kept),
-              },
-      );
-      this.g.printer.result(`${this.oneLineJson ? jsonForTerminal(rows) : jsonForTerminal(rows, 2)}\n`);
-    }
+    this.ctx.run.onInterrupt.delete(this.#interrupted);
+    if (this.g.output === "json") this.#writeJson();
     return this.#code;
+  }
+
+  /** The rows; with `interrupted` (the exit code of a signal), a row for each target still pending. */
+  #writeJson(interrupted?: number): void {
+    const rows = this.#outcomes.map((o, i) =>
+      o === undefined
+        ? interrupted === undefined
+          ? undefined
+          : {
+              account: this.accounts[i]?.handle,
+              ok: false,
+              exitCode: interrupted,
+              error: "interrupted before its outcome was known (see stderr)",
+            }
+        : o.ok
+          ? {
+              account: o.account.handle,
+              ok: true,
+              exitCode: 0,
+              status: this.statusJson(o.result.status, o.result.url),
+            }
+          : {
+              account: o.account.handle,
+              ok: false,
+              exitCode: o.exitCode,
+              error: oneLine((o.error as Error).message, 1000),
+              ...keptJson((o.error as IdenticaError).kept),
+            },
+    );
+    this.g.printer.result(`${this.oneLineJson ? jsonForTerminal(rows) : jsonForTerminal(rows, 2)}\n`);
   }
 }
 

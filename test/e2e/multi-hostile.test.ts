@@ -84,4 +84,32 @@ describe("post --to: what the hostile round broke", () => {
     expect(r.stderr).toMatch(new RegExp(`${M().replace(/\./g, "\\.")}: its request had gone out`));
     expect(sc.outbox().map((e) => e.entry.server)).toEqual([t.md.origin]);
   });
+
+  // Found by the second hostile round (issue 15): -o json and -o id printed nothing for the targets
+  // that had finished, because they wait for the run to end (json) or for the targets before them (id).
+  for (const output of ["json", "id"] as const) {
+    it(`-o ${output}: a SIGINT while one target hangs still writes what the finished ones posted`, async () => {
+      const sc = home();
+      const text = fresh();
+      t.md.faults.push({ fault: { kind: "hang" }, path: MPOST });
+      // The hanging Mastodon target first: the StatusNet one's id waits behind it in the given order.
+      const r = await post(sc, ["-o", output, "--to", M(), "--to", S(), text], {
+        onSpawn: killWhen(
+          () => landed(text).statusnet === 1 && t.md.requests.some((q) => MPOST.test(q.url)),
+          "SIGINT",
+        ),
+      });
+      t.md.faults.length = 0;
+      expect(shellCode(r)).toBe(130);
+      if (output === "json") {
+        const rows = JSON.parse(r.stdout) as { account: string; ok: boolean; exitCode: number }[];
+        expect(rows.map((x) => [x.account, x.ok, x.exitCode])).toEqual([
+          [M(), false, 130],
+          [S(), true, 0],
+        ]);
+      } else {
+        expect(r.stdout).toMatch(/^\n\d+\n$/);
+      }
+    });
+  }
 });
