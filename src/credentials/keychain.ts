@@ -1,4 +1,6 @@
 import { execFile } from "node:child_process";
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import { ConfigError } from "../errors.js";
 import type { Env } from "../io.js";
 import type { KeytarApi } from "./keytar-api.js";
@@ -67,7 +69,17 @@ export class KeychainStore implements CredentialStore {
   constructor(opts: KeychainOptions) {
     this.#env = opts.env;
     this.#timeoutMs = opts.timeoutMs ?? 5000;
-    this.#load = opts.load ?? (async () => keytarInChild(opts.env));
+    this.#load =
+      opts.load ??
+      (async () => {
+        // No session bus to find (cron, ssh): libsecret would fail once a helper process had started
+        // and loaded keytar (~40 ms of every such run, more on a slow disk), with nothing to gain.
+        if (noSessionBus(opts.env))
+          throw new KeychainUnavailable(
+            "no D-Bus session (DBUS_SESSION_BUS_ADDRESS is not set, as under cron or ssh)",
+          );
+        return keytarInChild(opts.env);
+      });
     this.#probeLocked = opts.probeLocked ?? probeLockedWithDbusSend;
   }
 
@@ -213,6 +225,24 @@ export class KeychainStore implements CredentialStore {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * Whether libsecret certainly has no session bus to talk to: on Linux, GLib finds it in
+ * DBUS_SESSION_BUS_ADDRESS, else at `$XDG_RUNTIME_DIR/bus` (a systemd user session), else by X11
+ * autolaunch (DISPLAY). With none of them, a keychain call can only fail.
+ */
+function noSessionBus(env: Env): boolean {
+  if (process.platform !== "linux" || env.DBUS_SESSION_BUS_ADDRESS || env.DISPLAY) return false;
+  const runtime = env.XDG_RUNTIME_DIR;
+  if (runtime) {
+    try {
+      if (statSync(join(runtime, "bus")).isSocket()) return false;
+    } catch {
+      // No socket there.
+    }
+  }
+  return true;
 }
 
 /** keytar's errors, in words that say what to do. */
