@@ -53,6 +53,13 @@ export class HttpSession {
    * close that came with that reply be seen (see #exchange).
    */
   #served = false;
+  /**
+   * The last reply said its connection stays open (`Connection: keep-alive` or a `Keep-Alive` header,
+   * as nginx, Apache and Node send). A server that says nothing may close it right after the reply
+   * (snac over plain http): a write is then sent on a new connection, since one written into a
+   * connection the server is closing fails with its outcome unknown.
+   */
+  #keptAlive = false;
   /** The session's one deadline, started by its first request (see `newDeadline`). */
   #deadline: Deadline | undefined;
   /** The run's record of what is on the wire, and its time at prompts (see run-session.ts). */
@@ -227,6 +234,7 @@ export class HttpSession {
       // sends the close with it: one turn of the event loop lets undici see it, so the next request
       // goes out on a new connection instead of into one the server has already shut.
       await new Promise<void>((resolve) => setImmediate(resolve));
+      if (req.method !== "GET" && !this.#keptAlive && !this.#config.dispatcher) await this.#discard();
     }
     if (this.#client === undefined) {
       const { dispatcher, request } = await makeDispatcher(this.#origin, this.#config);
@@ -262,6 +270,9 @@ export class HttpSession {
     attempt.answered = true;
     const bytes = await readBody(res.body, this.#config.maxResponseBytes);
     this.#served = true;
+    this.#keptAlive =
+      /keep-alive/i.test(String(headerValue(res.headers.connection) ?? "")) ||
+      res.headers["keep-alive"] !== undefined;
     const contentType = headerValue(res.headers["content-type"]) ?? "";
     if (attempt.trace) traceResponse(res.statusCode, res.headers, bytes, attempt.trace);
     const serverNow = Date.parse(String(headerValue(res.headers.date) ?? ""));
