@@ -14,8 +14,8 @@ import {
   createSession,
   deleteSession,
   isMainPasswordSession,
+  maskSecrets,
   parseSession,
-  secretForms,
 } from "../services/atproto/session.js";
 import { type Globals, userOf } from "./globals.js";
 import { type LoginFlags, readPassword } from "./login.js";
@@ -46,17 +46,14 @@ export async function atprotoLogin(
   await keychain.check(target);
 
   const password = await readPassword(ctx, g, flags, target, noInput);
-  for (const form of secretForms(password))
-    ctx.redactor.addCredential({ user, password: form, token68: form });
+  maskSecrets((c) => ctx.redactor.addCredential(c), user, password);
   const http = await httpConfig(g, ctx);
   const { HttpSession } = await import("../http/client.js");
   const conn = new HttpSession(server.origin, http);
   let session: AtSession;
   try {
     session = await createSession(conn, server.origin, user, password, http);
-    for (const t of [session.accessJwt, session.refreshJwt])
-      for (const form of secretForms(t))
-        ctx.redactor.addCredential({ user: session.handle, password: form, token68: form });
+    maskSecrets((c) => ctx.redactor.addCredential(c), session.handle, session.accessJwt, session.refreshJwt);
     // A token whose scope cannot be read proves nothing: only a session that says it was made with the
     // main password is refused.
     if (isMainPasswordSession(session)) {
@@ -98,14 +95,13 @@ export async function atprotoLogin(
         `* ${former.name} at ${server.key} is the same account (${session.did}): replaced by ${account}`,
       );
       if (former.session.refreshJwt !== session.refreshJwt) {
-        for (const form of secretForms(former.session.refreshJwt))
-          ctx.redactor.addCredential({ user: former.name, password: form, token68: form });
+        maskSecrets((c) => ctx.redactor.addCredential(c), former.name, former.session.refreshJwt);
         conn.newDeadline();
         await deleteSession(conn, server.origin, former.session).catch(() => undefined);
       }
     }
     if (old !== undefined && old.refreshJwt !== session.refreshJwt) {
-      ctx.redactor.addCredential({ user: account, password: old.refreshJwt, token68: old.refreshJwt });
+      maskSecrets((c) => ctx.redactor.addCredential(c), account, old.refreshJwt);
       conn.newDeadline();
       await deleteSession(conn, server.origin, old).catch((err: unknown) => {
         // An old session that is already gone (expired, deleted) is no failure of this login.

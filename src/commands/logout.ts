@@ -70,7 +70,7 @@ async function endSession(
   const entry = { origin: server.origin, key: server.key, user: `${user}${SESSION_SUFFIX}` };
   const found = await keychain.get(entry);
   if (found.kind !== "found" || !("password" in found)) return undefined;
-  const { parseSession, deleteSession } = await import("../services/atproto/session.js");
+  const { parseSession, deleteSession, maskSecrets } = await import("../services/atproto/session.js");
   let session: ReturnType<typeof parseSession>;
   try {
     session = parseSession(JSON.parse(found.password));
@@ -79,8 +79,7 @@ async function endSession(
   }
   let ended = false;
   if (session !== undefined) {
-    for (const t of [session.accessJwt, session.refreshJwt])
-      ctx.redactor.addCredential({ user, password: t, token68: t });
+    maskSecrets((c) => ctx.redactor.addCredential(c), user, session.accessJwt, session.refreshJwt);
     if (!maySendSecret(server.apiRoot, g.flags.insecureHttp === true)) {
       writeDiagnostic(
         ctx,

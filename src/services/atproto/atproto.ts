@@ -20,7 +20,7 @@ import { atprotoError, xrpcErrorBody } from "./errors.js";
 import { facetsJson, findFacets } from "./facets.js";
 import { bskyUrl, type PostRef, parsePostRef, repoOf, rkeyOf } from "./refs.js";
 import { ATPROTO_LIMIT, atprotoRules } from "./rules.js";
-import type { AtSession, XrpcCall, XrpcSession } from "./session.js";
+import { type AtSession, jsonBody, type XrpcCall, type XrpcSession } from "./session.js";
 import { isTid, newTid } from "./tid.js";
 
 export const POST_COLLECTION = "app.bsky.feed.post";
@@ -50,11 +50,14 @@ export class Atproto implements Service {
   readonly server: Server;
   readonly #xrpc: XrpcSession;
   readonly #note: ((line: string) => void) | undefined;
+  /** The PDS's host[:port], as messages name it. */
+  readonly #host: string;
 
   constructor(server: Server, xrpc: XrpcSession, note?: (line: string) => void) {
     this.server = server;
     this.#xrpc = xrpc;
     this.#note = note;
+    this.#host = new URL(xrpc.origin).host;
   }
 
   newDeadline(): void {
@@ -101,7 +104,7 @@ export class Atproto implements Service {
       ...(facets.length === 0 ? {} : { facets }),
       ...(reply === undefined ? {} : { reply }),
     };
-    const host = new URL(this.#xrpc.origin).host;
+    const host = this.#host;
     let res: HttpResponse;
     try {
       ({ res } = await this.#xrpc.call({
@@ -205,7 +208,7 @@ export class Atproto implements Service {
     // deleteRecord succeeds for a key that holds nothing: the record is read first, so a wrong id is
     // 65 and the deleted status can be shown.
     const found = await this.#getPost({ rkey: ref.rkey }, session, "delete the status");
-    const host = new URL(this.#xrpc.origin).host;
+    const host = this.#host;
     const { res } = await this.#xrpc.call({
       method: "POST",
       nsid: "com.atproto.repo.deleteRecord",
@@ -253,7 +256,7 @@ export class Atproto implements Service {
       `read the ${q.kind} timeline`,
     );
     const text = res.bytes.toString("utf8");
-    const statuses = asRead(() => read(parseJson(res, new URL(this.#xrpc.origin).host)), res);
+    const statuses = asRead(() => read(parseJson(res, this.#host)), res);
     return { statuses, text, clockSkewMs: 0 };
   }
 
@@ -263,7 +266,7 @@ export class Atproto implements Service {
       { method: "GET", nsid: "com.atproto.server.getSession", auth: true },
       "read the session",
     );
-    const body = parseJson(res, new URL(this.#xrpc.origin).host) as { did?: unknown; handle?: unknown };
+    const body = parseJson(res, this.#host) as { did?: unknown; handle?: unknown };
     const handle = typeof body?.handle === "string" ? body.handle : session.handle;
     return {
       profile: {
@@ -288,10 +291,10 @@ export class Atproto implements Service {
     });
     if (res.status === 400 && xrpcErrorBody(res).error === "RecordNotFound") return undefined;
     if (res.status !== 200) {
-      const host = new URL(this.#xrpc.origin).host;
+      const host = this.#host;
       throw atprotoError(res, { host, what: "look the post up", endpoint: "read", tokenSent: false });
     }
-    const body = parseJson(res, new URL(this.#xrpc.origin).host);
+    const body = parseJson(res, this.#host);
     const status = asRead(() => recordToStatus(body, { did: session.did, handle: session.handle }), res);
     return { status, reply: { text: res.bytes.toString("utf8") } };
   }
@@ -307,7 +310,7 @@ export class Atproto implements Service {
       },
       what,
     );
-    const body = parseJson(res, new URL(this.#xrpc.origin).host);
+    const body = parseJson(res, this.#host);
     const status = asRead(() => {
       const uri = recordUri(body);
       const own = isOwn(repoOf(uri), session) || isOwn(repo, session);
@@ -346,12 +349,12 @@ export class Atproto implements Service {
         auth: false,
         query: { handle },
       });
-      const did = res.res.status === 200 ? (parseJsonQuiet(res.res) as { did?: unknown })?.did : undefined;
+      const did = res.res.status === 200 ? (jsonBody(res.res) as { did?: unknown })?.did : undefined;
       if (typeof did === "string" && did.startsWith("did:")) dids.set(handle, did);
       else if (res.res.status === 400) this.#note?.(`* @${handle} does not resolve: left as plain text`);
       else
         throw atprotoError(res.res, {
-          host: new URL(this.#xrpc.origin).host,
+          host: this.#host,
           what: `resolve @${handle}`,
           endpoint: "read",
           tokenSent: false,
@@ -370,9 +373,9 @@ export class Atproto implements Service {
       },
       what,
     );
-    const body = parseJson(res, new URL(this.#xrpc.origin).host) as { records?: unknown; cursor?: unknown };
+    const body = parseJson(res, this.#host) as { records?: unknown; cursor?: unknown };
     if (!Array.isArray(body?.records))
-      throw unknownOutcome("its reply lists no records", res.status, new URL(this.#xrpc.origin).host, true);
+      throw unknownOutcome("its reply lists no records", res.status, this.#host, true);
     return {
       records: body.records as unknown[],
       cursor: typeof body.cursor === "string" && body.cursor !== "" ? body.cursor : undefined,
@@ -384,7 +387,7 @@ export class Atproto implements Service {
   async #read(c: XrpcCall, what: string): Promise<HttpResponse> {
     const { res, tokenSent } = await this.#xrpc.call(c);
     if (res.status === 200) return res;
-    const host = new URL(this.#xrpc.origin).host;
+    const host = this.#host;
     const err = atprotoError(res, { host, what, endpoint: "read", tokenSent });
     const said = xrpcErrorBody(res);
     if (res.status === 400 && /^No service configured/i.test(said.message ?? "")) {
@@ -445,14 +448,6 @@ function recordUri(r: unknown): string {
   const uri = (r as { uri?: unknown } | null)?.uri;
   if (typeof uri !== "string") throw new ReplyFormatError("a record without its at:// URI");
   return uri;
-}
-
-function parseJsonQuiet(res: HttpResponse): unknown {
-  try {
-    return JSON.parse(res.bytes.toString("utf8"));
-  } catch {
-    return undefined;
-  }
 }
 
 /** A 200 whose body is not JSON: a read's reply that cannot be used (76; nothing was changed). */

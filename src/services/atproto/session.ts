@@ -83,6 +83,16 @@ export function isMainPasswordSession(s: AtSession): boolean {
   return scope !== undefined && !APP_PASSWORD_SCOPES.has(scope);
 }
 
+/** Gives `add` (the run's redactor, or the HTTP layer's onSecret) every form of each secret. */
+export function maskSecrets(
+  add: ((c: { user: string; password: string; token68: string }) => void) | undefined,
+  user: string,
+  ...secrets: string[]
+): void {
+  for (const secret of secrets)
+    for (const form of secretForms(secret)) add?.({ user, password: form, token68: form });
+}
+
 /**
  * Every form of a secret that a server might quote back, for the run's redactor: the secret, its
  * base64, and for a JWT its signature (the part that makes it a credential).
@@ -261,7 +271,7 @@ export class XrpcSession {
       );
       return undefined;
     }
-    const fresh = parseSession(parseJson(res));
+    const fresh = parseSession(jsonBody(res));
     if (fresh === undefined || fresh.did !== old.did) return undefined;
     this.#register(fresh);
     this.#opts.http.trace?.("* session refreshed");
@@ -272,8 +282,7 @@ export class XrpcSession {
   /** `createSession` with the account's app password; stored when it is an app-password session. */
   async #create(identifier?: string): Promise<AtSession> {
     const { user, password } = await this.#opts.password();
-    for (const form of secretForms(password))
-      this.#opts.http.onSecret?.({ user, password: form, token68: form });
+    maskSecrets(this.#opts.http.onSecret, user, password);
     const session = await createSession(
       this.#http,
       this.#origin,
@@ -334,9 +343,7 @@ export class XrpcSession {
 
   /** The run's redactor learns both tokens (and their forms) before any can be traced or printed. */
   #register(s: AtSession): void {
-    for (const t of [s.accessJwt, s.refreshJwt])
-      for (const form of secretForms(t))
-        this.#opts.http.onSecret?.({ user: s.handle, password: form, token68: form });
+    maskSecrets(this.#opts.http.onSecret, s.handle, s.accessJwt, s.refreshJwt);
   }
 }
 
@@ -382,7 +389,7 @@ export async function createSession(
     }
     throw err;
   }
-  const session = parseSession(parseJson(res));
+  const session = parseSession(jsonBody(res));
   if (session === undefined) {
     throw new HttpError(ExitCode.Unavailable, `${url.host} answered createSession with no session in it`, {
       status: res.status,
@@ -409,7 +416,8 @@ export async function deleteSession(http: HttpSession, origin: string, session: 
   }
 }
 
-function parseJson(res: HttpResponse): unknown {
+/** The reply's JSON body, or undefined when it is not JSON. */
+export function jsonBody(res: HttpResponse): unknown {
   try {
     return JSON.parse(res.bytes.toString("utf8"));
   } catch {
