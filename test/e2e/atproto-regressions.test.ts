@@ -35,6 +35,14 @@ describe("a record that is not a well-formed post (a PDS stores what validate:fa
     expect(shown.stderr).not.toMatch(/bug/i);
   });
 
+  it("--user @handle is the handle", async () => {
+    const text = fresh("user at");
+    const args = h.args.map((a) => (a === "alice.test" ? "@alice.test" : a));
+    const r = await home().run(["post", ...args, text]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(copies(h.server, text)).toHaveLength(1);
+  });
+
   it("--of @handle is the handle", async () => {
     const text = fresh("of at");
     h.server.addPost({ text, handle: "bob.test" });

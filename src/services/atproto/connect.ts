@@ -31,7 +31,8 @@ export async function withAtproto<T>(
           hint: `pass --user HANDLE, or run: identica login --server ${opts.server.key} --user HANDLE`,
         });
       }
-      return named;
+      // A handle written as a mention (`--user @alice.bsky.social`) is the handle.
+      return named.replace(/^@/, "");
     })();
     return user;
   };
