@@ -100,6 +100,36 @@ type Case = {
   make: () => { cmd: string; args: string[]; env?: Record<string, string>; input?: string };
 };
 
+/**
+ * curl sending one request with a bearer token (`body` made anew for each run, so no text repeats): the
+ * floor an API's post with a token is measured against.
+ */
+function curlWithToken(
+  name: string,
+  token: string,
+  tlsArgs: string[],
+  body: () => string[],
+  url: string,
+): Case {
+  return {
+    name,
+    make: () => ({
+      cmd: "curl",
+      args: [
+        "-sS",
+        "-o",
+        "/dev/null",
+        "--fail",
+        ...tlsArgs,
+        "-H",
+        `Authorization: Bearer ${token}`,
+        ...body(),
+        url,
+      ],
+    }),
+  };
+}
+
 const node = process.execPath;
 const nodeE0 = () => run(node, ["-e", "0"], baseEnv);
 
@@ -151,16 +181,18 @@ async function measureLong(name: string, make: Case["make"], runs: number): Prom
   return row;
 }
 
-function countOnePost(
+/** Runs one `identica post ARGS` and records on `row` how many requests and connections it cost the server. */
+async function countOnePost(
   server: TestServer | MastodonServer | AtprotoServer,
-  before: number,
-  beforeConns: number,
-) {
-  const reqs = server.requests.slice(before);
-  return {
-    requests_per_post: reqs.length,
-    connections_per_post: server.connections() - beforeConns,
-  };
+  row: Row,
+  args: string[],
+  env: Record<string, string>,
+): Promise<void> {
+  const before = server.requests.length;
+  const conns = server.connections();
+  await run(node, [BIN, "post", ...args], env);
+  row.requests_per_post = server.requests.length - before;
+  row.connections_per_post = server.connections() - conns;
 }
 
 const load = loadavg()[0] ?? 0;
@@ -241,14 +273,8 @@ for (const [scheme, server] of Object.entries(servers)) {
     { name: `curl --anyauth, one post (${scheme})`, make: curl(["--anyauth"]) },
     { name: `curl -u, one post (${scheme})`, make: curl([]) },
   ])) as [Row, Row];
-  let before = server.requests.length;
-  let conns = server.connections();
-  await run(node, [BIN, "post", ...common, text("count first")], fresh());
-  Object.assign(first, countOnePost(server, before, conns));
-  before = server.requests.length;
-  conns = server.connections();
-  await run(node, [BIN, "post", ...common, text("count known")], warm);
-  Object.assign(known, countOnePost(server, before, conns));
+  await countOnePost(server, first, [...common, text("count first")], fresh());
+  await countOnePost(server, known, [...common, text("count known")], warm);
   known.peak_rss_kib = await peakRss(node, [BIN, "post", ...common, text("rss")], warm);
 
   const lines = () => Array.from({ length: LINES }, () => text("line")).join("\n");
@@ -315,33 +341,16 @@ for (const [scheme, server] of Object.entries(mservers)) {
       name: `identica post, Mastodon, known server (${scheme})`,
       make: () => ({ cmd: node, args: [BIN, "post", ...common, text("m known")], env: warm }),
     },
-    {
-      name: `curl -H 'Authorization: Bearer', one post (${scheme})`,
-      make: () => ({
-        cmd: "curl",
-        args: [
-          "-sS",
-          "-o",
-          "/dev/null",
-          "--fail",
-          ...curlTls,
-          "-H",
-          `Authorization: Bearer ${token}`,
-          "--data-urlencode",
-          `status=${text("m curl")}`,
-          `${server.origin}/api/v1/statuses`,
-        ],
-      }),
-    },
+    curlWithToken(
+      `curl -H 'Authorization: Bearer', one post (${scheme})`,
+      token,
+      curlTls,
+      () => ["--data-urlencode", `status=${text("m curl")}`],
+      `${server.origin}/api/v1/statuses`,
+    ),
   ])) as [Row, Row];
-  let before = server.requests.length;
-  let conns = server.connections();
-  await run(node, [BIN, "post", ...common, text("m count first")], fresh());
-  Object.assign(first, countOnePost(server, before, conns));
-  before = server.requests.length;
-  conns = server.connections();
-  await run(node, [BIN, "post", ...common, text("m count known")], warm);
-  Object.assign(known, countOnePost(server, before, conns));
+  await countOnePost(server, first, [...common, text("m count first")], fresh());
+  await countOnePost(server, known, [...common, text("m count known")], warm);
   known.peak_rss_kib = await peakRss(node, [BIN, "post", ...common, text("m rss")], warm);
   const lines = () => Array.from({ length: LINES }, () => text("m line")).join("\n");
   await measureLong(
@@ -403,43 +412,29 @@ await mservers.https.close();
             env: cron,
           }),
         },
-        {
-          name: `curl -H 'Authorization: Bearer', one createRecord (${scheme})`,
-          make: () => ({
-            cmd: "curl",
-            args: [
-              "-sS",
-              "-o",
-              "/dev/null",
-              "--fail",
-              ...curlTls,
-              "-H",
-              `Authorization: Bearer ${token}`,
-              "-H",
-              "Content-Type: application/json",
-              "--data",
-              JSON.stringify({
-                repo: alice.did,
-                collection: "app.bsky.feed.post",
-                record: {
-                  $type: "app.bsky.feed.post",
-                  text: text("a curl"),
-                  createdAt: new Date().toISOString(),
-                },
-              }),
-              `${server.origin}/xrpc/com.atproto.repo.createRecord`,
-            ],
-          }),
-        },
+        curlWithToken(
+          `curl -H 'Authorization: Bearer', one createRecord (${scheme})`,
+          token,
+          curlTls,
+          () => [
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            JSON.stringify({
+              repo: alice.did,
+              collection: "app.bsky.feed.post",
+              record: {
+                $type: "app.bsky.feed.post",
+                text: text("a curl"),
+                createdAt: new Date().toISOString(),
+              },
+            }),
+          ],
+          `${server.origin}/xrpc/com.atproto.repo.createRecord`,
+        ),
       ])) as [Row, Row];
-      let before = server.requests.length;
-      let conns = server.connections();
-      await run(node, [BIN, "post", ...common, text("a count known")], withKeychain);
-      Object.assign(known, countOnePost(server, before, conns));
-      before = server.requests.length;
-      conns = server.connections();
-      await run(node, [BIN, "post", "--api", "atproto", ...common, text("a count cron")], cron);
-      Object.assign(perRun, countOnePost(server, before, conns));
+      await countOnePost(server, known, [...common, text("a count known")], withKeychain);
+      await countOnePost(server, perRun, ["--api", "atproto", ...common, text("a count cron")], cron);
       known.peak_rss_kib = await peakRss(node, [BIN, "post", ...common, text("a rss")], withKeychain);
       const lines = () => Array.from({ length: LINES }, () => text("a line")).join("\n");
       await measureLong(

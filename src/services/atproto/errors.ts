@@ -1,6 +1,7 @@
 import { ExitCode, HttpError, type HttpErrorDetails } from "../../errors.js";
 import type { HttpResponse } from "../../http/types.js";
 import { oneLine } from "../../sanitize.js";
+import { busyError, gatewayError, header } from "../refusals.js";
 import { retryAfterSeconds, sanitizeLocation } from "../statusnet/reply.js";
 
 /**
@@ -139,26 +140,18 @@ export function atprotoError(res: HttpResponse, opts: AtprotoErrorOptions): Http
       { hint: "check --server, or give --api if the server speaks another API" },
     );
   }
-  if (status === 429 || status === 503) {
-    const seconds = waitSeconds(res, opts.now ?? new Date());
-    const reason = status === 429 ? "is rate-limiting you" : "is unavailable";
-    const when = seconds === undefined ? "" : ` (retry ${inHowLong(seconds)})`;
-    const done = nothingDone ? `; ${nothingDone}` : "";
-    return new HttpError(
-      ExitCode.TempFail,
-      `${host} ${reason} ${code}${said}${done}${when}`,
-      seconds === undefined ? details : { ...details, retryAfter: seconds },
-      { hint: "safe to retry later" },
+  if (status === 429 || status === 503)
+    return busyError(
+      host,
+      status,
+      code,
+      said,
+      nothingDone,
+      waitSeconds(res, opts.now ?? new Date()),
+      details,
     );
-  }
-  if ((status === 502 || status === 504) && endpoint === "post") {
-    return new HttpError(
-      ExitCode.Unavailable,
-      `${host} answered ${status} from its gateway${said}; the server behind it may have posted the status`,
-      { ...details, mayHavePosted: true },
-      { hint: "identica outbox send checks before sending it again" },
-    );
-  }
+  if ((status === 502 || status === 504) && endpoint === "post")
+    return gatewayError(host, status, said, details);
   if (status >= 500) {
     // Not "nothing was posted": a PDS answers a create whose record key it already has with a bare
     // 500 (CLI.md "A third API"), so a 500 to a retry may mean the status is there.
@@ -181,12 +174,6 @@ export function atprotoError(res: HttpResponse, opts: AtprotoErrorOptions): Http
   return new HttpError(ExitCode.Protocol, `${host} answered ${status}, which the API never does`, details);
 }
 
-function header(res: HttpResponse, name: string): string | undefined {
-  const v = res.headers[name];
-  const one = Array.isArray(v) ? v[0] : v;
-  return one === undefined ? undefined : String(one).trim();
-}
-
 /**
  * How long to wait: the PDS's `RateLimit-Reset` (epoch seconds, when its window ends), else
  * `Retry-After` (seconds or an HTTP date).
@@ -201,12 +188,4 @@ function waitSeconds(res: HttpResponse, now: Date): number | undefined {
   }
   const retry = header(res, "retry-after");
   return retry === undefined ? undefined : retryAfterSeconds(retry, now);
-}
-
-/** "in 42 s", "in 5 min", "in 2 h", "now". */
-function inHowLong(seconds: number): string {
-  if (seconds <= 0) return "now";
-  if (seconds < 120) return `in ${seconds} s`;
-  if (seconds < 2 * 3600) return `in ${Math.ceil(seconds / 60)} min`;
-  return `in ${Math.ceil(seconds / 3600)} h`;
 }

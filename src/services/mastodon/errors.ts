@@ -1,6 +1,7 @@
 import { ExitCode, HttpError, type HttpErrorDetails } from "../../errors.js";
 import type { HttpResponse } from "../../http/types.js";
 import { oneLine } from "../../sanitize.js";
+import { busyError, gatewayError, header } from "../refusals.js";
 import { parseJson } from "../statusnet/json.js";
 import { type ParsedReply, parseSuccess, retryAfterSeconds, sanitizeLocation } from "../statusnet/reply.js";
 
@@ -133,26 +134,18 @@ export function mastodonError(res: HttpResponse, opts: MastodonErrorOptions): Ht
       { hint: "check --server, or give --api if the server speaks another API" },
     );
   }
-  if (status === 429 || status === 503) {
-    const seconds = waitSeconds(res, opts.now ?? new Date());
-    const reason = status === 429 ? "is rate-limiting you" : "is unavailable";
-    const when = seconds === undefined ? "" : ` (retry ${inHowLong(seconds)})`;
-    const done = nothingDone ? `; ${nothingDone}` : "";
-    return new HttpError(
-      ExitCode.TempFail,
-      `${host} ${reason} (${status})${said}${done}${when}`,
-      seconds === undefined ? details : { ...details, retryAfter: seconds },
-      { hint: "safe to retry later" },
+  if (status === 429 || status === 503)
+    return busyError(
+      host,
+      status,
+      `(${status})`,
+      said,
+      nothingDone,
+      waitSeconds(res, opts.now ?? new Date()),
+      details,
     );
-  }
-  if ((status === 502 || status === 504) && endpoint === "post") {
-    return new HttpError(
-      ExitCode.Unavailable,
-      `${host} answered ${status} from its gateway${said}; the server behind it may have posted the status`,
-      { ...details, mayHavePosted: true },
-      { hint: "identica outbox send checks before sending it again" },
-    );
-  }
+  if ((status === 502 || status === 504) && endpoint === "post")
+    return gatewayError(host, status, said, details);
   if (status >= 500) {
     return new HttpError(
       ExitCode.Unavailable,
@@ -258,18 +251,4 @@ function waitSeconds(res: HttpResponse, now: Date): number | undefined {
     if (!Number.isNaN(at)) return Math.max(0, Math.ceil((at - now.getTime()) / 1000));
   }
   return undefined;
-}
-
-function header(res: HttpResponse, name: string): string | undefined {
-  const v = res.headers[name];
-  const one = Array.isArray(v) ? v[0] : v;
-  return one === undefined ? undefined : String(one);
-}
-
-/** "in 42 s", "in 5 min", "in 2 h", "now". */
-function inHowLong(seconds: number): string {
-  if (seconds <= 0) return "now";
-  if (seconds < 120) return `in ${seconds} s`;
-  if (seconds < 2 * 3600) return `in ${Math.ceil(seconds / 60)} min`;
-  return `in ${Math.ceil(seconds / 3600)} h`;
 }
