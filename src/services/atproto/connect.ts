@@ -1,6 +1,7 @@
 import { KeychainStore, SESSION_SUFFIX } from "../../credentials/keychain.js";
 import { resolveCredential } from "../../credentials/resolve.js";
 import { ConfigError } from "../../errors.js";
+import { RunSessions } from "../../run-session.js";
 import type { ServiceOptions } from "../options.js";
 import type { Service } from "../service.js";
 import { Atproto } from "./atproto.js";
@@ -50,36 +51,36 @@ export async function withAtproto<T>(
   };
   const keychain = "stores" in source ? source.stores.find((s) => s instanceof KeychainStore) : undefined;
   // The run's own sessions (run-session.ts): one made earlier in this run for the same account and kept
-  // nowhere else is used again (outbox send: one login for all of an account's entries).
-  const run = "fixed" in source || "fixedToken" in source ? undefined : opts.http.sessions;
+  // nowhere else is used again (outbox send: one login for all of an account's entries), and ended when
+  // the run is done. A caller with no run, or fixed credentials (which no other request may use), gets
+  // sessions of its own, ended with this connection.
+  const own =
+    "fixed" in source || "fixedToken" in source || opts.http.sessions === undefined
+      ? new RunSessions()
+      : undefined;
+  const run = own ?? (opts.http.sessions as RunSessions);
   const runKey = async () => `${opts.server.origin}\n${(await account()).toLowerCase()}`;
-  const store: SessionStore | undefined =
-    keychain === undefined && run === undefined
-      ? undefined
-      : {
-          load: async () => {
-            const found = keychain ? await keychain.get(sessionTarget(opts, await account())) : undefined;
-            if (found?.kind === "found" && "password" in found) {
-              try {
-                const stored = parseSession(JSON.parse(found.password));
-                if (stored !== undefined) return stored;
-              } catch {
-                // Not a session: as if there were none.
-              }
-            }
-            return run?.get<AtSession>(await runKey());
-          },
-          save: async (s) => {
-            if (keychain === undefined) throw new Error("no keychain");
-            await keychain.set(sessionTarget(opts, await account()), JSON.stringify(s));
-          },
-        };
-  const keepForRun =
-    run === undefined
-      ? undefined
-      : async (s: AtSession) => {
-          run.set(await runKey(), s, () => endSession(opts, s));
-        };
+  const store: SessionStore = {
+    load: async () => {
+      const found = keychain ? await keychain.get(sessionTarget(opts, await account())) : undefined;
+      if (found?.kind === "found" && "password" in found) {
+        try {
+          const stored = parseSession(JSON.parse(found.password));
+          if (stored !== undefined) return stored;
+        } catch {
+          // Not a session: as if there were none.
+        }
+      }
+      return run.get<AtSession>(await runKey());
+    },
+    save: async (s) => {
+      if (keychain === undefined) throw new Error("no keychain");
+      await keychain.set(sessionTarget(opts, await account()), JSON.stringify(s));
+    },
+  };
+  const keepForRun = async (s: AtSession) => {
+    run.set(await runKey(), s, () => endSession(opts, s));
+  };
   const xrpc = new XrpcSession(new HttpSession(opts.server.origin, opts.http), opts.server.origin, {
     http: opts.http,
     password,
@@ -92,8 +93,8 @@ export async function withAtproto<T>(
   try {
     return await fn(new Atproto(opts.server, xrpc, note));
   } finally {
-    await xrpc.endUnstored();
     await xrpc.close();
+    await own?.finish();
   }
 }
 

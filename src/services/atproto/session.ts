@@ -50,7 +50,7 @@ export interface XrpcOptions {
   warn?: ((line: string) => void) | undefined;
   /**
    * A session that could not be stored (no keychain, a main password) is kept for the rest of the run
-   * here and ended when the run is done; without it, it is ended when this connection closes.
+   * here and ended when the run is done (connect.ts).
    */
   keepForRun?: ((session: AtSession) => Promise<void>) | undefined;
   /** `login` makes its own session and gives it here: never a stored one, never refreshed from a store. */
@@ -135,8 +135,6 @@ export class XrpcSession {
   #session: Promise<AtSession> | undefined;
   /** Made in this run (createSession): a refusal of it is final (77), not a reason to make another. */
   #fresh = false;
-  /** Sessions made in this run that are kept nowhere: ended when the run is done with them. */
-  readonly #unstored: AtSession[] = [];
 
   constructor(http: HttpSession, origin: string, opts: XrpcOptions) {
     this.#http = http;
@@ -275,7 +273,7 @@ export class XrpcSession {
     if (fresh === undefined || fresh.did !== old.did) return undefined;
     this.#register(fresh);
     this.#opts.http.trace?.("* session refreshed");
-    if (!(await this.#save(fresh))) await this.#keep(fresh);
+    if (!(await this.#save(fresh))) await this.#opts.keepForRun?.(fresh);
     return fresh;
   }
 
@@ -293,21 +291,15 @@ export class XrpcSession {
     this.#register(session);
     this.#fresh = true;
     if (!isMainPasswordSession(session)) {
-      if (!(await this.#save(session))) await this.#keep(session);
+      if (!(await this.#save(session))) await this.#opts.keepForRun?.(session);
     } else {
-      await this.#keep(session);
+      await this.#opts.keepForRun?.(session);
       // docs/cli.md: a main password still works for one run, with a warning, and is never kept.
       (this.#opts.warn ?? this.#opts.note)?.(
         `identica: warning: ${oneLine(user, 60)}'s password is the account's main password, not an app password; make one in the account's settings (App passwords) and run: identica login`,
       );
     }
     return session;
-  }
-
-  /** A session kept nowhere else: for the rest of the run, or until this connection closes. */
-  async #keep(session: AtSession): Promise<void> {
-    if (this.#opts.keepForRun) await this.#opts.keepForRun(session);
-    else this.#unstored.push(session);
   }
 
   /** Whether the session is now stored (a main password's never is). */
@@ -319,25 +311,6 @@ export class XrpcSession {
     } catch (err) {
       this.#opts.http.trace?.(`* the session was not stored: ${oneLine((err as Error).message, 200)}`);
       return false;
-    }
-  }
-
-  /**
-   * Ends the sessions this run made and could not keep (no keychain, a main password): nothing would
-   * ever use them again, and each would stay valid on the server for 90 days. Best effort, briefly.
-   */
-  async endUnstored(): Promise<void> {
-    const sessions = this.#unstored.splice(0);
-    for (const s of sessions) {
-      const req = this.#request({ method: "POST", nsid: "com.atproto.server.deleteSession", auth: true });
-      delete req.json;
-      try {
-        this.#http.newDeadline();
-        await this.#send({ ...req, timeoutMs: 3000 }, s, s.refreshJwt);
-        this.#opts.http.trace?.("* ended this run's session (it could not be kept)");
-      } catch {
-        // A session left behind expires by itself.
-      }
     }
   }
 
